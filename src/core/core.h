@@ -1,0 +1,384 @@
+/*
+ * core.h - the private header of libcore.a, shared by cliproxy-mgmt and
+ * cliproxyd (DESIGN.md section 2). Prototypes are grouped by file.
+ *
+ * Conventions (STYLE.md):
+ * - functions return enum cp_err (CP_OK on success) unless noted;
+ * - "err, errlen" is an optional caller buffer for a human message
+ *   (lowercase, no final period, never a secret); NULL is allowed;
+ * - arguments are borrowed; a function that returns memory says who frees it;
+ * - S_init / S_release / S_free lifecycle names.
+ */
+#ifndef CLIPROXY_CORE_H
+#define CLIPROXY_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+/* ---------------------------------------------------------------- caps */
+
+#define CP_BODY_MAX        (1024u * 1024u)   /* request body / auth file (DESIGN 5) */
+#define CP_CONFIG_MAX      (4u * 1024u * 1024u) /* config.yaml size we accept */
+#define CP_AUTHFILE_MAX    (1024u * 1024u)   /* one auth-dir JSON file (DESIGN 4) */
+#define CP_AUTHNAME_MAX    200               /* auth file name length (DESIGN 4) */
+#define CP_AUTHDIR_FILES_MAX 10000           /* files listed from auth-dir */
+#define CP_LOCK_TIMEOUT_MS 5000              /* bounded lock wait (DESIGN 4) */
+#define CP_JSON_DEPTH_MAX  64                /* nesting accepted in bodies */
+#define CP_YAML_DEPTH_MAX  64                /* nesting accepted in config */
+
+/* -------------------------------------------------------------- errors */
+
+enum cp_err {
+	CP_OK = 0,     /* success */
+	CP_ENOMEM,     /* allocation failed */
+	CP_EINVAL,     /* malformed or out-of-range input */
+	CP_ENOTFOUND,  /* no such key, item or file */
+	CP_EBUSY,      /* lock wait timed out */
+	CP_EIO,        /* system call failed; errno kept */
+	CP_EPARSE,     /* document does not parse (YAML or JSON) */
+	CP_ETOOBIG,    /* input passed a named cap */
+	CP_ETYPE,      /* value present but of the wrong type */
+	CP_EEXIST,     /* already exists */
+	CP_EPERM,      /* not allowed (name, path, permission) */
+};
+
+/* Short stable name of an error code, e.g. "busy". Never NULL. */
+const char *cp_strerror(int err);
+
+/* ----------------------------------------------------------------- log.c */
+
+enum log_level { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+/* ident: program name; to_syslog: use syslog(3) instead of stderr. */
+void log_init(const char *ident, bool to_syslog, enum log_level level);
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+/* log_warn/log_err append ": strerror(errno)"; the x variants do not.
+ * Never pass a secret (key, token) in the arguments. */
+void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_errx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ----------------------------------------------------------------- buf.c */
+
+/* A growable byte buffer that refuses to pass its cap (curl's dynbuf).
+ * p is always NUL-terminated when non-NULL (the NUL is not counted in len). */
+struct buf {
+	char *p;       /* bytes, NUL-terminated; NULL until first append */
+	size_t len;    /* bytes used */
+	size_t cap;    /* bytes allocated */
+	size_t max;    /* hard cap on len; appends beyond it fail */
+};
+
+void buf_init(struct buf *b, size_t max);
+void buf_release(struct buf *b);                 /* frees p, keeps max */
+void buf_reset(struct buf *b);                   /* len = 0, keeps memory */
+int buf_append(struct buf *b, const void *data, size_t len); /* CP_ETOOBIG past max */
+int buf_appends(struct buf *b, const char *s);
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Hands p to the caller (who frees it) and re-inits b with the same max. */
+char *buf_steal(struct buf *b, size_t *len);
+
+/* ------------------------------------------------------------- strutil.c */
+
+/* Strict decimal integer: the whole of s[0..len), optional '-' only when
+ * min < 0, no '+', no spaces, in [min, max]. CP_EINVAL otherwise. */
+int str_to_ll(const char *s, size_t len, long long min, long long max, long long *out);
+/* Constant-time equality of two byte strings (time depends only on lengths). */
+bool ct_memeq(const void *a, size_t alen, const void *b, size_t blen);
+bool ct_streq(const char *a, const char *b);
+/* Overwrite memory in a way the compiler cannot drop. */
+void cp_wipe(void *p, size_t len);
+/* true if addr (textual IPv4/IPv6) is loopback: 127.0.0.0/8, ::1,
+ * ::ffff:127.0.0.0/104 (DESIGN 5). */
+bool addr_is_loopback(const char *addr);
+/* CIDR match of textual addr against textual "a.b.c.d/n" or "x::/n" (or a
+ * bare address). false on any parse failure. */
+bool addr_in_cidr(const char *addr, const char *cidr);
+/* Valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
+bool utf8_valid(const char *s, size_t len);
+/* Case-insensitive suffix test. */
+bool str_has_suffix_ci(const char *s, const char *suffix);
+/* strdup that returns NULL only on ENOMEM (s may not be NULL). */
+char *cp_strdup(const char *s);
+char *cp_strndup(const char *s, size_t n);
+/* RFC 3339 UTC with seconds, "2025-08-30T12:34:56Z"; out >= 21 bytes. */
+void fmt_rfc3339(time_t t, char *out, size_t outlen);
+
+/* -------------------------------------------------------------- sha256.c */
+
+#define SHA256_LEN 32
+struct sha256_ctx {
+	uint32_t h[8];      /* state */
+	uint64_t nbytes;    /* bytes hashed so far */
+	uint8_t blk[64];    /* partial block */
+	size_t blen;        /* bytes in blk */
+};
+void sha256_init(struct sha256_ctx *c);
+void sha256_update(struct sha256_ctx *c, const void *data, size_t len);
+void sha256_final(struct sha256_ctx *c, uint8_t out[SHA256_LEN]);
+void sha256(const void *data, size_t len, uint8_t out[SHA256_LEN]);
+/* Lowercase hex of out; hex must hold 65 bytes. */
+void sha256_hex(const void *data, size_t len, char hex[65]);
+
+/* ---------------------------------------------------------------- json.c */
+
+/* Parse exactly one complete JSON value from data[0..len): valid UTF-8, no
+ * trailing bytes except whitespace, nesting <= CP_JSON_DEPTH_MAX, len <=
+ * CP_BODY_MAX. *out is owned by the caller (cJSON_Delete). CP_EPARSE on
+ * any failure (an empty body too). */
+int json_parse_strict(const char *data, size_t len, cJSON **out);
+/* Typed getters: CP_OK, CP_ENOTFOUND (member absent), CP_ETYPE (present,
+ * wrong type). Returned pointers are borrowed from obj. */
+int json_get_string(const cJSON *obj, const char *key, const char **out);
+int json_get_bool(const cJSON *obj, const char *key, bool *out);
+/* An integral number in [min, max] (1.5, 1e400, "1", true are CP_ETYPE;
+ * out of range is CP_EINVAL). */
+int json_get_int(const cJSON *obj, const char *key, long long min, long long max, long long *out);
+int json_get_array(const cJSON *obj, const char *key, const cJSON **out);
+int json_get_object(const cJSON *obj, const char *key, const cJSON **out);
+/* Same checks on a bare item (not a member). */
+int json_item_int(const cJSON *item, long long min, long long max, long long *out);
+/* Compact serialization; caller frees with free(). NULL on ENOMEM. */
+char *json_print(const cJSON *item);
+
+/* ---------------------------------------------------------------- lock.c */
+
+struct lock {
+	int fd;            /* open lock file, -1 when not held */
+};
+#define LOCK_INIT { -1 }
+
+/* Open (create 0600) path and take an exclusive F_OFD_SETLKW lock, waiting
+ * at most timeout_ms (CP_EBUSY after that). */
+int lock_acquire(struct lock *l, const char *path, int timeout_ms);
+void lock_release(struct lock *l);
+
+/* -------------------------------------------------------------- fileio.c */
+
+/* Read a whole file (at most cap bytes; CP_ETOOBIG past it). *out is
+ * NUL-terminated, owned by the caller. CP_ENOTFOUND if it does not exist. */
+int fio_read_file(const char *path, size_t cap, char **out, size_t *outlen);
+/* Same, relative to a directory descriptor, with O_NOFOLLOW; refuses
+ * anything that is not a regular file (CP_EPERM). */
+int fio_read_at(int dirfd, const char *name, size_t cap, char **out, size_t *outlen);
+/* Atomic replace (DESIGN 4 steps 4-5): dot-prefixed mkstemp temp beside
+ * path, write loop, fchmod to the old file's mode (newmode if none), keep
+ * its group, fsync, rename, fsync the directory; temp unlinked on failure,
+ * old file intact. err gets e.g. "No space left on device". */
+int fio_write_atomic(const char *path, const void *data, size_t len, mode_t newmode,
+    char *err, size_t errlen);
+/* The same relative to a directory descriptor (auth-dir). */
+int fio_write_atomic_at(int dirfd, const char *name, const void *data, size_t len,
+    mode_t newmode, char *err, size_t errlen);
+/* Remove dot-temp files (".<name>.tmp*" made by fio_write_atomic*) older
+ * than max_age_s in dir; called under the lock by writers. */
+void fio_clean_stale_temps(int dirfd, int max_age_s);
+/* Identity of a file for caches: (dev, ino, size, mtime ns). */
+struct fio_stamp {
+	dev_t dev;         /* device */
+	ino_t ino;         /* inode */
+	off_t size;        /* size in bytes */
+	long long mtime_ns; /* modification time, ns since epoch */
+};
+int fio_stamp(const char *path, struct fio_stamp *st);
+bool fio_stamp_eq(const struct fio_stamp *a, const struct fio_stamp *b);
+
+/* ------------------------------------------------------------------ pw.c */
+
+#define PW_HASH_MAX 128
+/* bcrypt "$2b$" cost 10 hash of plain into out (>= PW_HASH_MAX bytes). */
+int pw_hash(const char *plain, char *out, size_t outlen);
+/* true if plain matches the bcrypt hash (full crypt_rn cost). */
+bool pw_verify(const char *plain, const char *hash);
+/* true if s looks like a crypt hash we can verify ("$2a$", "$2b$", "$2y$"). */
+bool pw_is_hash(const char *s);
+/* The per-process verified-key memory (DESIGN 5): after a successful full
+ * check, remembers SHA-256(key) beside the hash it matched; later keys are
+ * compared to that digest in constant time. A different hash forgets it.
+ * Failed keys always pay a full bcrypt. */
+struct pw_memo {
+	char hash[PW_HASH_MAX];      /* hash the digest was verified against */
+	uint8_t digest[SHA256_LEN];  /* SHA-256 of the accepted key */
+	bool valid;                  /* digest is usable */
+	bool disabled;               /* benchmark switch: always full bcrypt */
+};
+void pw_memo_init(struct pw_memo *m);
+bool pw_check(struct pw_memo *m, const char *plain, const char *hash);
+
+/* ----------------------------------------------------------- authstore.c */
+
+/* Name allow-list (DESIGN 4): [A-Za-z0-9._@+-], 1..200 bytes, ends in
+ * ".json" case-insensitively, does not start with '.'. len is explicit so
+ * an embedded NUL fails. */
+bool authstore_name_ok(const char *name, size_t len);
+
+struct authstore_entry {
+	char name[CP_AUTHNAME_MAX + 1]; /* file name */
+	long long size;                 /* bytes */
+	time_t mtime;                   /* modification time */
+	char *type;                     /* "type" string from the file, or NULL */
+};
+/* Regular *.json files directly in dir, passing the name check, no
+ * dot-files, no symlinks, no directories; sorted by name. *out is freed with
+ * authstore_list_free. */
+int authstore_list(const char *dir, struct authstore_entry **out, size_t *n);
+void authstore_list_free(struct authstore_entry *v, size_t n);
+/* Read one file (name checked, openat + O_NOFOLLOW, regular only).
+ * CP_EINVAL bad name, CP_ENOTFOUND missing. *data owned by the caller. */
+int authstore_read(const char *dir, const char *name, char **data, size_t *len);
+/* Validate data is a JSON object <= CP_AUTHFILE_MAX and write it atomically
+ * under dir/.lock (mode 0600 for new files). */
+int authstore_write(const char *dir, const char *name, const char *data, size_t len,
+    char *err, size_t errlen);
+int authstore_delete(const char *dir, const char *name);
+/* Delete exactly what authstore_list shows; *deleted counts them. */
+int authstore_delete_all(const char *dir, size_t *deleted);
+/* Path of the auth-dir lock file into out. */
+void authstore_lock_path(const char *dir, char *out, size_t outlen);
+
+/* -------------------------------------------------------------- config.c */
+
+/* The configuration model (DESIGN 3). Every string is non-NULL (empty when
+ * absent); every list is a valid (possibly empty) array. */
+struct cfg_strlist {
+	char **v;          /* items */
+	size_t n;          /* count */
+};
+struct cfg_keyed {     /* claude-api-key / codex-api-key item */
+	char *api_key;     /* api-key */
+	char *base_url;    /* base-url, "" when absent */
+};
+struct cfg_model_alias {
+	char *name;        /* upstream model name */
+	char *alias;       /* name clients ask for ("" -> same as name) */
+};
+struct cfg_compat {    /* openai-compatibility item */
+	char *name;        /* provider name */
+	char *base_url;    /* base-url including the version path */
+	struct cfg_strlist api_keys; /* api-keys */
+	struct cfg_model_alias *models; /* models */
+	size_t n_models;
+};
+struct cfg_endpoint {  /* one endpoints: entry */
+	char *name;        /* "gemini", "claude-token-url", ... */
+	char *url;         /* base URL */
+};
+struct cfg {
+	long port;                    /* port, default 8317 */
+	char *host;                   /* host, default "127.0.0.1" */
+	bool allow_remote;            /* remote-management.allow-remote */
+	char *secret_key;             /* remote-management.secret-key (hash or plaintext) */
+	char *auth_dir;               /* auth-dir, "~" expanded */
+	bool debug;                   /* debug */
+	char *proxy_url;              /* proxy-url */
+	long request_retry;           /* request-retry 0..100 */
+	bool switch_project;          /* quota-exceeded.switch-project, default true */
+	bool switch_preview_model;    /* quota-exceeded.switch-preview-model, default true */
+	struct cfg_strlist api_keys;  /* api-keys */
+	struct cfg_strlist gl_api_keys; /* generative-language-api-key */
+	struct cfg_keyed *claude;     /* claude-api-key */
+	size_t n_claude;
+	struct cfg_keyed *codex;      /* codex-api-key */
+	size_t n_codex;
+	struct cfg_compat *compat;    /* openai-compatibility */
+	size_t n_compat;
+	bool request_log;             /* request-log */
+	bool allow_localhost_unauth;  /* allow-localhost-unauthenticated */
+	char *request_log_dir;        /* request-log-dir, "" = <state dir>/requests */
+	struct cfg_strlist trusted_proxies; /* trusted-proxies, default loopback */
+	struct cfg_endpoint *endpoints; /* endpoints mapping, in file order */
+	size_t n_endpoints;
+	char *secret_key_path;        /* "remote-management.secret-key" or
+	                                 "remote-management-key": where it lives */
+};
+
+/* Parse YAML text into a model, filling defaults and validating every key
+ * (types, ranges, URLs). On failure returns CP_EPARSE (syntax) or CP_EINVAL
+ * (semantics) with err like "line 12: request-retry: must be an integer
+ * 0..100". *out is allocated; free with cfg_free. */
+int cfg_parse(const char *text, size_t len, struct cfg **out, char *err, size_t errlen);
+/* cfg_parse of a file (fio_read_file with CP_CONFIG_MAX). */
+int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen);
+void cfg_free(struct cfg *c);
+/* The effective configuration as a JSON object keyed as in the YAML (every
+ * key of DESIGN 3, defaults filled, lists [] never null). with_secret false
+ * leaves out remote-management.secret-key. Caller owns it (cJSON_Delete). */
+cJSON *cfg_to_json(const struct cfg *c, bool with_secret);
+/* The default config path: $CLIPROXY_CONFIG, else SYSCONFDIR/cliproxy/config.yaml. */
+const char *cfg_default_path(void);
+/* "~" / "~/x" expanded against the running user's home; caller frees. */
+char *cfg_expand_home(const char *path);
+/* Lock file beside the config: "<dir>/.cliproxy.lock" into out. */
+void cfg_lock_path(const char *config_path, char *out, size_t outlen);
+/* Validate one item of a list key given as JSON (used by the management
+ * API before writing). key is "claude-api-key", "codex-api-key",
+ * "openai-compatibility", "api-keys", "generative-language-api-key".
+ * err names the field: "api-key must be a non-empty string". */
+int cfg_validate_item(const char *key, const cJSON *item, char *err, size_t errlen);
+/* proxy-url rule (DESIGN 3): empty, or scheme in the allowed set with a host. */
+bool cfg_proxy_url_ok(const char *url);
+/* base-url rule: empty, or http(s)://host... */
+bool cfg_http_url_ok(const char *url);
+
+/* --------------------------------------------------------- config_yaml.c */
+
+/* Comment-preserving edits (DESIGN 3): splice new YAML text into the
+ * original bytes at the libyaml marks of the node being replaced.
+ * A path is a NULL-terminated array of mapping keys from the root, e.g.
+ * {"quota-exceeded", "switch-project", NULL}.
+ *
+ * yaml_set: replace the value at path with the YAML rendering of value
+ * (any JSON value: scalars keep a plain style where the re-read string is
+ * identical and quote otherwise; lists/objects render as block style at
+ * the right indentation, or flow style if the old value was flow). A
+ * missing key is appended at the end of its mapping (missing parent
+ * mappings are created). For sequences it changes only the items that
+ * differ where it can (one PATCH changes one item's lines).
+ * *out is the whole new text, caller frees. */
+int yaml_set(const char *text, size_t len, const char *const *path, const cJSON *value,
+    char **out, size_t *outlen, char *err, size_t errlen);
+/* Remove the key at path (and its value) from its mapping. CP_ENOTFOUND if absent. */
+int yaml_delete(const char *text, size_t len, const char *const *path,
+    char **out, size_t *outlen, char *err, size_t errlen);
+/* Does path exist as a key? */
+bool yaml_has(const char *text, size_t len, const char *const *path);
+/* The value at path converted to JSON (scalars typed by YAML 1.1 core
+ * rules as the loader does). CP_ENOTFOUND if absent. Caller owns *out. */
+int yaml_get_json(const char *text, size_t len, const char *const *path, cJSON **out,
+    char *err, size_t errlen);
+
+/* --------------------------------------------------------------- cfgtx.c */
+
+/* One config transaction (DESIGN 4): lock "<dir>/.cliproxy.lock" (bounded
+ * wait, CP_EBUSY), read and parse the file under the lock (CP_EPARSE with
+ * the line in err: never overwrite a file that does not parse), call fn
+ * with the current text and model, and if fn produced new text
+ * (tx->out != NULL), check it parses and validates (CP_EINVAL with the
+ * message otherwise, file untouched), write it atomically, unlock.
+ * fn returns CP_OK to commit, anything else to abort (returned as is). */
+struct cfg_tx {
+	const char *path;      /* config path */
+	const char *text;      /* current bytes (borrowed, NUL-terminated) */
+	size_t len;            /* their length */
+	const struct cfg *cfg; /* current model (borrowed) */
+	char *out;             /* new text set by fn (malloc'd; tx frees) */
+	size_t outlen;         /* its length */
+	char err[256];         /* message from fn on failure */
+};
+typedef int (*cfg_tx_fn)(struct cfg_tx *tx, void *arg);
+int cfg_transact(const char *path, cfg_tx_fn fn, void *arg, char *err, size_t errlen);
+/* Convenience inside fn: tx->out = yaml_set(current out or text, path, value). */
+int cfg_tx_set(struct cfg_tx *tx, const char *const *path, const cJSON *value);
+
+#endif /* CLIPROXY_CORE_H */
