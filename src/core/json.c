@@ -9,8 +9,8 @@
 
 #include "core.h"
 
-/* Integers beyond 2^53 are not exactly representable in the double cJSON
- * keeps, so they cannot be trusted as integers. */
+/* From 2^53 on, the double cJSON keeps cannot tell n from n + 1
+ * ("9007199254740993" reads as 2^53), so such integers are refused. */
 #define JSON_INT_EXACT_MAX 9007199254740992.0
 
 static bool
@@ -193,7 +193,7 @@ json_item_int(const cJSON *item, long long min, long long max, long long *out)
 	 * must be an integer number). */
 	if (!isfinite(v))
 		return CP_ETYPE;
-	if (v > JSON_INT_EXACT_MAX || v < -JSON_INT_EXACT_MAX)
+	if (v >= JSON_INT_EXACT_MAX || v <= -JSON_INT_EXACT_MAX)
 		return CP_EINVAL;
 	ll = (long long)v;
 	/* 1.5 is not an integer; 1.0 is the integer 1. */
