@@ -61,9 +61,10 @@ up_action(curl_socket_t fd, int flags)
 	mc = curl_multi_socket_action(up_multi, fd, flags, &up_running);
 	if (mc != CURLM_OK)
 		log_warnx("curl multi socket action: %s", curl_multi_strerror(mc));
+	/* Unlike hiperfifo, the timer is not deleted when nothing runs: a
+	 * done() above may already have added the next attempt, whose timer
+	 * curl has just armed. curl disarms it itself (timeout -1). */
 	up_check_info();
-	if (up_running <= 0 && up_timer != NULL)
-		evtimer_del(up_timer);
 }
 
 static void

@@ -1,1 +1,2 @@
 # (filled by its issue)
+include tests/integration/proxyd.mk
