@@ -2,7 +2,8 @@
 # mock upstreams on loopback ports chosen at run time.
 PROXYD_PY_TESTS = \
 	tests/integration/proxyd_basic.py \
-	tests/integration/proxyd_retry.py
+	tests/integration/proxyd_retry.py \
+	tests/integration/proxyd_stream.py
 TESTS += $(PROXYD_PY_TESTS)
 EXTRA_DIST += $(PROXYD_PY_TESTS) \
 	tests/integration/proxyd_support.py \
