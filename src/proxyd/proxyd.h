@@ -246,6 +246,7 @@ struct sse_parser {
 	bool saw_cr;             /* last byte was CR (CRLF split across feeds) */
 	bool has_data;           /* a data: field was seen */
 	bool bom_checked;        /* leading BOM handled */
+	unsigned char bom_n;     /* BOM bytes matched so far (split feeds) */
 	size_t n_events;         /* dispatched so far */
 };
 void sse_init(struct sse_parser *p);

@@ -97,11 +97,21 @@ sse_feed(struct sse_parser *p, const char *data, size_t len, sse_cb cb, void *ar
 	size_t i = 0;
 	int rc;
 
-	if (!p->bom_checked && len > 0) {
-		/* One optional UTF-8 BOM at the very start of the stream. */
-		if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
-			i = 3;
+	/* One optional UTF-8 BOM at the very start of the stream, possibly
+	 * split across feeds. */
+	while (!p->bom_checked && i < len) {
+		static const char bom[] = "\xEF\xBB\xBF";
+
+		if (data[i] == bom[p->bom_n]) {
+			i++;
+			if (++p->bom_n == 3)
+				p->bom_checked = true;
+			continue;
+		}
+		/* Not a BOM after all: the bytes matched so far are text. */
 		p->bom_checked = true;
+		if (p->bom_n > 0 && (rc = buf_append(&p->line, bom, p->bom_n)) != CP_OK)
+			return rc;
 	}
 	while (i < len) {
 		const char *s = data + i;
