@@ -18,7 +18,8 @@ Behaviour is chosen per request, by the key (Authorization: Bearer <key>):
 and by the upstream model name (after the key passed):
   *drip*        SSE, one event every 0.1 s for 30 s (records a client close)
   *hold*        SSE, one event then a comment every second for 120 s
-  *big*         SSE of about 8 MiB (backpressure)
+  *big*         SSE of 64 MiB in 16 KiB events (backpressure; progress in
+                MockUpstream.big_sent)
   *midclose*    SSE of three events, then an abrupt close
   *empty*       200 with an empty body
   otherwise     SSE when "stream": true, else one JSON completion; both
@@ -58,6 +59,9 @@ def json_bytes(model, key_tag=""):
             "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}
     # Deliberately unusual spacing: the proxy must pass bytes, not re-encode.
     return json.dumps(body, indent=1).encode()
+
+
+BIG_EVENTS = 4096
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -170,9 +174,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if "big" in model:
                 line = b"data: " + b"x" * 16378 + b"\n\n"  # 16 KiB events
-                for _ in range(512):  # 8 MiB
+                for _ in range(BIG_EVENTS):  # 64 MiB
                     self.wfile.write(line)
                     sent += 1
+                    m.big_sent = sent
                 self.wfile.write(b"data: [DONE]\n\n")
                 m._event({"kind": "done", "model": model, "sent": sent})
                 return
@@ -213,6 +218,7 @@ class MockUpstream:
         self._events = []
         self.stopping = False
         self.hold_seconds = 120
+        self.big_sent = 0
         self.srv = _Server(("127.0.0.1", 0), _Handler)
         self.srv.mock = self
         self.port = self.srv.server_address[1]
