@@ -9,4 +9,6 @@ TESTS += $(PROXYD_PY_TESTS)
 EXTRA_DIST += $(PROXYD_PY_TESTS) \
 	tests/integration/proxyd_support.py \
 	tests/mock/openai_mock.py \
-	tests/mock/proxy_mock.py
+	tests/mock/proxy_mock.py \
+	bench/proxyd_reload.py \
+	bench/proxyd_rss.py
