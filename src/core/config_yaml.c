@@ -445,6 +445,14 @@ parse_error(const yaml_parser_t *p, const struct builder *b, char *err, size_t e
 		return;
 	}
 	line = p->problem_mark.line + 1;
+	/* An unclosed quote or bracket is found at the end of the text: the
+	 * line where it was opened is the useful one. */
+	if (p->context != NULL && p->problem != NULL &&
+	    strstr(p->problem, "end of stream") != NULL) {
+		err_set(err, errlen, "line %zu: %s (%s)", p->context_mark.line + 1,
+		    p->problem, p->context);
+		return;
+	}
 	if (p->context != NULL)
 		err_set(err, errlen, "line %zu: %s (%s at line %zu)", line,
 		    p->problem ? p->problem : "syntax error", p->context,
