@@ -270,6 +270,71 @@ test_print(void **state)
 	cJSON_Delete(j);
 }
 
+/* Deterministic mutations of a valid document: nothing crashes (the
+ * sanitizer build watches), and whatever is accepted prints back to a
+ * document that is accepted again and prints identically. */
+static void
+test_mutations(void **state)
+{
+	static const char seed[] = "{\"a\":[1,-2.5e3,true,null,\"x\\u00e9\\n\"],"
+	    "\"b\":{\"c\":{}},\"d\":\"caf\xc3\xa9\"}";
+	static const char pool[] = "{}[]\",:\\-+.0123456789eEtrufalsn \t\n\x80\xc3\xed";
+	char buf[sizeof(seed) + 8];
+	uint32_t x = 2463534242u;
+	int i, k, accepted = 0, refused = 0;
+
+	(void)state;
+	for (i = 0; i < 20000; i++) {
+		size_t len = sizeof(seed) - 1;
+		cJSON *j = NULL, *j2 = NULL;
+		char *out, *out2;
+
+		memcpy(buf, seed, len);
+		for (k = 0; k < 1 + i % 3; k++) {
+			x ^= x << 13;
+			x ^= x >> 17;
+			x ^= x << 5;
+			switch (x % 3) {
+			case 0:  /* replace a byte */
+				if (len > 0)
+					buf[(x >> 8) % len] =
+					    pool[(x >> 20) % (sizeof(pool) - 1)];
+				break;
+			case 1:  /* cut the tail */
+				len = (x >> 8) % (len + 1);
+				break;
+			default: /* insert a byte */
+				if (len < sizeof(buf)) {
+					size_t at = (x >> 8) % (len + 1);
+
+					memmove(buf + at + 1, buf + at, len - at);
+					buf[at] = pool[(x >> 20) % (sizeof(pool) - 1)];
+					len++;
+				}
+				break;
+			}
+		}
+		if (json_parse_strict(buf, len, &j) != CP_OK) {
+			assert_null(j);
+			refused++;
+			continue;
+		}
+		accepted++;
+		out = json_print(j);
+		assert_non_null(out);
+		assert_int_equal(json_parse_strict(out, strlen(out), &j2), CP_OK);
+		out2 = json_print(j2);
+		assert_string_equal(out, out2);
+		free(out);
+		free(out2);
+		cJSON_Delete(j);
+		cJSON_Delete(j2);
+	}
+	/* Both outcomes happen, or the mutator is not doing its job. */
+	assert_true(accepted > 100);
+	assert_true(refused > 100);
+}
+
 static void
 test_buf(void **state)
 {
@@ -334,6 +399,7 @@ main(void)
 		cmocka_unit_test(test_getters),
 		cmocka_unit_test(test_item_int),
 		cmocka_unit_test(test_print),
+		cmocka_unit_test(test_mutations),
 		cmocka_unit_test(test_buf),
 	};
 
