@@ -164,11 +164,6 @@ done
 check "package does not ship /etc/cliproxy/config.yaml (made by postinst)" \
 	eval '! grep -q "^./etc/cliproxy/" <<<"$contents"'
 
-if command -v systemd-analyze >/dev/null; then
-	dpkg-deb -x "$deb" "$work/root"
-	check "systemd-analyze verify accepts cliproxyd.service" \
-		systemd-analyze verify --root="$work/root" "$work/root/lib/systemd/system/cliproxyd.service"
-fi
 
 # ---- 2. install ----------------------------------------------------------
 apt-get install -y -q "$deb" >"$work/install.log" 2>&1
@@ -179,6 +174,13 @@ if [ "$install_rc" -ne 0 ]; then
 	finish
 fi
 ok "apt-get install -y ./$(basename "$deb")"
+
+if command -v systemd-analyze >/dev/null; then
+	check "systemd-analyze verify accepts the installed cliproxyd.service" \
+		systemd-analyze verify /lib/systemd/system/cliproxyd.service
+fi
+check "deploy.md is installed uncompressed where the messages point" \
+	test -f /usr/share/doc/cliproxy/deploy.md
 
 # stat_is PATH "OWNER:GROUP MODE"
 stat_is() { [ "$(stat -c '%U:%G %a' "$1" 2>/dev/null)" = "$2" ]; }
