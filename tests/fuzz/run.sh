@@ -13,9 +13,20 @@ command -v clang >/dev/null || { echo "fuzz: clang not found: install the Debian
 
 pkgs="yaml-0.1 libcjson libcrypt"
 cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-	-I$build -I$src/src/core -I$src/src/mgmt -I$src/src/proxyd $(pkg-config --cflags $pkgs)"
+	-I$build -I$src/src/core -I$src/src/mgmt -I$src/src/proxyd $(pkg-config --cflags $pkgs)
+	-DSYSCONFDIR=\"/etc\" -DLOCALSTATEDIR=\"/var\""
 libs="$(pkg-config --libs $pkgs)"
-core=$(ls "$src"/src/core/*.c)
+
+# The core is built once into an archive every harness links.
+mkdir -p "$out/core" || exit 1
+for c in "$src"/src/core/*.c; do
+	# shellcheck disable=SC2086
+	clang $cflags -c -o "$out/core/$(basename "$c" .c).o" "$c" 2>>"$out/core.build.log" ||
+		{ echo "not ok - core: build failed"; sed 's/^/# /' "$out/core.build.log" | head -20; exit 1; }
+done
+rm -f "$out/libcore-fuzz.a"
+ar rcs "$out/libcore-fuzz.a" "$out"/core/*.o || exit 1
+core="$out/libcore-fuzz.a"
 
 pass=0 fail=0
 for h in "$src"/tests/fuzz/fuzz_*.c; do
@@ -24,7 +35,7 @@ for h in "$src"/tests/fuzz/fuzz_*.c; do
 	extra=$(sed -n 's|^// needs: ||p' "$h" | tr ' ' '\n' | sed "/^$/d; s|^|$src/|")
 	bin="$out/$name"
 	# shellcheck disable=SC2086
-	if ! clang $cflags -o "$bin" "$h" $core $extra $libs 2>"$out/$name.build.log"; then
+	if ! clang $cflags -o "$bin" "$h" $extra $core $libs 2>"$out/$name.build.log"; then
 		echo "not ok - $name: build failed"; sed 's/^/# /' "$out/$name.build.log" | head -20
 		fail=$((fail + 1)); continue
 	fi
