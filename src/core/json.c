@@ -68,8 +68,8 @@ json_scan_number(const char *s, size_t len, size_t *i)
 }
 
 /* One cheap pass before cJSON: nesting depth (so 10,000 '[' never reach
- * its recursion), raw control bytes inside strings, number grammar, and
- * that there is something besides whitespace. */
+ * its recursion), raw control bytes and \u0000 inside strings, number
+ * grammar, and that there is something besides whitespace. */
 static bool
 json_prescan(const char *s, size_t len)
 {
@@ -83,6 +83,10 @@ json_prescan(const char *s, size_t len)
 			if ((unsigned char)c < 0x20)
 				return false;
 			if (c == '\\') {
+				/* "\u0000" would cut the C string cJSON hands out
+				 * ("key\u0000x" read as "key"): refuse it. */
+				if (len - i >= 6 && memcmp(s + i + 1, "u0000", 5) == 0)
+					return false;
 				i += 2;
 				continue;
 			}

@@ -31,10 +31,11 @@ not_ok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n - $1"; }
 check() {
 	local d=$1
 	shift
-	if "$@"; then
+	if "$@" >"$work/check.out" 2>&1; then
 		ok "$d"
 	else
 		not_ok "$d"
+		tail -n 5 "$work/check.out" 2>/dev/null | sed 's/^/#   /'
 		# the last HTTP exchange, if any (test keys only, never the real one)
 		[ -n "${code:-}" ] && echo "#   last response: $code ${body:0:300}"
 	fi

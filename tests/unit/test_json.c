@@ -56,6 +56,9 @@ test_parse_table(void **state)
 		P("{\"k\":\"\xed\xa0\x80\"}", CP_EPARSE), /* surrogate */
 		P("{\"k\":\"a\nb\"}", CP_EPARSE),      /* raw control byte */
 		P("\"abc", CP_EPARSE),
+		P("{\"k\":\"a\\u0000b\"}", CP_EPARSE),   /* would cut the C string */
+		P("{\"k\":\"a\\\\u0000b\"}", CP_OK),  /* an escaped backslash, then text */
+		P("\"\\ud800\"", CP_EPARSE),          /* lone surrogate escape */
 		P("\"abc\\", CP_EPARSE),
 		P("01", CP_EPARSE),
 		P("1.", CP_EPARSE),
