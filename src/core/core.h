@@ -136,9 +136,9 @@ void sha256_hex(const void *data, size_t len, char hex[65]);
 
 /* Parse exactly one complete JSON value from data[0..len): valid UTF-8, no
  * trailing bytes except whitespace, nesting <= CP_JSON_DEPTH_MAX, len <=
- * CP_BODY_MAX, RFC 8259 numbers, no raw control bytes in strings. *out is
- * owned by the caller (cJSON_Delete). CP_ETOOBIG when len > CP_BODY_MAX,
- * CP_EPARSE on any other failure (an empty body too). */
+ * CP_BODY_MAX, RFC 8259 numbers, no raw control bytes or \u0000 in
+ * strings. *out is owned by the caller (cJSON_Delete). CP_ETOOBIG when
+ * len > CP_BODY_MAX, CP_EPARSE on any other failure (an empty body too). */
 int json_parse_strict(const char *data, size_t len, cJSON **out);
 /* Typed getters: CP_OK, CP_ENOTFOUND (member absent), CP_ETYPE (present,
  * wrong type). Returned pointers are borrowed from obj. */
