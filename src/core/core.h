@@ -92,7 +92,8 @@ char *buf_steal(struct buf *b, size_t *len);
 /* ------------------------------------------------------------- strutil.c */
 
 /* Strict decimal integer: the whole of s[0..len), optional '-' only when
- * min < 0, no '+', no spaces, in [min, max]. CP_EINVAL otherwise. */
+ * min < 0, no '+', no spaces, in [min, max]. CP_EINVAL otherwise.
+ * Canonical spelling only (Redis string2ll): "0", but not "01" or "-0". */
 int str_to_ll(const char *s, size_t len, long long min, long long max, long long *out);
 /* Constant-time equality of two byte strings (time depends only on lengths). */
 bool ct_memeq(const void *a, size_t alen, const void *b, size_t blen);
@@ -135,8 +136,9 @@ void sha256_hex(const void *data, size_t len, char hex[65]);
 
 /* Parse exactly one complete JSON value from data[0..len): valid UTF-8, no
  * trailing bytes except whitespace, nesting <= CP_JSON_DEPTH_MAX, len <=
- * CP_BODY_MAX. *out is owned by the caller (cJSON_Delete). CP_EPARSE on
- * any failure (an empty body too). */
+ * CP_BODY_MAX, RFC 8259 numbers, no raw control bytes in strings. *out is
+ * owned by the caller (cJSON_Delete). CP_ETOOBIG when len > CP_BODY_MAX,
+ * CP_EPARSE on any other failure (an empty body too). */
 int json_parse_strict(const char *data, size_t len, cJSON **out);
 /* Typed getters: CP_OK, CP_ENOTFOUND (member absent), CP_ETYPE (present,
  * wrong type). Returned pointers are borrowed from obj. */
@@ -231,16 +233,22 @@ struct authstore_entry {
 };
 /* Regular *.json files directly in dir, passing the name check, no
  * dot-files, no symlinks, no directories; sorted by name. *out is freed with
- * authstore_list_free. */
+ * authstore_list_free. CP_ENOTFOUND if dir is missing, CP_ETOOBIG past
+ * CP_AUTHDIR_FILES_MAX files. */
 int authstore_list(const char *dir, struct authstore_entry **out, size_t *n);
 void authstore_list_free(struct authstore_entry *v, size_t n);
 /* Read one file (name checked, openat + O_NOFOLLOW, regular only).
- * CP_EINVAL bad name, CP_ENOTFOUND missing. *data owned by the caller. */
+ * CP_EINVAL bad name, CP_ENOTFOUND missing or not a regular file (a
+ * symlink, directory or FIFO is invisible). *data owned by the caller. */
 int authstore_read(const char *dir, const char *name, char **data, size_t *len);
 /* Validate data is a JSON object <= CP_AUTHFILE_MAX and write it atomically
- * under dir/.lock (mode 0600 for new files). */
+ * under dir/.lock (mode 0600 for new files; dir created 0700 if absent).
+ * CP_EINVAL bad name or not an object, CP_EPARSE not JSON, CP_ETOOBIG,
+ * CP_EBUSY lock timeout, CP_EIO with the reason in err. */
 int authstore_write(const char *dir, const char *name, const char *data, size_t len,
     char *err, size_t errlen);
+/* Under the lock; CP_EINVAL bad name, CP_ENOTFOUND missing or not a
+ * regular file. */
 int authstore_delete(const char *dir, const char *name);
 /* Delete exactly what authstore_list shows; *deleted counts them. */
 int authstore_delete_all(const char *dir, size_t *deleted);

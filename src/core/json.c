@@ -1,0 +1,252 @@
+/*
+ * json.c - strict parsing and typed getters over cJSON (DESIGN 5 "Details
+ * that clients rely on": one complete value, no trailing bytes, UTF-8 only).
+ */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core.h"
+
+/* From 2^53 on, the double cJSON keeps cannot tell n from n + 1
+ * ("9007199254740993" reads as 2^53), so such integers are refused. */
+#define JSON_INT_EXACT_MAX 9007199254740992.0
+
+static bool
+json_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static bool
+json_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Check an RFC 8259 number starting at s[*i]; advance past it. cJSON takes
+ * "01", "1." and "-.5" through strtod, so the grammar is checked here. */
+static bool
+json_scan_number(const char *s, size_t len, size_t *i)
+{
+	size_t k = *i;
+
+	if (k < len && s[k] == '-')
+		k++;
+	if (k >= len || !json_digit(s[k]))
+		return false;
+	if (s[k] == '0') {
+		k++;
+	} else {
+		while (k < len && json_digit(s[k]))
+			k++;
+	}
+	if (k < len && s[k] == '.') {
+		k++;
+		if (k >= len || !json_digit(s[k]))
+			return false;
+		while (k < len && json_digit(s[k]))
+			k++;
+	}
+	if (k < len && (s[k] == 'e' || s[k] == 'E')) {
+		k++;
+		if (k < len && (s[k] == '+' || s[k] == '-'))
+			k++;
+		if (k >= len || !json_digit(s[k]))
+			return false;
+		while (k < len && json_digit(s[k]))
+			k++;
+	}
+	/* A number runs into the next structural byte, never into more
+	 * number-ish bytes ("1.2.3", "0x1", "1e5e5"). */
+	if (k < len && (json_digit(s[k]) || s[k] == '.' || s[k] == 'e' || s[k] == 'E' ||
+	    s[k] == '+' || s[k] == '-' || s[k] == 'x' || s[k] == 'X'))
+		return false;
+	*i = k;
+	return true;
+}
+
+/* One cheap pass before cJSON: nesting depth (so 10,000 '[' never reach
+ * its recursion), raw control bytes inside strings, number grammar, and
+ * that there is something besides whitespace. */
+static bool
+json_prescan(const char *s, size_t len)
+{
+	size_t i = 0, depth = 0;
+	bool in_str = false, any = false;
+
+	while (i < len) {
+		char c = s[i];
+
+		if (in_str) {
+			if ((unsigned char)c < 0x20)
+				return false;
+			if (c == '\\') {
+				i += 2;
+				continue;
+			}
+			if (c == '"')
+				in_str = false;
+			i++;
+			continue;
+		}
+		if (!json_ws(c))
+			any = true;
+		if (c == '"') {
+			in_str = true;
+		} else if (c == '[' || c == '{') {
+			if (++depth > CP_JSON_DEPTH_MAX)
+				return false;
+		} else if (c == ']' || c == '}') {
+			if (depth > 0)
+				depth--;
+		} else if (c == '-' || json_digit(c)) {
+			if (!json_scan_number(s, len, &i))
+				return false;
+			continue;
+		}
+		i++;
+	}
+	return any && !in_str;
+}
+
+int
+json_parse_strict(const char *data, size_t len, cJSON **out)
+{
+	const char *end = NULL;
+	cJSON *root = NULL;
+	size_t i;
+	int rc = CP_EPARSE;
+
+	*out = NULL;
+	if (len > CP_BODY_MAX) {
+		rc = CP_ETOOBIG;
+		goto out;
+	}
+	if (data == NULL || len == 0)
+		goto out;
+	if (!utf8_valid(data, len) || !json_prescan(data, len))
+		goto out;
+	root = cJSON_ParseWithLengthOpts(data, len, &end, false);
+	if (root == NULL || end == NULL)
+		goto out;
+	for (i = (size_t)(end - data); i < len; i++)
+		if (!json_ws(data[i]))
+			goto out;
+	*out = root;
+	root = NULL;
+	rc = CP_OK;
+out:
+	cJSON_Delete(root);
+	return rc;
+}
+
+/* The member key of obj: CP_ETYPE if obj is not an object. */
+static int
+json_member(const cJSON *obj, const char *key, const cJSON **item)
+{
+	if (!cJSON_IsObject(obj) || key == NULL)
+		return CP_ETYPE;
+	*item = cJSON_GetObjectItemCaseSensitive(obj, key);
+	return *item == NULL ? CP_ENOTFOUND : CP_OK;
+}
+
+int
+json_get_string(const cJSON *obj, const char *key, const char **out)
+{
+	const cJSON *it;
+	int rc;
+
+	if ((rc = json_member(obj, key, &it)) != CP_OK)
+		return rc;
+	if (!cJSON_IsString(it) || it->valuestring == NULL)
+		return CP_ETYPE;
+	*out = it->valuestring;
+	return CP_OK;
+}
+
+int
+json_get_bool(const cJSON *obj, const char *key, bool *out)
+{
+	const cJSON *it;
+	int rc;
+
+	if ((rc = json_member(obj, key, &it)) != CP_OK)
+		return rc;
+	if (!cJSON_IsBool(it))
+		return CP_ETYPE;
+	*out = cJSON_IsTrue(it);
+	return CP_OK;
+}
+
+int
+json_item_int(const cJSON *item, long long min, long long max, long long *out)
+{
+	double v;
+	long long ll;
+
+	if (!cJSON_IsNumber(item))
+		return CP_ETYPE;
+	v = item->valuedouble;
+	/* 1e400 is inf after strtod: not an integer (DESIGN 5: a JSON index
+	 * must be an integer number). */
+	if (!isfinite(v))
+		return CP_ETYPE;
+	if (v >= JSON_INT_EXACT_MAX || v <= -JSON_INT_EXACT_MAX)
+		return CP_EINVAL;
+	ll = (long long)v;
+	/* 1.5 is not an integer; 1.0 is the integer 1. */
+	if ((double)ll != v)
+		return CP_ETYPE;
+	if (ll < min || ll > max)
+		return CP_EINVAL;
+	if (out != NULL)
+		*out = ll;
+	return CP_OK;
+}
+
+int
+json_get_int(const cJSON *obj, const char *key, long long min, long long max, long long *out)
+{
+	const cJSON *it;
+	int rc;
+
+	if ((rc = json_member(obj, key, &it)) != CP_OK)
+		return rc;
+	return json_item_int(it, min, max, out);
+}
+
+int
+json_get_array(const cJSON *obj, const char *key, const cJSON **out)
+{
+	const cJSON *it;
+	int rc;
+
+	if ((rc = json_member(obj, key, &it)) != CP_OK)
+		return rc;
+	if (!cJSON_IsArray(it))
+		return CP_ETYPE;
+	*out = it;
+	return CP_OK;
+}
+
+int
+json_get_object(const cJSON *obj, const char *key, const cJSON **out)
+{
+	const cJSON *it;
+	int rc;
+
+	if ((rc = json_member(obj, key, &it)) != CP_OK)
+		return rc;
+	if (!cJSON_IsObject(it))
+		return CP_ETYPE;
+	*out = it;
+	return CP_OK;
+}
+
+char *
+json_print(const cJSON *item)
+{
+	return cJSON_PrintUnformatted(item);
+}
