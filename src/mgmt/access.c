@@ -143,7 +143,9 @@ access_load_cfg(struct mgmt_req *rq, struct mgmt_resp *rs)
 		if (st->cfg == NULL) {
 			char msg[320];
 
-			snprintf(msg, sizeof(msg), "failed to load config: %s", err);
+			/* a change that cannot even start failed to save */
+			snprintf(msg, sizeof(msg), "failed to %s config: %s",
+			    rq->method == MGMT_GET ? "load" : "save", err);
 			resp_error(rs, 500, msg);
 			return rc;
 		}
