@@ -66,9 +66,9 @@ class Cgi(unittest.TestCase):
         return status, json.loads(payload) if payload else None
 
     def test_plain_cgi_request(self):
-        status, headers, payload = self.run_cgi()
+        status, headers, payload = self.run_cgi(path_info="/request-retry")
         self.assertEqual(status, 200)
-        self.assertEqual(json.loads(payload), {"debug": False})
+        self.assertEqual(json.loads(payload), {"request-retry": 3})
         self.assertEqual(headers["content-type"], "application/json")
         self.assertEqual(headers["access-control-allow-origin"], "*")
         self.assertTrue(re.match(r"^200 OK$", headers["status"]))

@@ -499,7 +499,7 @@ class EndpointSuite:
     def test_body_strict_json(self):
         before = self.dep.read_config()
         for raw in (b"{} junk", b"", b"   ", b'{"value":true', b'{"value":true}}',
-                    b'{"value":"\xff"}', b'\xef\xbb\xbf{"value":true}', b"nul\x00",
+                    b'{"value":"\xff"}', b"nul\x00", b'{"value":true}\x00',
                     b'{"value":true} {"value":false}'):
             r = self.req("PUT", "/debug", body=raw, headers={"Content-Type": "application/json"})
             self.assertError(r, 400, "invalid body")
@@ -520,7 +520,8 @@ class EndpointSuite:
         body = head + b" " * (MIB + 1 - len(head) - len(tail)) + tail
         self.assertEqual(len(body), MIB + 1)
         self.assertError(self.req("PUT", "/api-keys", body=body), 413, "request body too large")
-        self.assertError(self.req("PUT", "/debug", body=b"{" + b" " * (2 * MIB) + b"}"), 413,
+        # (1.5 MiB: below the web servers' own limits, FcgidMaxRequestLen 2 MiB)
+        self.assertError(self.req("PUT", "/debug", body=b"{" + b" " * (MIB + MIB // 2) + b"}"), 413,
                          "request body too large")
         self.assertUntouched(after_ok)
 
@@ -866,12 +867,18 @@ class EndpointSuite:
                  "..%5cx.json", "a%20b.json", "%C3%A9.json", "..", ".", "", "x.json/",
                  "/etc/passwd.json", "x%0a.json"]
         for n in names:
-            r = self.req("POST", "/auth-files?name=" + n, body=b"{}")
-            self.assertError(r, 400)
-            self.assertError(self.req("GET", "/auth-files/download?name=" + n), 400)
-            self.assertError(self.req("DELETE", "/auth-files?name=" + n), 400)
+            for m, p, b in (("POST", "/auth-files?name=", b"{}"),
+                            ("GET", "/auth-files/download?name=", None),
+                            ("DELETE", "/auth-files?name=", None)):
+                r = self.req(m, p + n, body=b)
+                if "%00" in n or "%0a" in n:
+                    # lighttpd refuses encoded control characters itself
+                    # (url-ctrls-reject); mgmt_cgi.py shows ours
+                    self.assertEqual(r.status, 400, r)
+                else:
+                    self.assertError(r, 400)
         for fn in (".x.json", "x.txt", "a" * 296 + ".json", "dir/", "", "..",
-                   "a\\..\\.json"):
+                   "../.x.json", "a/b/", "x.json.txt"):
             r = self.upload(None, b"{}", filename=fn)
             self.assertError(r, 400)
         # a path in the multipart filename: only its base name is used
