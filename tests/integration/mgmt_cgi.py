@@ -3,12 +3,14 @@
 the environment and stdin, no web server): CGI detection, routing on the
 variants of SCRIPT_NAME / PATH_INFO / REQUEST_URI that servers produce,
 CONTENT_LENGTH handling (RFC 3875 4.1.2) and the body cap."""
+import fcntl
 import json
 import os
 import re
 import secrets
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -134,6 +136,58 @@ class Cgi(unittest.TestCase):
                          (404, {"error": "file not found"}))
         self.assertEqual(self.jrun("DELETE", path_info="/api-keys", query="x=1&value"),
                          (404, {"error": "item not found"}))
+
+    def test_lock_timeout_is_503(self):
+        # another writer holds the config lock past the bounded wait
+        # (DESIGN 4: 5 s, then 503 "config is busy"); the file is untouched
+        with open(self.config, "rb") as f:
+            before = f.read()
+        fd = os.open(os.path.join(self.dir, ".cliproxy.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX)
+            t0 = time.monotonic()
+            self.assertEqual(self.jrun("PUT", path_info="/debug", body=b'{"value":true}'),
+                             (503, {"error": "config is busy"}))
+            self.assertGreaterEqual(time.monotonic() - t0, 4.0)
+        finally:
+            os.close(fd)
+        with open(self.config, "rb") as f:
+            self.assertEqual(f.read(), before)
+        self.assertEqual(self.jrun("PUT", path_info="/debug", body=b'{"value":false}'),
+                         (200, {"status": "ok"}))
+
+    def test_failed_save_is_500(self):
+        # a config directory the responder cannot write to
+        d = harness.tempdir("cliproxy-mgmt-ro-")
+        cfg = os.path.join(d, "config.yaml")
+        with open(self.config, "rb") as f:
+            data = f.read()
+        with open(cfg, "wb") as f:
+            f.write(data)
+        os.chmod(cfg, 0o644)
+        os.chmod(d, 0o555)
+        preexec = None
+        if os.geteuid() == 0:
+            _, uid, gid = harness.service_user()
+
+            def preexec():
+                os.setgid(gid)
+                os.setuid(uid)
+        e = {"PATH": "/usr/bin:/bin", "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "PUT",
+             "SCRIPT_NAME": "/v0/management", "PATH_INFO": "/debug", "REMOTE_ADDR": "::1",
+             "CONTENT_LENGTH": "14", "CLIPROXY_CONFIG": cfg,
+             "HTTP_X_MANAGEMENT_KEY": self.key}
+        try:
+            p = subprocess.run([self.binary], input=b'{"value":true}', env=e,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30,
+                               preexec_fn=preexec)
+        finally:
+            os.chmod(d, 0o755)
+        head, _, payload = p.stdout.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"Status: 500 "), p.stdout[:100])
+        self.assertRegex(json.loads(payload)["error"], r"^failed to save config: .+")
+        with open(cfg, "rb") as f:
+            self.assertEqual(f.read(), data)
 
     def test_not_cgi_refuses(self):
         p = subprocess.run([self.binary], env={"PATH": "/usr/bin:/bin"}, stdin=subprocess.DEVNULL,
