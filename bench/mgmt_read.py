@@ -6,7 +6,10 @@ both measured with ab (apache2-utils). Not run by make check.
 
 usage: bench/mgmt_read.py [-n REQUESTS] [-c CONCURRENCY] [-r ROUNDS]
   run from a build tree (or set CLIPROXY_BUILDDIR / CLIPROXY_SRCDIR).
-The management key is generated per run and never printed.
+The management key is generated per run and never printed. The key is
+checked with bcrypt once per responder process, then against the
+remembered SHA-256 (DESIGN.md 5), so the warm-up round matters.
+Figures depend heavily on the machine (the CI box is a shared 2-core VM).
 """
 import argparse
 import os
