@@ -146,7 +146,7 @@ access_load_cfg(struct mgmt_req *rq, struct mgmt_resp *rs)
 			/* a change that cannot even start failed to save */
 			snprintf(msg, sizeof(msg), "failed to %s config: %s",
 			    rq->method == MGMT_GET ? "load" : "save", err);
-			resp_error(rs, 500, msg);
+			resp_cp_error(rs, CP_EIO, msg);
 			return rc;
 		}
 		/* keep the last good model for access control; GET answers
@@ -419,7 +419,7 @@ access_check(struct mgmt_req *rq, struct mgmt_resp *rs, bool skip_key)
 
 	/* 1. no key configured: the API does not exist (spec "Authentication") */
 	if (c->secret_key[0] == '\0') {
-		resp_error(rs, 404, "not found");
+		resp_cp_error(rs, CP_ENOTFOUND, "not found");
 		return CP_ENOTFOUND;
 	}
 	/* 2. banned (loopback never is) */
@@ -428,12 +428,12 @@ access_check(struct mgmt_req *rq, struct mgmt_resp *rs, bool skip_key)
 
 		snprintf(msg, sizeof(msg),
 		    "IP banned due to too many failed attempts. Try again in %lds", left);
-		resp_error(rs, 403, msg);
+		resp_cp_error(rs, CP_EPERM, msg);
 		return CP_EPERM;
 	}
 	/* 3. remote clients need allow-remote */
 	if (!local && !c->allow_remote) {
-		resp_error(rs, 403, "remote management disabled");
+		resp_cp_error(rs, CP_EPERM, "remote management disabled");
 		return CP_EPERM;
 	}
 	if (skip_key)

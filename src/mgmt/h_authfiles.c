@@ -23,7 +23,7 @@ auth_dir(struct mgmt_req *rq, struct mgmt_resp *rs)
 		char msg[320];
 
 		snprintf(msg, sizeof(msg), "failed to load config: %s", rq->cfg_err);
-		resp_error(rs, 500, msg);
+		resp_cp_error(rs, CP_EIO, msg);
 		return NULL;
 	}
 	return rq->cfg->auth_dir;
@@ -37,12 +37,12 @@ query_name(struct mgmt_req *rq, struct mgmt_resp *rs, char *out, size_t outlen)
 	int rc = req_query(rq, "name", out, outlen, &len);
 
 	if (rc == CP_ENOTFOUND || (rc == CP_OK && len == 0)) {
-		resp_error(rs, 400, "missing name");
+		resp_cp_error(rs, CP_EINVAL, "missing name");
 		return CP_EINVAL;
 	}
 	/* a decoded NUL or '/' is just a name the allow-list refuses */
 	if (rc != CP_OK || !authstore_name_ok(out, len)) {
-		resp_error(rs, 400, "invalid name");
+		resp_cp_error(rs, CP_EINVAL, "invalid name");
 		return CP_EINVAL;
 	}
 	return CP_OK;
@@ -66,7 +66,7 @@ h_auth_list(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 		n = 0;
 	} else if (rc != CP_OK) {
 		log_warnx("cannot list auth-dir '%s': %s", dir, cp_strerror(rc));
-		resp_error(rs, 500, "cannot list auth files");
+		resp_cp_error(rs, CP_EIO, "cannot list auth files");
 		return;
 	}
 	o = cJSON_CreateObject();
@@ -113,21 +113,21 @@ h_auth_download(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 	rc = authstore_read(dir, name, &data, &len);
 	if (rc == CP_ENOTFOUND || rc == CP_EPERM) {
 		/* symlinks and non-regular files are invisible (DESIGN 5) */
-		resp_error(rs, 404, "file not found");
+		resp_cp_error(rs, CP_ENOTFOUND, "file not found");
 		goto out;
 	}
 	if (rc == CP_EINVAL) {
-		resp_error(rs, 400, "invalid name");
+		resp_cp_error(rs, CP_EINVAL, "invalid name");
 		goto out;
 	}
 	if (rc != CP_OK) {
 		log_warnx("cannot read auth file '%s': %s", name, cp_strerror(rc));
-		resp_error(rs, 500, "cannot read auth file");
+		resp_cp_error(rs, CP_EIO, "cannot read auth file");
 		goto out;
 	}
 	buf_reset(&rs->body);
 	if (buf_append(&rs->body, data, len) != CP_OK) {
-		resp_error(rs, 500, "auth file too large");
+		resp_cp_error(rs, CP_EIO, "auth file too large");
 		goto out;
 	}
 	rs->status = 200;
@@ -158,12 +158,12 @@ store(struct mgmt_resp *rs, const char *dir, const char *name, const char *data,
 
 	/* DESIGN 4: the content must be one JSON object, at most 1 MiB */
 	if (len > CP_AUTHFILE_MAX) {
-		resp_error(rs, 413, "request body too large");
+		resp_cp_error(rs, CP_ETOOBIG, "request body too large");
 		return;
 	}
 	if (json_parse_strict(data, len, &doc) != CP_OK || !cJSON_IsObject(doc)) {
 		cJSON_Delete(doc);
-		resp_error(rs, 400, "auth file must be a JSON object");
+		resp_cp_error(rs, CP_EINVAL, "auth file must be a JSON object");
 		return;
 	}
 	cJSON_Delete(doc);
@@ -172,15 +172,15 @@ store(struct mgmt_resp *rs, const char *dir, const char *name, const char *data,
 	if (rc == CP_OK) {
 		resp_ok(rs);
 	} else if (rc == CP_EBUSY) {
-		resp_error(rs, 503, "auth-dir is busy");
+		resp_cp_error(rs, CP_EBUSY, "auth-dir is busy");
 	} else if (rc == CP_EINVAL || rc == CP_EPARSE) {
-		resp_error(rs, 400, err[0] != '\0' ? err : "invalid body");
+		resp_cp_error(rs, CP_EINVAL, err[0] != '\0' ? err : "invalid body");
 	} else {
 		char msg[320];
 
 		snprintf(msg, sizeof(msg), "failed to save auth file: %s",
 		    err[0] != '\0' ? err : cp_strerror(rc));
-		resp_error(rs, 500, msg);
+		resp_cp_error(rs, CP_EIO, msg);
 	}
 }
 
@@ -200,11 +200,11 @@ h_auth_upload(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 		return;
 	rc = req_read_body(rq);
 	if (rc == CP_ETOOBIG) {
-		resp_error(rs, 413, "request body too large");
+		resp_cp_error(rs, CP_ETOOBIG, "request body too large");
 		return;
 	}
 	if (rc != CP_OK) {
-		resp_error(rs, 400, "invalid body");
+		resp_cp_error(rs, CP_EINVAL, "invalid body");
 		return;
 	}
 	if (ct != NULL && strncasecmp(ct, "multipart/", 10) == 0) {
@@ -212,7 +212,7 @@ h_auth_upload(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 		const char *base;
 
 		if (mp_boundary(ct, boundary, sizeof(boundary)) != CP_OK) {
-			resp_error(rs, 400, "invalid multipart body: missing boundary");
+			resp_cp_error(rs, CP_EINVAL, "invalid multipart body: missing boundary");
 			return;
 		}
 		parts = calloc(MP_PARTS_MAX, sizeof(*parts));
@@ -226,23 +226,23 @@ h_auth_upload(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 			char msg[192];
 
 			snprintf(msg, sizeof(msg), "invalid multipart body: %s", err);
-			resp_error(rs, 400, msg);
+			resp_cp_error(rs, CP_EINVAL, msg);
 			goto out;
 		}
 		for (size_t i = 0; i < nparts && file == NULL; i++)
 			if (strcmp(parts[i].name, "file") == 0)
 				file = &parts[i];
 		if (file == NULL) {
-			resp_error(rs, 400, "missing file field");
+			resp_cp_error(rs, CP_EINVAL, "missing file field");
 			goto out;
 		}
 		base = mp_basename(file->filename);
 		if (!file->has_filename || base[0] == '\0') {
-			resp_error(rs, 400, "missing file name");
+			resp_cp_error(rs, CP_EINVAL, "missing file name");
 			goto out;
 		}
 		if (!authstore_name_ok(base, strlen(base))) {
-			resp_error(rs, 400, "invalid name");
+			resp_cp_error(rs, CP_EINVAL, "invalid name");
 			goto out;
 		}
 		store(rs, dir, base, file->data, file->len);
@@ -277,7 +277,7 @@ h_auth_delete(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 		rc = authstore_delete_all(dir, &deleted);
 		if (rc != CP_OK && rc != CP_ENOTFOUND) {
 			log_warnx("cannot empty auth-dir '%s': %s", dir, cp_strerror(rc));
-			resp_error(rs, rc == CP_EBUSY ? 503 : 500,
+			resp_cp_error(rs, rc == CP_EBUSY ? CP_EBUSY : CP_EIO,
 			    rc == CP_EBUSY ? "auth-dir is busy" : "cannot delete auth files");
 			return;
 		}
@@ -298,11 +298,11 @@ h_auth_delete(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 	if (rc == CP_OK)
 		resp_ok(rs);
 	else if (rc == CP_ENOTFOUND || rc == CP_EPERM)
-		resp_error(rs, 404, "file not found");
+		resp_cp_error(rs, CP_ENOTFOUND, "file not found");
 	else if (rc == CP_EINVAL)
-		resp_error(rs, 400, "invalid name");
+		resp_cp_error(rs, CP_EINVAL, "invalid name");
 	else if (rc == CP_EBUSY)
-		resp_error(rs, 503, "auth-dir is busy");
+		resp_cp_error(rs, CP_EBUSY, "auth-dir is busy");
 	else
-		resp_error(rs, 500, "cannot delete auth file");
+		resp_cp_error(rs, CP_EIO, "cannot delete auth file");
 }

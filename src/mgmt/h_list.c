@@ -32,7 +32,7 @@ struct list_edit {
 	size_t match_len;          /* its length (query values may hold NUL) */
 	const cJSON *value;        /* new item or new list (borrowed) */
 	bool ran;                  /* the callback was reached */
-	int status;                /* 4xx decided inside the callback */
+	int refused;               /* error decided inside the callback */
 	const char *msg;           /* its text */
 };
 
@@ -90,7 +90,7 @@ list_fn(struct cfg_tx *tx, void *arg)
 	case OP_PATCH_INDEX:
 	case OP_DELETE_INDEX:
 		if (e->index >= n) {
-			e->status = 404;
+			e->refused = CP_ENOTFOUND;
 			e->msg = "item not found";
 			rc = CP_ENOTFOUND;
 			goto out;
@@ -118,7 +118,7 @@ list_fn(struct cfg_tx *tx, void *arg)
 				cJSON_DeleteItemFromArray(cur, i);
 		}
 		if (hits == 0) {
-			e->status = 404;
+			e->refused = CP_ENOTFOUND;
 			e->msg = "item not found";
 			rc = CP_ENOTFOUND;
 			goto out;
@@ -156,8 +156,8 @@ commit(struct mgmt_req *rq, struct mgmt_resp *rs, struct list_edit *e)
 
 	if (rc == CP_OK)
 		resp_ok(rs);
-	else if (e->status != 0)
-		resp_error(rs, e->status, e->msg);
+	else if (e->refused != CP_OK)
+		resp_cp_error(rs, e->refused, e->msg);
 	else
 		resp_tx_error(rs, rc, e->ran, err);
 }
@@ -170,15 +170,15 @@ check_item(const struct list_desc *d, const cJSON *item, struct mgmt_resp *rs)
 	char err[256] = "";
 
 	if (d->kind == LIST_STRING && !cJSON_IsString(item)) {
-		resp_error(rs, 400, "invalid body");
+		resp_cp_error(rs, CP_EINVAL, "invalid body");
 		return CP_ETYPE;
 	}
 	if (d->kind == LIST_OBJECT && !cJSON_IsObject(item)) {
-		resp_error(rs, 400, "invalid body");
+		resp_cp_error(rs, CP_EINVAL, "invalid body");
 		return CP_ETYPE;
 	}
 	if (cfg_validate_item(d->key, item, err, sizeof(err)) != CP_OK) {
-		resp_error(rs, 400, err[0] != '\0' ? err : "invalid body");
+		resp_cp_error(rs, CP_EINVAL, err[0] != '\0' ? err : "invalid body");
 		return CP_EINVAL;
 	}
 	return CP_OK;
@@ -199,7 +199,7 @@ h_list_put(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 	if (cJSON_IsObject(body))
 		items = cJSON_GetObjectItemCaseSensitive(body, "items");
 	if (!cJSON_IsArray(items)) {
-		resp_error(rs, 400, "invalid body");
+		resp_cp_error(rs, CP_EINVAL, "invalid body");
 		goto out;
 	}
 	cJSON_ArrayForEach(it, items)
@@ -229,7 +229,7 @@ h_list_patch(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 	if (req_json(rq, rs, &body) != CP_OK)
 		goto out;
 	if (!cJSON_IsObject(body)) {
-		resp_error(rs, 400, "invalid body");
+		resp_cp_error(rs, CP_EINVAL, "invalid body");
 		goto out;
 	}
 	index = cJSON_GetObjectItemCaseSensitive(body, "index");
@@ -246,18 +246,18 @@ h_list_patch(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 			match = cJSON_GetObjectItemCaseSensitive(body, "match");
 	}
 	if (value == NULL || (index == NULL && match == NULL)) {
-		resp_error(rs, 400, "missing fields");
+		resp_cp_error(rs, CP_EINVAL, "missing fields");
 		goto out;
 	}
 	if (index != NULL) {
 		if (json_index(index, &e.index) != CP_OK) {
-			resp_error(rs, 400, "invalid index");
+			resp_cp_error(rs, CP_EINVAL, "invalid index");
 			goto out;
 		}
 		e.op = OP_PATCH_INDEX;
 	} else {
 		if (!cJSON_IsString(match)) {
-			resp_error(rs, 400, "invalid body");
+			resp_cp_error(rs, CP_EINVAL, "invalid body");
 			goto out;
 		}
 		e.op = OP_PATCH_MATCH;
@@ -284,7 +284,7 @@ h_list_delete(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 	rc = req_query(rq, "index", v, sizeof(v), &vlen);
 	if (rc == CP_OK) {
 		if (req_parse_index(v, vlen, &e.index) != CP_OK) {
-			resp_error(rs, 400, "invalid index");
+			resp_cp_error(rs, CP_EINVAL, "invalid index");
 			return;
 		}
 		e.op = OP_DELETE_INDEX;
@@ -292,7 +292,7 @@ h_list_delete(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 		return;
 	}
 	if (rc != CP_ENOTFOUND) {
-		resp_error(rs, 400, "invalid index");
+		resp_cp_error(rs, CP_EINVAL, "invalid index");
 		return;
 	}
 	rc = req_query(rq, d->query, v, sizeof(v), &vlen);
@@ -300,11 +300,11 @@ h_list_delete(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 		char msg[96];
 
 		snprintf(msg, sizeof(msg), "missing index or %s", d->query);
-		resp_error(rs, 400, msg);
+		resp_cp_error(rs, CP_EINVAL, msg);
 		return;
 	}
 	if (rc != CP_OK) {
-		resp_error(rs, 400, "invalid query");
+		resp_cp_error(rs, CP_EINVAL, "invalid query");
 		return;
 	}
 	e.op = OP_DELETE_MATCH;

@@ -22,7 +22,7 @@ h_get_path(struct mgmt_req *rq, struct mgmt_resp *rs, const char *const *path)
 		char msg[320];
 
 		snprintf(msg, sizeof(msg), "failed to load config: %s", rq->cfg_err);
-		resp_error(rs, 500, msg);
+		resp_cp_error(rs, CP_EIO, msg);
 		return;
 	}
 	all = cfg_to_json(rq->cfg, false);
@@ -37,7 +37,7 @@ h_get_path(struct mgmt_req *rq, struct mgmt_resp *rs, const char *const *path)
 	}
 	if (v == NULL) {
 		log_errx("effective config lacks '%s'", leaf);
-		resp_error(rs, 500, "internal error");
+		resp_cp_error(rs, CP_EIO, "internal error");
 	} else {
 		/* the quota-exceeded leaves answer under their own name (DESIGN 5) */
 		resp_keyed(rs, leaf, v);
@@ -93,7 +93,7 @@ h_scalar_set(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 		goto out;
 	/* DESIGN 5: {"value": <typed>}; missing or mistyped is "invalid body" */
 	if (!cJSON_IsObject(body)) {
-		resp_error(rs, 400, "invalid body");
+		resp_cp_error(rs, CP_EINVAL, "invalid body");
 		goto out;
 	}
 	switch (d->type) {
@@ -101,7 +101,7 @@ h_scalar_set(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 		bool b;
 
 		if (json_get_bool(body, "value", &b) != CP_OK) {
-			resp_error(rs, 400, "invalid body");
+			resp_cp_error(rs, CP_EINVAL, "invalid body");
 			goto out;
 		}
 		value = cJSON_CreateBool(b);
@@ -112,11 +112,11 @@ h_scalar_set(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 
 		rc = json_get_int(body, "value", d->min, d->max, &n);
 		if (rc == CP_EINVAL) {
-			resp_error(rs, 400, d->invalid);
+			resp_cp_error(rs, CP_EINVAL, d->invalid);
 			goto out;
 		}
 		if (rc != CP_OK) {
-			resp_error(rs, 400, "invalid body");
+			resp_cp_error(rs, CP_EINVAL, "invalid body");
 			goto out;
 		}
 		value = cJSON_CreateNumber((double)n);
@@ -126,11 +126,11 @@ h_scalar_set(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 		const char *s;
 
 		if (json_get_string(body, "value", &s) != CP_OK) {
-			resp_error(rs, 400, "invalid body");
+			resp_cp_error(rs, CP_EINVAL, "invalid body");
 			goto out;
 		}
 		if (d->valid != NULL && !d->valid(s)) {
-			resp_error(rs, 400, d->invalid);
+			resp_cp_error(rs, CP_EINVAL, d->invalid);
 			goto out;
 		}
 		value = cJSON_CreateString(s);

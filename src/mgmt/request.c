@@ -284,18 +284,18 @@ req_json(struct mgmt_req *rq, struct mgmt_resp *rs, cJSON **out)
 
 	*out = NULL;
 	if (rc == CP_ETOOBIG) {
-		resp_error(rs, 413, "request body too large");
+		resp_cp_error(rs, CP_ETOOBIG, "request body too large");
 		return rc;
 	}
 	if (rc != CP_OK) {
-		resp_error(rs, 400, "invalid body");
+		resp_cp_error(rs, CP_EINVAL, "invalid body");
 		return rc;
 	}
 	/* DESIGN 5: one complete value, UTF-8, nothing after it */
 	rc = json_parse_strict(rq->body, rq->body_len, out);
 	if (rc != CP_OK) {
 		*out = NULL;
-		resp_error(rs, 400, "invalid body");
+		resp_cp_error(rs, CP_EINVAL, "invalid body");
 	}
 	return rc;
 }

@@ -159,20 +159,20 @@ resp_tx_error(struct mgmt_resp *rs, int rc, bool fn_ran, const char *err)
 
 	/* DESIGN 4: a lock wait that times out is 503 "config is busy". */
 	if (rc == CP_EBUSY) {
-		resp_error(rs, 503, "config is busy");
+		resp_cp_error(rs, CP_EBUSY, "config is busy");
 		return;
 	}
 	/* Our change passed our checks but not the full validation of the
 	 * new document: the request is at fault, the file is untouched. */
 	if (rc == CP_EINVAL && fn_ran) {
-		resp_error(rs, 400, err != NULL && err[0] != '\0' ? err : "invalid body");
+		resp_cp_error(rs, CP_EINVAL, err != NULL && err[0] != '\0' ? err : "invalid body");
 		return;
 	}
 	/* The current file does not parse, or the write failed: 500, the
 	 * file on disk is unchanged (DESIGN 3, spec "Error Responses"). */
 	snprintf(msg, sizeof(msg), "failed to save config: %s",
 	    err != NULL && err[0] != '\0' ? err : cp_strerror(rc));
-	resp_error(rs, 500, msg);
+	resp_cp_error(rs, CP_EIO, msg);
 }
 
 static const char *

@@ -136,7 +136,7 @@ route_dispatch(struct mgmt_req *rq, struct mgmt_resp *rs)
 		if (access_check(rq, rs, true) != CP_OK)
 			return;
 		if (allowed == 0) {
-			resp_error(rs, 404, "not found");
+			resp_cp_error(rs, CP_ENOTFOUND, "not found");
 			return;
 		}
 		rs->status = 204;
@@ -150,7 +150,7 @@ route_dispatch(struct mgmt_req *rq, struct mgmt_resp *rs)
 	if (access_check(rq, rs, false) != CP_OK)
 		return;
 	if (allowed == 0) {
-		resp_error(rs, 404, "not found");
+		resp_cp_error(rs, CP_ENOTFOUND, "not found");
 		return;
 	}
 	if (hit == NULL) {
