@@ -278,8 +278,9 @@ daemon_pid=$!
 base="http://127.0.0.1:$port"
 up=no
 for _ in $(seq 100); do
-	if curl -s -o /dev/null "$base/healthz" 2>/dev/null &&
-	   curl -s -o /dev/null "$base/v0/management/debug" 2>/dev/null; then
+	# lighttpd answers 503 until both backends accept connections
+	if curl -sf -o /dev/null "$base/healthz" 2>/dev/null &&
+	   [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/v0/management/debug" 2>/dev/null)" = 401 ]; then
 		up=yes
 		break
 	fi
