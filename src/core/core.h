@@ -136,9 +136,9 @@ void sha256_hex(const void *data, size_t len, char hex[65]);
 
 /* Parse exactly one complete JSON value from data[0..len): valid UTF-8, no
  * trailing bytes except whitespace, nesting <= CP_JSON_DEPTH_MAX, len <=
- * CP_BODY_MAX, RFC 8259 numbers, no raw control bytes in strings. *out is
- * owned by the caller (cJSON_Delete). CP_ETOOBIG when len > CP_BODY_MAX,
- * CP_EPARSE on any other failure (an empty body too). */
+ * CP_BODY_MAX, RFC 8259 numbers, no raw control bytes or \u0000 in
+ * strings. *out is owned by the caller (cJSON_Delete). CP_ETOOBIG when
+ * len > CP_BODY_MAX, CP_EPARSE on any other failure (an empty body too). */
 int json_parse_strict(const char *data, size_t len, cJSON **out);
 /* Typed getters: CP_OK, CP_ENOTFOUND (member absent), CP_ETYPE (present,
  * wrong type). Returned pointers are borrowed from obj. */
@@ -340,6 +340,46 @@ bool cfg_proxy_url_ok(const char *url);
 bool cfg_http_url_ok(const char *url);
 
 /* --------------------------------------------------------- config_yaml.c */
+
+/* A parsed YAML document with byte positions, shared by config.c (model,
+ * error lines) and config_yaml.c (splice). Built from libyaml events with
+ * caps: CP_YAML_DEPTH_MAX nesting, YAML_NODES_MAX nodes, aliases resolved
+ * by reference (the expanded size is capped, so no billion laughs),
+ * duplicate mapping keys refused. */
+#define YAML_NODES_MAX    (1u << 20)  /* nodes in one document */
+#define YAML_EXPANDED_MAX (1u << 21)  /* nodes counting alias expansion */
+enum ynode_kind { YN_SCALAR, YN_SEQ, YN_MAP };
+struct ynode {
+	enum ynode_kind kind;  /* scalar, sequence or mapping */
+	bool plain;            /* scalar written plain (typed by YAML 1.1 rules) */
+	bool flow;             /* collection written in flow style ([..], {..}) */
+	bool virt;             /* empty plain scalar: start/end set by us */
+	char *s;               /* scalar value, NUL-terminated */
+	size_t slen;           /* its length */
+	size_t line;           /* 1-based line of the node's first byte */
+	size_t start, end;     /* byte range in the text (block collections:
+	                          first byte to end of last content) */
+	struct ynode **kids;   /* seq: items; map: key, value, key, value... */
+	size_t n;              /* entries in kids */
+	size_t cap;            /* allocated entries in kids */
+	size_t weight;         /* nodes below, aliases expanded */
+	size_t height;         /* nesting below, aliases expanded */
+};
+struct ydoc;
+/* Parse text; CP_EPARSE "line N: <problem>" on syntax errors, CP_ETOOBIG
+ * past CP_CONFIG_MAX or the node caps, CP_EINVAL for duplicate keys or
+ * more than one document. *out freed with ydoc_free. */
+int ydoc_parse(const char *text, size_t len, struct ydoc **out, char *err, size_t errlen);
+void ydoc_free(struct ydoc *d);
+/* The root node, NULL for an empty (or comment-only) document. */
+const struct ynode *ydoc_root(const struct ydoc *d);
+/* Value of key in mapping m (NULL if absent or m is not a mapping). */
+const struct ynode *ynode_get(const struct ynode *m, const char *key);
+/* YAML 1.1 typing of a plain scalar: true when it reads as null/bool. */
+bool yaml_scalar_is_null(const struct ynode *n);
+bool yaml_scalar_bool(const struct ynode *n, bool *out);
+/* A node converted to JSON (plain scalars typed). NULL on ENOMEM. */
+cJSON *ynode_to_json(const struct ynode *n);
 
 /* Comment-preserving edits (DESIGN 3): splice new YAML text into the
  * original bytes at the libyaml marks of the node being replaced.

@@ -68,8 +68,8 @@ json_scan_number(const char *s, size_t len, size_t *i)
 }
 
 /* One cheap pass before cJSON: nesting depth (so 10,000 '[' never reach
- * its recursion), raw control bytes inside strings, number grammar, and
- * that there is something besides whitespace. */
+ * its recursion), raw control bytes and \u0000 inside strings, number
+ * grammar, and that there is something besides whitespace. */
 static bool
 json_prescan(const char *s, size_t len)
 {
@@ -83,6 +83,10 @@ json_prescan(const char *s, size_t len)
 			if ((unsigned char)c < 0x20)
 				return false;
 			if (c == '\\') {
+				/* "\u0000" would cut the C string cJSON hands out
+				 * ("key\u0000x" read as "key"): refuse it. */
+				if (len - i >= 6 && memcmp(s + i + 1, "u0000", 5) == 0)
+					return false;
 				i += 2;
 				continue;
 			}
@@ -111,6 +115,22 @@ json_prescan(const char *s, size_t len)
 	return any && !in_str;
 }
 
+/* true if every number in v is finite: "1e999" parses to infinity, which
+ * cJSON would print back as null, so such a body is not one faithful value.
+ * Recursion is bounded by the CP_JSON_DEPTH_MAX prescan. */
+static bool
+json_all_finite(const cJSON *v)
+{
+	const cJSON *c;
+
+	if (cJSON_IsNumber(v))
+		return isfinite(v->valuedouble);
+	for (c = v->child; c != NULL; c = c->next)
+		if (!json_all_finite(c))
+			return false;
+	return true;
+}
+
 int
 json_parse_strict(const char *data, size_t len, cJSON **out)
 {
@@ -134,6 +154,8 @@ json_parse_strict(const char *data, size_t len, cJSON **out)
 	for (i = (size_t)(end - data); i < len; i++)
 		if (!json_ws(data[i]))
 			goto out;
+	if (!json_all_finite(root))
+		goto out;
 	*out = root;
 	root = NULL;
 	rc = CP_OK;

@@ -76,6 +76,11 @@ log_vemit(enum log_level level, bool with_errno, const char *fmt, va_list ap)
 		n = strlen(msg);
 		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(saved));
 	}
+	/* Arguments can come from requests (addresses, names): a control byte
+	 * must not forge or split log lines. */
+	for (n = 0; msg[n] != '\0'; n++)
+		if ((unsigned char)msg[n] < 0x20 || msg[n] == 0x7f)
+			msg[n] = '?';
 	if (log_syslog)
 		syslog(log_prio[level], "%s", msg);
 	else

@@ -1,2 +1,11 @@
-# (filled by its issue)
+# Python integration tests (standard library only; DESIGN.md 7). Each
+# script speaks TAP through tap.py; harness.py starts servers and cleans up.
+EXTRA_DIST += tests/integration/tap.py tests/integration/harness.py \
+	tests/integration/mgmtlib.py
+# Management API (issue 3): plain CGI, then three deployments.
+MGMT_INTEGRATION_TESTS = tests/integration/mgmt_cgi.py \
+	tests/integration/mgmt_lighttpd.py tests/integration/mgmt_apache.py \
+	tests/integration/mgmt_spawnfcgi.py
+TESTS += $(MGMT_INTEGRATION_TESTS)
+EXTRA_DIST += $(MGMT_INTEGRATION_TESTS)
 include tests/integration/proxyd.mk

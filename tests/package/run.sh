@@ -31,10 +31,11 @@ not_ok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n - $1"; }
 check() {
 	local d=$1
 	shift
-	if "$@"; then
+	if "$@" >"$work/check.out" 2>&1; then
 		ok "$d"
 	else
 		not_ok "$d"
+		tail -n 5 "$work/check.out" 2>/dev/null | sed 's/^/#   /'
 		# the last HTTP exchange, if any (test keys only, never the real one)
 		[ -n "${code:-}" ] && echo "#   last response: $code ${body:0:300}"
 	fi
@@ -61,13 +62,22 @@ fi
 
 work=$(mktemp -d /tmp/cliproxy-pkgtest.XXXXXX)
 lighttpd_pid=""
+apache_pid=""
 daemon_pid=""
 mgmt_pids=""
 enabled_lighty=""  # lighttpd modules this run enabled (to disable again)
 enabled_apache=""  # Apache modules/confs this run enabled
 
+stop_apache() {
+	[ -n "$apache_pid" ] || return 0
+	kill "$apache_pid" 2>/dev/null
+	for _ in $(seq 50); do kill -0 "$apache_pid" 2>/dev/null || break; sleep 0.1; done
+	apache_pid=""
+}
+
 stop_services() {
 	local p
+	stop_apache
 	if [ -n "$lighttpd_pid" ]; then
 		# lighttpd started the responders; remember them to be sure they go.
 		mgmt_pids=$(pgrep -P "$lighttpd_pid" 2>/dev/null | tr '\n' ' ')
@@ -146,7 +156,7 @@ if [ "$build_rc" -ne 0 ] || [ -z "$deb" ]; then
 fi
 ok "dpkg-buildpackage -us -uc -b builds $(basename "$deb")"
 
-lintian --no-tag-display-limit "$deb" >"$work/lintian.log" 2>&1
+lintian --tag-display-limit 0 "$deb" >"$work/lintian.log" 2>&1
 sed 's/^/# lintian: /' "$work/lintian.log"
 check "lintian reports no errors" eval '! grep -q "^E: " "$work/lintian.log"'
 
@@ -163,11 +173,6 @@ done
 check "package does not ship /etc/cliproxy/config.yaml (made by postinst)" \
 	eval '! grep -q "^./etc/cliproxy/" <<<"$contents"'
 
-if command -v systemd-analyze >/dev/null; then
-	dpkg-deb -x "$deb" "$work/root"
-	check "systemd-analyze verify accepts cliproxyd.service" \
-		systemd-analyze verify --root="$work/root" "$work/root/lib/systemd/system/cliproxyd.service"
-fi
 
 # ---- 2. install ----------------------------------------------------------
 apt-get install -y -q "$deb" >"$work/install.log" 2>&1
@@ -178,6 +183,13 @@ if [ "$install_rc" -ne 0 ]; then
 	finish
 fi
 ok "apt-get install -y ./$(basename "$deb")"
+
+if command -v systemd-analyze >/dev/null; then
+	check "systemd-analyze verify accepts the installed cliproxyd.service" \
+		systemd-analyze verify /lib/systemd/system/cliproxyd.service
+fi
+check "deploy.md is installed uncompressed where the messages point" \
+	test -f /usr/share/doc/cliproxy/deploy.md
 
 # stat_is PATH "OWNER:GROUP MODE"
 stat_is() { [ "$(stat -c '%U:%G %a' "$1" 2>/dev/null)" = "$2" ]; }
@@ -234,7 +246,8 @@ mainport=$(free_port)  # lighttpd's main listener (unused)
 sock="/run/lighttpd/cliproxy-mgmt-test-$$.socket"
 install -d -o www-data -g www-data /run/lighttpd
 mkdir -p "$work/lighttpd/conf-enabled" "$work/lighttpd/www" "$work/lighttpd/uploads"
-chown www-data:www-data "$work/lighttpd/uploads"
+# lighttpd opens its error log after dropping to www-data
+chown www-data:www-data "$work/lighttpd/uploads" "$work/lighttpd"
 # The enabled snippets as the admin has them, moved to this run's ports.
 for f in /etc/lighttpd/conf-enabled/*.conf; do
 	sed -e "s|127\.0\.0\.1:8317|127.0.0.1:$port|g" \
@@ -265,8 +278,9 @@ daemon_pid=$!
 base="http://127.0.0.1:$port"
 up=no
 for _ in $(seq 100); do
-	if curl -s -o /dev/null "$base/healthz" 2>/dev/null &&
-	   curl -s -o /dev/null "$base/v0/management/debug" 2>/dev/null; then
+	# lighttpd answers 503 until both backends accept connections
+	if curl -sf -o /dev/null "$base/healthz" 2>/dev/null &&
+	   [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/v0/management/debug" 2>/dev/null)" = 401 ]; then
 		up=yes
 		break
 	fi
@@ -357,14 +371,67 @@ check "GET /v0/management/auth-files lists pkgtest.json" \
 req DELETE '/v0/management/auth-files?name=pkgtest.json' "${auth[@]}"
 check "DELETE /v0/management/auth-files?name=pkgtest.json: 200 (got $code)" test "$code" = 200
 
+# The same stack through Apache + mod_fcgid with the installed snippet
+# (a server config of its own, on this run's ports).
+aport=$(free_port)
+ap="$work/apache"
+mkdir -p "$ap/fcgid"
+chown www-data:www-data "$ap" "$ap/fcgid"
+sed -e "s|127\.0\.0\.1:8317|127.0.0.1:$aport|g" -e "s|127\.0\.0\.1:8318|127.0.0.1:$dport|g" \
+	/etc/apache2/conf-available/cliproxy.conf >"$ap/cliproxy.conf"
+amod=/usr/lib/apache2/modules
+cat >"$ap/httpd.conf" <<EOF
+ServerRoot /etc/apache2
+ServerName localhost
+PidFile $ap/apache2.pid
+Mutex file:$ap default
+User www-data
+Group www-data
+ErrorLog $ap/error.log
+LoadModule mpm_event_module $amod/mod_mpm_event.so
+LoadModule authz_core_module $amod/mod_authz_core.so
+LoadModule alias_module $amod/mod_alias.so
+LoadModule mime_module $amod/mod_mime.so
+TypesConfig /etc/mime.types
+LoadModule fcgid_module $amod/mod_fcgid.so
+LoadModule proxy_module $amod/mod_proxy.so
+LoadModule proxy_http_module $amod/mod_proxy_http.so
+FcgidIPCDir $ap/fcgid
+FcgidProcessTableFile $ap/fcgid/shm
+Include $ap/cliproxy.conf
+EOF
+apache2 -f "$ap/httpd.conf" -k start >"$ap/start.log" 2>&1
+for _ in $(seq 50); do [ -s "$ap/apache2.pid" ] && break; sleep 0.1; done
+apache_pid=$(cat "$ap/apache2.pid" 2>/dev/null)
+check "Apache starts with the installed snippet on 127.0.0.1:$aport" test -n "$apache_pid"
+lbase=$base
+base="http://127.0.0.1:$aport"
+req GET /v0/management/api-keys "${auth[@]}"
+check "Apache: GET /v0/management/api-keys with the key: {\"api-keys\":[\"k2b\",\"k3\"]} (got $code)" \
+	json_is "$body" 'v == {"api-keys": ["k2b", "k3"]}'
+req PUT /v0/management/debug "${auth[@]}" "${js[@]}" -d '{"value":false}'
+check "Apache: PUT /v0/management/debug {\"value\":false}: 200 (got $code)" test "$code" = 200
+req GET /v1/models -H 'Authorization: Bearer k3'
+check "Apache: GET /v1/models with k3 proxied to cliproxyd: 200 (got $code)" test "$code" = 200
+base=$lbase
+stop_apache
+[ "$fail" -ne 0 ] && tail -n 5 "$ap/error.log" 2>/dev/null | sed 's/^/# apache: /'
+
 code=""
 check "cliproxyd is still running" kill -0 "$daemon_pid"
 started="$lighttpd_pid $daemon_pid $(pgrep -P "$lighttpd_pid" 2>/dev/null | tr '\n' ' ')"
 stop_services
-sleep 0.2
-alive=""
-for p in $started; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
+# Gone or a zombie (the responders are reparented when lighttpd exits, and
+# a container's init may be slow to reap them): give them 3 s.
+running() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [ "${st#Z}" = "$st" ]; }
+for _ in $(seq 30); do
+	alive=""
+	for p in $started; do running "$p" && alive="$alive $p"; done
+	[ -z "$alive" ] && break
+	sleep 0.1
+done
 check "lighttpd, its responders and cliproxyd are all gone after SIGTERM" test -z "$alive"
+[ -n "$alive" ] && ps -o pid,ppid,stat,cmd -p "${alive# }" 2>/dev/null | sed 's/^/#   /'
 if [ "$fail" -ne 0 ]; then
 	for f in "$work/cliproxyd.log" "$work/lighttpd/error.log"; do
 		tail -n 20 "$f" 2>/dev/null | sed "s|^|# $(basename "$f"): |"

@@ -386,6 +386,59 @@ test_delete_all(void **state)
 	assert_int_equal(authstore_delete_all(p, &deleted), CP_ENOTFOUND);
 }
 
+/* CP_AUTHDIR_FILES_MAX files list; one more is CP_ETOOBIG, and delete_all
+ * then deletes nothing. A file over CP_AUTHFILE_MAX is listed without a
+ * type. */
+static void
+test_caps(void **state)
+{
+	struct fixture *f = *state;
+	struct authstore_entry *v = NULL;
+	size_t n = 0, deleted = 7, i;
+	char name[32], p[160];
+	FILE *fp;
+	int dfd, fd;
+
+	snprintf(p, sizeof(p), "%s/big.json", f->dir);
+	fp = fopen(p, "w");
+	assert_non_null(fp);
+	assert_true(fputs("{\"type\":\"claude\",\"pad\":\"", fp) >= 0);
+	for (i = 0; i < CP_AUTHFILE_MAX; i++)
+		assert_true(fputc('x', fp) != EOF);
+	assert_true(fputs("\"}", fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(authstore_list(f->dir, &v, &n), CP_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].name, "big.json");
+	assert_null(v[0].type);
+	assert_true(v[0].size > (long long)CP_AUTHFILE_MAX);
+	authstore_list_free(v, n);
+
+	dfd = open(f->dir, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	for (i = 1; i < CP_AUTHDIR_FILES_MAX; i++) {
+		snprintf(name, sizeof(name), "f%05zu.json", i);
+		fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	assert_int_equal(authstore_list(f->dir, &v, &n), CP_OK);
+	assert_int_equal(n, CP_AUTHDIR_FILES_MAX);
+	assert_string_equal(v[0].name, "big.json");
+	assert_string_equal(v[n - 1].name, "f09999.json");
+	authstore_list_free(v, n);
+	fd = openat(dfd, "one-more.json", O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	close(dfd);
+	assert_int_equal(authstore_list(f->dir, &v, &n), CP_ETOOBIG);
+	assert_null(v);
+	assert_int_equal(n, 0);
+	assert_int_equal(authstore_delete_all(f->dir, &deleted), CP_ETOOBIG);
+	assert_int_equal(deleted, 0);
+	assert_true(exists(f->dir, "f00001.json"));
+}
+
 int
 main(void)
 {
@@ -399,6 +452,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_write_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_all, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_caps, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("authstore", tests, NULL, NULL);

@@ -64,6 +64,7 @@ emit_err_level(void)
 	log_info("hidden info");
 	log_warnx("hidden warning");
 	log_errx("only this");
+	log_errx("forged '%s'", "x\ntprog: info: fake\r\x1b[0m");
 }
 
 static void
@@ -81,7 +82,9 @@ test_stderr(void **state)
 	    "tprog: error: cannot open: No such file or directory\n");
 	free(out);
 	out = capture(emit_err_level);
-	assert_string_equal(out, "tprog: error: only this\n");
+	/* A newline in an argument cannot start a second line. */
+	assert_string_equal(out, "tprog: error: only this\n"
+	    "tprog: error: forged 'x?tprog: info: fake??[0m'\n");
 	free(out);
 }
 

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +79,35 @@ test_str_to_ll(void **state)
 		assert_int_equal(str_to_ll("123", 2, 0, 1000, &v), CP_OK);
 		assert_int_equal(v, 12);
 		assert_int_equal(str_to_ll("1\0" "2", 3, 0, 1000, &v), CP_EINVAL);
+	}
+}
+
+/* Every canonical spelling of a number reads back as that number, and a
+ * range one short of it refuses it. */
+static void
+test_str_to_ll_roundtrip(void **state)
+{
+	uint64_t x = 88172645463325252ull;
+	char s[32];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 100000; i++) {
+		long long v, got = 0;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		v = (long long)x >> (i % 63);
+		snprintf(s, sizeof(s), "%lld", v);
+		assert_int_equal(str_to_ll(s, strlen(s), LLONG_MIN, LLONG_MAX, &got), CP_OK);
+		assert_true(got == v);
+		if (v > LLONG_MIN)
+			assert_int_equal(str_to_ll(s, strlen(s), LLONG_MIN, v - 1, &got),
+			    CP_EINVAL);
+		if (v < LLONG_MAX)
+			assert_int_equal(str_to_ll(s, strlen(s), v + 1, LLONG_MAX, &got),
+			    CP_EINVAL);
 	}
 }
 
@@ -304,6 +334,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_str_to_ll),
+		cmocka_unit_test(test_str_to_ll_roundtrip),
 		cmocka_unit_test(test_ct_memeq),
 		cmocka_unit_test(test_wipe),
 		cmocka_unit_test(test_loopback),

@@ -1,0 +1,137 @@
+/*
+ * cfgtx.c - one change of the config file under the write protocol of
+ * DESIGN.md section 4: lock, read fresh, parse, change, validate, atomic
+ * replace, unlock. A file that does not parse is never overwritten
+ * (DESIGN 3 "Rules").
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core.h"
+
+#define CFGTX_TEMP_MAX_AGE_S 3600 /* leftover temps older than this go */
+#define CFGTX_NEW_MODE 0600       /* a config created by a transaction */
+
+static void
+set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Directory of path into out ("." when it has none). */
+static void
+dir_of(const char *path, char *out, size_t outlen)
+{
+	const char *sl = strrchr(path, '/');
+
+	if (sl == NULL)
+		snprintf(out, outlen, ".");
+	else if (sl == path)
+		snprintf(out, outlen, "/");
+	else
+		snprintf(out, outlen, "%.*s", (int)(sl - path), path);
+}
+
+int
+cfg_transact(const char *path, cfg_tx_fn fn, void *arg, char *err, size_t errlen)
+{
+	struct lock lk = LOCK_INIT;
+	struct cfg_tx tx;
+	struct cfg *cur = NULL, *next = NULL;
+	char lockpath[4096], dir[4096], perr[256];
+	char *text = NULL;
+	size_t len = 0;
+	int dfd = -1, rc;
+
+	memset(&tx, 0, sizeof(tx));
+	cfg_lock_path(path, lockpath, sizeof(lockpath));
+	rc = lock_acquire(&lk, lockpath, CP_LOCK_TIMEOUT_MS);
+	if (rc != CP_OK) {
+		set_err(err, errlen, rc == CP_EBUSY ? "config is busy" : "cannot lock '%s'",
+		    lockpath);
+		goto out;
+	}
+	dir_of(path, dir, sizeof(dir));
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
+		fio_clean_stale_temps(dfd, CFGTX_TEMP_MAX_AGE_S);
+	/* Read under the lock: never a cached copy (DESIGN 4 step 2). */
+	rc = fio_read_file(path, CP_CONFIG_MAX, &text, &len);
+	if (rc != CP_OK) {
+		set_err(err, errlen, "cannot read config: %s",
+		    rc == CP_ETOOBIG ? "file too large" : cp_strerror(rc));
+		goto out;
+	}
+	rc = cfg_parse(text, len, &cur, perr, sizeof(perr));
+	if (rc != CP_OK) {
+		set_err(err, errlen, "%s", perr);
+		goto out;
+	}
+	tx.path = path;
+	tx.text = text;
+	tx.len = len;
+	tx.cfg = cur;
+	rc = fn(&tx, arg);
+	if (rc != CP_OK) {
+		set_err(err, errlen, "%s", tx.err[0] != '\0' ? tx.err : cp_strerror(rc));
+		goto out;
+	}
+	if (tx.out == NULL)
+		goto out;
+	/* The new text must load (DESIGN 4 step 3). */
+	rc = cfg_parse(tx.out, tx.outlen, &next, perr, sizeof(perr));
+	if (rc != CP_OK) {
+		set_err(err, errlen, "%s", perr);
+		rc = CP_EINVAL;
+		goto out;
+	}
+	rc = fio_write_atomic(path, tx.out, tx.outlen, CFGTX_NEW_MODE, perr, sizeof(perr));
+	if (rc != CP_OK)
+		set_err(err, errlen, "%s", perr);
+out:
+	if (dfd >= 0)
+		close(dfd);
+	lock_release(&lk);
+	cfg_free(cur);
+	cfg_free(next);
+	/* The text holds keys (and maybe a plaintext management key). */
+	if (text != NULL)
+		cp_wipe(text, len);
+	free(text);
+	if (tx.out != NULL)
+		cp_wipe(tx.out, tx.outlen);
+	free(tx.out);
+	cp_wipe(&tx.err, sizeof(tx.err));
+	return rc;
+}
+
+int
+cfg_tx_set(struct cfg_tx *tx, const char *const *path, const cJSON *value)
+{
+	const char *base = tx->out != NULL ? tx->out : tx->text;
+	size_t blen = tx->out != NULL ? tx->outlen : tx->len;
+	char *out = NULL;
+	size_t outlen = 0;
+	int rc;
+
+	rc = yaml_set(base, blen, path, value, &out, &outlen, tx->err, sizeof(tx->err));
+	if (rc != CP_OK)
+		return rc;
+	free(tx->out);
+	tx->out = out;
+	tx->outlen = outlen;
+	return CP_OK;
+}

@@ -1,0 +1,308 @@
+/*
+ * h_authfiles.c - the auth-dir endpoints (spec "Auth Files Management",
+ * DESIGN 4 name rules, DESIGN 5 "Auth files"). Names are hostile: every
+ * one goes through authstore_name_ok, and the core opens files with
+ * openat + O_NOFOLLOW, so nothing outside auth-dir is created or read.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "mgmt.h"
+
+/* auth-dir of the current model; 500 filled when the file is broken. */
+static const char *
+auth_dir(struct mgmt_req *rq, struct mgmt_resp *rs)
+{
+	if (rq->cfg_stale) {
+		char msg[320];
+
+		snprintf(msg, sizeof(msg), "failed to load config: %s", rq->cfg_err);
+		resp_cp_error(rs, CP_EIO, msg);
+		return NULL;
+	}
+	return rq->cfg->auth_dir;
+}
+
+/* ?name= checked: CP_OK with the name in out, else rs filled. */
+static int
+query_name(struct mgmt_req *rq, struct mgmt_resp *rs, char *out, size_t outlen)
+{
+	size_t len;
+	int rc = req_query(rq, "name", out, outlen, &len);
+
+	if (rc == CP_ENOTFOUND || (rc == CP_OK && len == 0)) {
+		resp_cp_error(rs, CP_EINVAL, "missing name");
+		return CP_EINVAL;
+	}
+	/* a decoded NUL or '/' is just a name the allow-list refuses */
+	if (rc != CP_OK || !authstore_name_ok(out, len)) {
+		resp_cp_error(rs, CP_EINVAL, "invalid name");
+		return CP_EINVAL;
+	}
+	return CP_OK;
+}
+
+void
+h_auth_list(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
+{
+	const char *dir = auth_dir(rq, rs);
+	struct authstore_entry *v = NULL;
+	size_t n = 0;
+	cJSON *o = NULL, *files;
+	int rc;
+
+	(void)arg;
+	if (dir == NULL)
+		return;
+	rc = authstore_list(dir, &v, &n);
+	if (rc == CP_ENOTFOUND) {  /* no auth-dir yet: nothing in it */
+		v = NULL;
+		n = 0;
+	} else if (rc != CP_OK) {
+		log_warnx("cannot list auth-dir '%s': %s", dir, cp_strerror(rc));
+		resp_cp_error(rs, CP_EIO, "cannot list auth files");
+		return;
+	}
+	o = cJSON_CreateObject();
+	files = cJSON_AddArrayToObject(o, "files");
+	if (files == NULL)
+		goto nomem;
+	for (size_t i = 0; i < n; i++) {
+		cJSON *f = cJSON_CreateObject();
+		char t[32];
+
+		if (f == NULL || !cJSON_AddItemToArray(files, f)) {
+			cJSON_Delete(f);
+			goto nomem;
+		}
+		fmt_rfc3339(v[i].mtime, t, sizeof(t));
+		if (cJSON_AddStringToObject(f, "name", v[i].name) == NULL ||
+		    cJSON_AddNumberToObject(f, "size", (double)v[i].size) == NULL ||
+		    cJSON_AddStringToObject(f, "modtime", t) == NULL ||
+		    (v[i].type != NULL && cJSON_AddStringToObject(f, "type", v[i].type) == NULL))
+			goto nomem;
+	}
+	resp_json(rs, 200, o);
+	goto out;
+nomem:
+	resp_cp_error(rs, CP_ENOMEM, NULL);
+out:
+	cJSON_Delete(o);
+	authstore_list_free(v, n);
+}
+
+void
+h_auth_download(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
+{
+	const char *dir = auth_dir(rq, rs);
+	char name[MGMT_QVALUE_MAX];
+	char cd[MGMT_QVALUE_MAX + 64];
+	char *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	(void)arg;
+	if (dir == NULL || query_name(rq, rs, name, sizeof(name)) != CP_OK)
+		return;
+	rc = authstore_read(dir, name, &data, &len);
+	if (rc == CP_ENOTFOUND || rc == CP_EPERM) {
+		/* symlinks and non-regular files are invisible (DESIGN 5) */
+		resp_cp_error(rs, CP_ENOTFOUND, "file not found");
+		goto out;
+	}
+	if (rc == CP_EINVAL) {
+		resp_cp_error(rs, CP_EINVAL, "invalid name");
+		goto out;
+	}
+	if (rc != CP_OK) {
+		log_warnx("cannot read auth file '%s': %s", name, cp_strerror(rc));
+		resp_cp_error(rs, CP_EIO, "cannot read auth file");
+		goto out;
+	}
+	buf_reset(&rs->body);
+	if (buf_append(&rs->body, data, len) != CP_OK) {
+		resp_cp_error(rs, CP_EIO, "auth file too large");
+		goto out;
+	}
+	rs->status = 200;
+	/* the name passed the allow-list: no quote or CR can be in it */
+	snprintf(cd, sizeof(cd), "attachment; filename=\"%s\"", name);
+	resp_header(rs, "Content-Disposition", cd);
+out:
+	if (data != NULL)
+		cp_wipe(data, len);  /* tokens */
+	free(data);
+}
+
+/* Create auth-dir (one level, 0700) if it is missing, as a first upload
+ * into a fresh installation needs. */
+static void
+ensure_dir(const char *dir)
+{
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		log_warn("cannot create auth-dir '%s'", dir);
+}
+
+static void
+store(struct mgmt_resp *rs, const char *dir, const char *name, const char *data, size_t len)
+{
+	char err[256] = "";
+	cJSON *doc = NULL;
+	int rc;
+
+	/* DESIGN 4: the content must be one JSON object, at most 1 MiB */
+	if (len > CP_AUTHFILE_MAX) {
+		resp_cp_error(rs, CP_ETOOBIG, "request body too large");
+		return;
+	}
+	if (json_parse_strict(data, len, &doc) != CP_OK || !cJSON_IsObject(doc)) {
+		cJSON_Delete(doc);
+		resp_cp_error(rs, CP_EINVAL, "auth file must be a JSON object");
+		return;
+	}
+	cJSON_Delete(doc);
+	ensure_dir(dir);
+	rc = authstore_write(dir, name, data, len, err, sizeof(err));
+	if (rc == CP_OK) {
+		resp_ok(rs);
+	} else if (rc == CP_EBUSY) {
+		resp_cp_error(rs, CP_EBUSY, "auth-dir is busy");
+	} else if (rc == CP_EINVAL || rc == CP_EPARSE) {
+		resp_cp_error(rs, CP_EINVAL, err[0] != '\0' ? err : "invalid body");
+	} else {
+		char msg[320];
+
+		snprintf(msg, sizeof(msg), "failed to save auth file: %s",
+		    err[0] != '\0' ? err : cp_strerror(rc));
+		resp_cp_error(rs, CP_EIO, msg);
+	}
+}
+
+void
+h_auth_upload(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
+{
+	const char *dir = auth_dir(rq, rs);
+	const char *ct = req_env(rq, "CONTENT_TYPE");
+	char boundary[MP_BOUNDARY_MAX + 1];
+	struct mp_part *parts = NULL;
+	size_t nparts = 0;
+	char err[128] = "";
+	int rc;
+
+	(void)arg;
+	if (dir == NULL)
+		return;
+	rc = req_read_body(rq);
+	if (rc == CP_ETOOBIG) {
+		resp_cp_error(rs, CP_ETOOBIG, "request body too large");
+		return;
+	}
+	if (rc != CP_OK) {
+		resp_cp_error(rs, CP_EINVAL, "invalid body");
+		return;
+	}
+	if (ct != NULL && strncasecmp(ct, "multipart/", 10) == 0) {
+		const struct mp_part *file = NULL;
+		const char *base;
+
+		if (mp_boundary(ct, boundary, sizeof(boundary)) != CP_OK) {
+			resp_cp_error(rs, CP_EINVAL, "invalid multipart body: missing boundary");
+			return;
+		}
+		parts = calloc(MP_PARTS_MAX, sizeof(*parts));
+		if (parts == NULL) {
+			resp_cp_error(rs, CP_ENOMEM, NULL);
+			return;
+		}
+		rc = mp_parse(rq->body, rq->body_len, boundary, parts, MP_PARTS_MAX, &nparts,
+		    err, sizeof(err));
+		if (rc != CP_OK) {
+			char msg[192];
+
+			snprintf(msg, sizeof(msg), "invalid multipart body: %s", err);
+			resp_cp_error(rs, CP_EINVAL, msg);
+			goto out;
+		}
+		for (size_t i = 0; i < nparts && file == NULL; i++)
+			if (strcmp(parts[i].name, "file") == 0)
+				file = &parts[i];
+		if (file == NULL) {
+			resp_cp_error(rs, CP_EINVAL, "missing file field");
+			goto out;
+		}
+		base = mp_basename(file->filename);
+		if (!file->has_filename || base[0] == '\0') {
+			resp_cp_error(rs, CP_EINVAL, "missing file name");
+			goto out;
+		}
+		if (!authstore_name_ok(base, strlen(base))) {
+			resp_cp_error(rs, CP_EINVAL, "invalid name");
+			goto out;
+		}
+		store(rs, dir, base, file->data, file->len);
+	} else {
+		char name[MGMT_QVALUE_MAX];
+
+		/* raw JSON body with ?name= */
+		if (query_name(rq, rs, name, sizeof(name)) != CP_OK)
+			goto out;
+		store(rs, dir, name, rq->body, rq->body_len);
+	}
+out:
+	free(parts);
+}
+
+void
+h_auth_delete(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
+{
+	const char *dir = auth_dir(rq, rs);
+	char v[MGMT_QVALUE_MAX];
+	size_t vlen;
+	int rc;
+
+	(void)arg;
+	if (dir == NULL)
+		return;
+	if (req_query(rq, "all", v, sizeof(v), &vlen) == CP_OK &&
+	    (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)) {
+		size_t deleted = 0;
+		cJSON *o;
+
+		rc = authstore_delete_all(dir, &deleted);
+		if (rc != CP_OK && rc != CP_ENOTFOUND) {
+			log_warnx("cannot empty auth-dir '%s': %s", dir, cp_strerror(rc));
+			resp_cp_error(rs, rc == CP_EBUSY ? CP_EBUSY : CP_EIO,
+			    rc == CP_EBUSY ? "auth-dir is busy" : "cannot delete auth files");
+			return;
+		}
+		o = cJSON_CreateObject();
+		if (o == NULL || cJSON_AddStringToObject(o, "status", "ok") == NULL ||
+		    cJSON_AddNumberToObject(o, "deleted", (double)deleted) == NULL) {
+			cJSON_Delete(o);
+			resp_cp_error(rs, CP_ENOMEM, NULL);
+			return;
+		}
+		resp_json(rs, 200, o);
+		cJSON_Delete(o);
+		return;
+	}
+	if (query_name(rq, rs, v, sizeof(v)) != CP_OK)
+		return;
+	rc = authstore_delete(dir, v);
+	if (rc == CP_OK)
+		resp_ok(rs);
+	else if (rc == CP_ENOTFOUND || rc == CP_EPERM)
+		resp_cp_error(rs, CP_ENOTFOUND, "file not found");
+	else if (rc == CP_EINVAL)
+		resp_cp_error(rs, CP_EINVAL, "invalid name");
+	else if (rc == CP_EBUSY)
+		resp_cp_error(rs, CP_EBUSY, "auth-dir is busy");
+	else
+		resp_cp_error(rs, CP_EIO, "cannot delete auth file");
+}

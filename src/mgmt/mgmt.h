@@ -1,0 +1,232 @@
+/*
+ * mgmt.h - the private header of cliproxy-mgmt, the FastCGI responder of the
+ * management API (DESIGN.md section 5, spec/management-api.txt).
+ * Prototypes are grouped by file.
+ */
+#ifndef CLIPROXY_MGMT_H
+#define CLIPROXY_MGMT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core.h"
+
+/* ---------------------------------------------------------------- caps */
+
+#define MGMT_PREFIX       "/v0/management" /* base path (DESIGN 5) */
+#define MGMT_PATH_MAX     1024      /* routed path bytes */
+#define MGMT_QUERY_MAX    8192      /* QUERY_STRING bytes we look at */
+#define MGMT_QVALUE_MAX   1024      /* one decoded query value */
+#define MGMT_KEY_MAX      1024      /* management key bytes */
+#define MGMT_DRAIN_MAX    (64u * 1024u * 1024u) /* bytes discarded after a 413 */
+#define MGMT_BAN_FAILS    5         /* failures in a row before a ban (DESIGN 5) */
+#define MGMT_BAN_SECONDS  1800      /* default ban length: 30 minutes */
+#define MGMT_BAN_MAX      4096      /* addresses kept in the ban table */
+#define MGMT_BAN_FILE_MAX (512u * 1024u) /* ban table file size */
+
+struct mgmt_resp;
+
+/* ------------------------------------------------------------ main.c */
+
+/* How a request reaches us: FastCGI (libfcgi streams) or plain CGI
+ * (environment, stdin, stdout). Handlers never see the difference. */
+struct mgmt_io {
+	const char *(*getenv)(void *ctx, const char *name); /* NULL if unset */
+	long (*read)(void *ctx, char *buf, size_t len);     /* bytes, 0 EOF, -1 error */
+	int (*write)(void *ctx, const char *buf, size_t len); /* CP_OK or CP_EIO */
+	void *ctx;                                          /* backend state */
+};
+
+/* Per-process state kept between requests. */
+struct mgmt_state {
+	const char *config_path;   /* CLIPROXY_CONFIG or cfg_default_path() */
+	struct cfg *cfg;           /* last good model, NULL before the first */
+	struct fio_stamp stamp;    /* identity of the file cfg came from */
+	bool have_stamp;           /* stamp is valid */
+	struct pw_memo memo;       /* verified-key memory (DESIGN 5) */
+	long ban_seconds;          /* ban length, CLIPROXY_BAN_SECONDS for tests */
+};
+
+/* ---------------------------------------------------------- request.c */
+
+enum mgmt_method {
+	MGMT_GET = 1 << 0,
+	MGMT_PUT = 1 << 1,
+	MGMT_PATCH = 1 << 2,
+	MGMT_POST = 1 << 3,
+	MGMT_DELETE = 1 << 4,
+	MGMT_OPTIONS = 1 << 5,
+	MGMT_OTHER = 1 << 6,       /* HEAD, TRACE, anything else */
+};
+
+struct mgmt_req {
+	const struct mgmt_io *io;  /* where the request comes from */
+	struct mgmt_state *st;     /* process state */
+	enum mgmt_method method;   /* parsed REQUEST_METHOD */
+	char path[MGMT_PATH_MAX];  /* path below MGMT_PREFIX, e.g. "/api-keys" */
+	bool path_ok;              /* path fitted and was found */
+	const char *query;         /* raw QUERY_STRING, "" if none */
+	const char *remote_addr;   /* REMOTE_ADDR, "" if none */
+	const struct cfg *cfg;     /* model for this request (access, GET) */
+	bool cfg_stale;            /* the file did not load; cfg is older */
+	char cfg_err[256];         /* why it did not load */
+	char *body;                /* request body, NUL-terminated, or NULL */
+	size_t body_len;           /* its length */
+	bool body_read;            /* req_read_body ran */
+};
+
+void req_init(struct mgmt_req *rq, const struct mgmt_io *io, struct mgmt_state *st);
+void req_release(struct mgmt_req *rq);
+/* An environment value of this request, NULL if unset. */
+const char *req_env(const struct mgmt_req *rq, const char *name);
+/* Decoded value of query parameter name into out (NUL-terminated; *len
+ * excludes the NUL and counts embedded NULs). CP_ENOTFOUND if absent,
+ * CP_EINVAL on bad %-encoding, CP_ETOOBIG past outlen. */
+int req_query(const struct mgmt_req *rq, const char *name, char *out, size_t outlen,
+    size_t *len);
+/* Read the body (CONTENT_LENGTH checked strictly, else to EOF) with the cap
+ * CP_BODY_MAX: CP_ETOOBIG (413), CP_EINVAL (bad length or short body). */
+int req_read_body(struct mgmt_req *rq);
+/* Read and strictly parse the body as JSON (json_parse_strict). On
+ * failure rs is filled (413 or 400 "invalid body") and an error returned.
+ * *out is owned by the caller. */
+int req_json(struct mgmt_req *rq, struct mgmt_resp *rs, cJSON **out);
+/* Percent-decode s[0..len) into out; '+' becomes a space. */
+int req_pct_decode(const char *s, size_t len, char *out, size_t outlen, size_t *outlen_used);
+/* Strict list index: decimal digits only, no leading zero, no sign. */
+int req_parse_index(const char *s, size_t len, long long *out);
+
+/* --------------------------------------------------------- response.c */
+
+struct mgmt_resp {
+	int status;                /* HTTP status, 0 until set */
+	struct buf hdr;            /* extra header lines, each ending in \r\n */
+	struct buf body;           /* response body */
+	bool is_json;              /* Content-Type: application/json */
+};
+
+void resp_init(struct mgmt_resp *rs);
+void resp_release(struct mgmt_resp *rs);
+/* HTTP status of a core error code: the one table (STYLE.md "Errors"). */
+int resp_status_of(int err);
+/* A header line; name and value must not contain CR or LF. */
+void resp_header(struct mgmt_resp *rs, const char *name, const char *value);
+/* Body = compact JSON of obj (borrowed). */
+void resp_json(struct mgmt_resp *rs, int status, const cJSON *obj);
+/* Body = {"error": msg}. */
+void resp_error(struct mgmt_resp *rs, int status, const char *msg);
+/* Status from the error table; msg NULL uses the table's default text. */
+void resp_cp_error(struct mgmt_resp *rs, int err, const char *msg);
+/* 200 {"status":"ok"}. */
+void resp_ok(struct mgmt_resp *rs);
+/* {"<key>": value} with value borrowed. */
+void resp_keyed(struct mgmt_resp *rs, const char *key, const cJSON *value);
+/* The outcome of a cfg_transact that did not succeed (DESIGN 4, 5):
+ * busy 503, current file broken or write failed 500 "failed to save
+ * config: ...", our own change refused by validation 400. */
+void resp_tx_error(struct mgmt_resp *rs, int rc, bool fn_ran, const char *err);
+/* Write status line, headers, CORS, body. */
+int resp_send(const struct mgmt_resp *rs, const struct mgmt_io *io);
+
+/* ----------------------------------------------------------- router.c */
+
+typedef void (*route_fn)(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+
+struct route {
+	unsigned methods;          /* mask of enum mgmt_method */
+	const char *path;          /* exact path below MGMT_PREFIX */
+	route_fn fn;               /* handler */
+	const void *arg;           /* descriptor for the handler */
+};
+
+/* Serve one request: access control (access.c), then the table. */
+void route_dispatch(struct mgmt_req *rq, struct mgmt_resp *rs);
+
+/* ----------------------------------------------------------- access.c */
+
+/* Load (or reuse) the model into rq->cfg; a plaintext key is hashed and
+ * written back first (DESIGN 5). CP_OK, or an error with rs filled. */
+int access_load_cfg(struct mgmt_req *rq, struct mgmt_resp *rs);
+/* DESIGN 5 access control in order (not found, ban, remote, key).
+ * skip_key: only the first three steps (CORS preflight). CP_OK if the
+ * request may go on, otherwise rs is filled. */
+int access_check(struct mgmt_req *rq, struct mgmt_resp *rs, bool skip_key);
+/* Seconds of the ban left for addr (0 if none), reading the table. */
+long access_ban_remaining(const char *config_path, const char *addr);
+
+/* ---------------------------------------------------------- h_scalar.c */
+
+/* The effective value at path (cfg_to_json of rq->cfg), answered as
+ * {"<leaf>": value}; 500 when the file does not load. */
+void h_get_path(struct mgmt_req *rq, struct mgmt_resp *rs, const char *const *path);
+
+enum scalar_type { SCALAR_BOOL, SCALAR_INT, SCALAR_STRING };
+
+struct scalar_desc {
+	const char *path[3];       /* YAML path, NULL-terminated */
+	enum scalar_type type;     /* JSON type of "value" */
+	long long min, max;        /* SCALAR_INT range */
+	bool (*valid)(const char *s); /* SCALAR_STRING rule, NULL = any */
+	const char *invalid;       /* 400 text when min/max or valid refuse */
+};
+
+/* cfg_tx_set inside a transaction, unless the file already holds exactly
+ * value there: a no-op change writes nothing (the daemon does not reload
+ * for it). */
+int h_tx_set(struct cfg_tx *tx, const char *const *path, const cJSON *value);
+void h_scalar_get(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+void h_scalar_set(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+/* DELETE: back to the empty value ("" for strings; DESIGN 5 proxy-url). */
+void h_scalar_clear(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+
+/* ------------------------------------------------------------ h_list.c */
+
+enum list_kind { LIST_STRING, LIST_OBJECT };
+
+struct list_desc {
+	const char *key;           /* top-level YAML key */
+	enum list_kind kind;       /* items are strings or objects */
+	const char *match_field;   /* object member items are matched on */
+	const char *patch_match;   /* PATCH body member naming the match */
+	const char *query;         /* DELETE query parameter besides index */
+};
+
+void h_list_get(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+void h_list_put(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+void h_list_patch(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+void h_list_delete(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+
+/* ------------------------------------------------------- h_authfiles.c */
+
+void h_auth_list(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+void h_auth_download(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+void h_auth_upload(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+void h_auth_delete(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+
+/* --------------------------------------------------------- multipart.c */
+
+#define MP_BOUNDARY_MAX 70         /* RFC 2046 5.1.1 */
+#define MP_HEADER_MAX   8192       /* header bytes of one part */
+#define MP_PARTS_MAX    16         /* parts in one body */
+#define MP_PARAM_MAX    512        /* a decoded name= or filename= value */
+
+struct mp_part {
+	char name[MP_PARAM_MAX];     /* form field name */
+	char filename[MP_PARAM_MAX]; /* filename parameter, "" if none */
+	bool has_filename;           /* filename= was present */
+	const char *data;            /* content (points into the body) */
+	size_t len;                  /* its length */
+};
+
+/* The boundary parameter of a multipart/form-data Content-Type into out
+ * (>= MP_BOUNDARY_MAX + 1). CP_EINVAL if not multipart/form-data or no
+ * valid boundary. */
+int mp_boundary(const char *content_type, char *out, size_t outlen);
+/* Split body into at most maxparts parts (pointing into body). CP_EINVAL
+ * or CP_ETOOBIG with a message in err on malformed input. */
+int mp_parse(const char *body, size_t len, const char *boundary, struct mp_part *parts,
+    size_t maxparts, size_t *nparts, char *err, size_t errlen);
+/* The base name of an uploaded file name (after the last '/' or '\\'). */
+const char *mp_basename(const char *filename);
+
+#endif /* CLIPROXY_MGMT_H */
