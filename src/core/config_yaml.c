@@ -828,6 +828,18 @@ style_scan(const char *text, const struct ynode *n, struct style *st, bool *seq_
 		style_scan(text, n->kids[i], st, seq_done, map_done, depth + 1);
 }
 
+/* The habits of the subtree n where it shows them, else the file's: a new
+ * item looks like its siblings. */
+static struct style
+local_style(const char *text, const struct ynode *n, const struct style *global)
+{
+	struct style st = *global;
+	bool seq_done = false, map_done = false;
+
+	style_scan(text, n, &st, &seq_done, &map_done, 0);
+	return st;
+}
+
 static bool
 indicator(unsigned char c)
 {
@@ -1353,9 +1365,11 @@ set_block_seq(struct splice *s, const struct ynode *k, const struct ynode *v,
 	const cJSON *c;
 	size_t no = v->n, na = (size_t)cJSON_GetArraySize(arr), i, j;
 	bool *keep = NULL;
+	struct style saved = s->st;
 	struct buf b;
 	int rc = CP_OK;
 
+	s->st = local_style(s->text, v, &saved);
 	buf_init(&b, CP_CONFIG_MAX);
 	il = calloc(no, sizeof(*il));
 	old = calloc(no, sizeof(*old));
@@ -1437,6 +1451,7 @@ out:
 	free(il);
 	free(keep);
 	buf_release(&b);
+	s->st = saved;
 	return rc;
 }
 
@@ -1562,6 +1577,7 @@ nest(const char *const *keys, const cJSON *value)
 static int
 append_members(struct splice *s, const struct ynode *m, const cJSON *obj)
 {
+	struct style st = m != NULL ? local_style(s->text, m, &s->st) : s->st;
 	struct buf b;
 	size_t pos, col;
 	int rc = CP_OK;
@@ -1577,7 +1593,7 @@ append_members(struct splice *s, const struct ynode *m, const cJSON *obj)
 	if (pos == s->len && !text_ends_nl(s))
 		rc = buf_appends(&b, "\n");
 	if (rc == CP_OK)
-		rc = emit_members(&b, obj, col, false, &s->st);
+		rc = emit_members(&b, obj, col, false, &st);
 	if (rc == CP_OK)
 		rc = edit_add(s, pos, 0, &b);
 	buf_release(&b);
@@ -1731,6 +1747,7 @@ yaml_set(const char *text, size_t len, const char *const *path, const cJSON *val
 	*out = NULL;
 	*outlen = 0;
 	memset(&s, 0, sizeof(s));
+	err_set(err, errlen, "%s", "");
 	if (!path_ok(path, err, errlen) || value == NULL)
 		return CP_EINVAL;
 	if ((rc = open_doc(text, len, &d, &m, err, errlen)) != CP_OK)
@@ -1809,6 +1826,8 @@ out:
 	}
 	if (rc == CP_ENOMEM)
 		err_set(err, errlen, "out of memory");
+	else if (rc != CP_OK && err != NULL && errlen > 0 && err[0] == '\0')
+		err_set(err, errlen, "value cannot be written as yaml");
 	cJSON_Delete(wrap);
 	cJSON_Delete(cur);
 	splice_release(&s);
