@@ -72,7 +72,7 @@ list_fn(struct cfg_tx *tx, void *arg)
 
 	e->ran = true;
 	if (e->op == OP_REPLACE_ALL)
-		return cfg_tx_set(tx, path, e->value);
+		return h_tx_set(tx, path, e->value);
 
 	rc = yaml_get_json(tx->text, tx->len, path, &cur, err, sizeof(err));
 	if (rc == CP_ENOTFOUND || (rc == CP_OK && !cJSON_IsArray(cur))) {
@@ -142,7 +142,7 @@ list_fn(struct cfg_tx *tx, void *arg)
 	case OP_REPLACE_ALL:
 		break;
 	}
-	rc = cfg_tx_set(tx, path, cur);
+	rc = h_tx_set(tx, path, cur);
 out:
 	cJSON_Delete(cur);
 	return rc;

@@ -45,6 +45,22 @@ h_get_path(struct mgmt_req *rq, struct mgmt_resp *rs, const char *const *path)
 	cJSON_Delete(all);
 }
 
+int
+h_tx_set(struct cfg_tx *tx, const char *const *path, const cJSON *value)
+{
+	cJSON *cur = NULL;
+	char err[256];
+	bool same;
+
+	if (yaml_get_json(tx->text, tx->len, path, &cur, err, sizeof(err)) == CP_OK) {
+		same = cJSON_Compare(cur, value, true);
+		cJSON_Delete(cur);
+		if (same)
+			return CP_OK;
+	}
+	return cfg_tx_set(tx, path, value);
+}
+
 void
 h_scalar_get(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 {
@@ -65,7 +81,7 @@ scalar_fn(struct cfg_tx *tx, void *arg)
 	struct scalar_edit *e = arg;
 
 	e->ran = true;
-	return cfg_tx_set(tx, e->d->path, e->value);
+	return h_tx_set(tx, e->d->path, e->value);
 }
 
 static void

@@ -170,6 +170,10 @@ struct scalar_desc {
 	const char *invalid;       /* 400 text when min/max or valid refuse */
 };
 
+/* cfg_tx_set inside a transaction, unless the file already holds exactly
+ * value there: a no-op change writes nothing (the daemon does not reload
+ * for it). */
+int h_tx_set(struct cfg_tx *tx, const char *const *path, const cJSON *value);
 void h_scalar_get(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
 void h_scalar_set(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
 /* DELETE: back to the empty value ("" for strings; DESIGN 5 proxy-url). */
