@@ -6,12 +6,10 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -109,10 +107,13 @@ out:
 	lock_release(&lk);
 	cfg_free(cur);
 	cfg_free(next);
+	/* The text holds keys (and maybe a plaintext management key). */
+	if (text != NULL)
+		cp_wipe(text, len);
 	free(text);
-	if (tx.out != NULL) {
-		free(tx.out);
-	}
+	if (tx.out != NULL)
+		cp_wipe(tx.out, tx.outlen);
+	free(tx.out);
 	cp_wipe(&tx.err, sizeof(tx.err));
 	return rc;
 }

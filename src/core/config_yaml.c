@@ -828,6 +828,18 @@ style_scan(const char *text, const struct ynode *n, struct style *st, bool *seq_
 		style_scan(text, n->kids[i], st, seq_done, map_done, depth + 1);
 }
 
+/* The habits of the subtree n where it shows them, else the file's: a new
+ * item looks like its siblings. */
+static struct style
+local_style(const char *text, const struct ynode *n, const struct style *global)
+{
+	struct style st = *global;
+	bool seq_done = false, map_done = false;
+
+	style_scan(text, n, &st, &seq_done, &map_done, 0);
+	return st;
+}
+
 static bool
 indicator(unsigned char c)
 {
@@ -1353,9 +1365,11 @@ set_block_seq(struct splice *s, const struct ynode *k, const struct ynode *v,
 	const cJSON *c;
 	size_t no = v->n, na = (size_t)cJSON_GetArraySize(arr), i, j;
 	bool *keep = NULL;
+	struct style saved = s->st;
 	struct buf b;
 	int rc = CP_OK;
 
+	s->st = local_style(s->text, v, &saved);
 	buf_init(&b, CP_CONFIG_MAX);
 	il = calloc(no, sizeof(*il));
 	old = calloc(no, sizeof(*old));
@@ -1437,6 +1451,7 @@ out:
 	free(il);
 	free(keep);
 	buf_release(&b);
+	s->st = saved;
 	return rc;
 }
 
@@ -1562,6 +1577,7 @@ nest(const char *const *keys, const cJSON *value)
 static int
 append_members(struct splice *s, const struct ynode *m, const cJSON *obj)
 {
+	struct style st = m != NULL ? local_style(s->text, m, &s->st) : s->st;
 	struct buf b;
 	size_t pos, col;
 	int rc = CP_OK;
@@ -1577,7 +1593,7 @@ append_members(struct splice *s, const struct ynode *m, const cJSON *obj)
 	if (pos == s->len && !text_ends_nl(s))
 		rc = buf_appends(&b, "\n");
 	if (rc == CP_OK)
-		rc = emit_members(&b, obj, col, false, &s->st);
+		rc = emit_members(&b, obj, col, false, &st);
 	if (rc == CP_OK)
 		rc = edit_add(s, pos, 0, &b);
 	buf_release(&b);

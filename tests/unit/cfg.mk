@@ -11,3 +11,5 @@ tests_unit_test_config_LDADD = $(UNIT_LIBS)
 tests_unit_test_cfgtx_SOURCES = tests/unit/test_cfgtx.c
 tests_unit_test_cfgtx_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_cfgtx_LDADD = $(UNIT_LIBS)
+# libFuzzer harness for cfg_parse + yaml_set (built by hand, see its header).
+EXTRA_DIST += tests/fuzz/fuzz_yaml.c

@@ -102,6 +102,13 @@ static const struct change changes[] = {
 	  "\"https://openrouter.ai/api/v1\", \"api-keys\": [\"sk-or-v1-example\"], "
 	  "\"models\": [{\"name\": \"moonshotai/kimi-k2:free\", \"alias\": \"kimi\"}]}]", 1, 1 },
 	{ { "openai-compatibility" }, "[]", 8, 1 },
+	/* a new provider item, in the style of its sibling (indentless lists) */
+	{ { "openai-compatibility" }, "[{\"name\": \"openrouter\", \"base-url\": "
+	  "\"https://openrouter.ai/api/v1\", \"api-keys\": [\"sk-or-v1-example\"], "
+	  "\"models\": [{\"name\": \"moonshotai/kimi-k2:free\", \"alias\": \"kimi-k2\"}]}, "
+	  "{\"name\": \"vllm\", \"base-url\": \"http://127.0.0.1:8000/v1\", "
+	  "\"api-keys\": [\"a\", \"b\"], \"models\": [{\"name\": \"m1\", \"alias\": \"x\"}]}]",
+	  0, 8 },
 	{ { "request-log" }, "true", 1, 1 },
 	{ { "allow-localhost-unauthenticated" }, "true", 1, 1 },
 	{ { "request-log-dir" }, "\"/var/log/cliproxy\"", 1, 1 },
@@ -198,8 +205,8 @@ is_comment_or_blank(const char *p, size_t l)
 static void
 test_sequence_keeps_comments(void **state)
 {
-	static const size_t seq[] = { 0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 15, 16, 19, 20, 23, 24, 25,
-		26, 27, 29, 30 };
+	static const size_t seq[] = { 0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 15, 16, 19, 20, 24, 25, 26,
+		27, 28, 30, 31 };
 	size_t len, curlen, i, j, k;
 	char *orig = ct_read_src(EXAMPLE, &len), *cur, *next = NULL;
 	struct ct_lines lo, lc;
