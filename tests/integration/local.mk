@@ -8,3 +8,4 @@ MGMT_INTEGRATION_TESTS = tests/integration/mgmt_cgi.py \
 	tests/integration/mgmt_spawnfcgi.py
 TESTS += $(MGMT_INTEGRATION_TESTS)
 EXTRA_DIST += $(MGMT_INTEGRATION_TESTS)
+include tests/integration/rel.mk

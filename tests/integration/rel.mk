@@ -1,0 +1,9 @@
+# Reliability and security suites (issue 5; tests/README.md has the figures
+# and how to rerun each). rel_core is a second writer on the core API.
+check_PROGRAMS += tests/integration/rel_core
+tests_integration_rel_core_SOURCES = tests/integration/rel_core.c
+tests_integration_rel_core_LDADD = $(CORE_LIBS)
+EXTRA_DIST += tests/integration/rellib.py tests/README.md
+REL_TESTS = tests/integration/rel_kill.py
+TESTS += $(REL_TESTS)
+EXTRA_DIST += $(REL_TESTS)
