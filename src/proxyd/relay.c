@@ -300,6 +300,8 @@ ex_client_lost(struct exchange *ex)
 {
 	struct evhttp_connection *evcon = ex->evcon;
 
+	if (ex->client_gone)
+		return; /* the close callback came first: the kick frees all */
 	ex_unhook(ex);
 	ex->client_gone = true;
 	ex->req = NULL; /* freed with the connection */
@@ -326,6 +328,7 @@ ex_peer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
+	log_debug("client of '%s' hung up (eof watch)", ex->model != NULL ? ex->model : "");
 	ex_client_lost(ex);
 }
 
@@ -337,8 +340,14 @@ ex_close_cb(struct evhttp_connection *evcon, void *arg)
 	(void)evcon;
 	/* libevent detached the request (req->evcon = NULL) and will not free
 	 * it; we do, from the loop. */
+	log_debug("client of '%s' went away", ex->model != NULL ? ex->model : "");
 	ex->client_gone = true;
 	ex->evcon = NULL;
+	/* The descriptor is closed now (and may be reused): stop the EOF
+	 * watch before it fires on it. */
+	if (ex->peer != NULL)
+		event_free(ex->peer);
+	ex->peer = NULL;
 	event_active(ex->kick, EV_TIMEOUT, 0);
 }
 
