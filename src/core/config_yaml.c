@@ -1747,6 +1747,7 @@ yaml_set(const char *text, size_t len, const char *const *path, const cJSON *val
 	*out = NULL;
 	*outlen = 0;
 	memset(&s, 0, sizeof(s));
+	err_set(err, errlen, "%s", "");
 	if (!path_ok(path, err, errlen) || value == NULL)
 		return CP_EINVAL;
 	if ((rc = open_doc(text, len, &d, &m, err, errlen)) != CP_OK)
@@ -1825,6 +1826,8 @@ out:
 	}
 	if (rc == CP_ENOMEM)
 		err_set(err, errlen, "out of memory");
+	else if (rc != CP_OK && err != NULL && errlen > 0 && err[0] == '\0')
+		err_set(err, errlen, "value cannot be written as yaml");
 	cJSON_Delete(wrap);
 	cJSON_Delete(cur);
 	splice_release(&s);

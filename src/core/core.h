@@ -346,8 +346,8 @@ bool cfg_http_url_ok(const char *url);
  * caps: CP_YAML_DEPTH_MAX nesting, YAML_NODES_MAX nodes, aliases resolved
  * by reference (the expanded size is capped, so no billion laughs),
  * duplicate mapping keys refused. */
-#define YAML_NODES_MAX    (1u << 20)  /* nodes in one document */
-#define YAML_EXPANDED_MAX (1u << 21)  /* nodes counting alias expansion */
+#define YAML_NODES_MAX    (1u << 18)  /* nodes in one document */
+#define YAML_EXPANDED_MAX (1u << 19)  /* nodes counting alias expansion */
 enum ynode_kind { YN_SCALAR, YN_SEQ, YN_MAP };
 struct ynode {
 	enum ynode_kind kind;  /* scalar, sequence or mapping */

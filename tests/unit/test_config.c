@@ -308,6 +308,14 @@ test_caps(void **state)
 		buf_printf(&b, "a%zu: &a%zu [*a%zu, *a%zu, *a%zu, *a%zu, *a%zu, *a%zu, *a%zu, *a%zu]\n",
 		    i, i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
 	assert_int_equal(cfg_parse(b.p, b.len, &c, err, sizeof(err)), CP_ETOOBIG);
+	/* node count */
+	buf_reset(&b);
+	buf_appends(&b, "k: [");
+	for (i = 0; i < YAML_NODES_MAX; i++)
+		buf_appends(&b, "1,");
+	buf_appends(&b, "1]\n");
+	assert_int_equal(cfg_parse(b.p, b.len, &c, err, sizeof(err)), CP_ETOOBIG);
+	assert_non_null(strstr(err, "too many nodes"));
 	/* a small, harmless alias is resolved */
 	c = parse_ok("k: &k [one, two]\napi-keys: *k\n");
 	assert_int_equal(c->api_keys.n, 2);

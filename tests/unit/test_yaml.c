@@ -403,6 +403,15 @@ test_delete_and_errors(void **state)
 	assert_int_equal(yaml_set("a: 1\n b: 2\n", 11, pt, v, &out, &outlen, err, sizeof(err)),
 	    CP_EPARSE);
 	assert_non_null(strstr(err, "line 2"));
+	/* a string that is not UTF-8 cannot be written */
+	{
+		cJSON *bad = cJSON_CreateString("\xff\xfe");
+		assert_int_equal(yaml_set(t, strlen(t), pt, bad, &out, &outlen, err, sizeof(err)),
+		    CP_EINVAL);
+		assert_null(out);
+		assert_true(err[0] != '\0');
+		cJSON_Delete(bad);
+	}
 	/* editing through an alias is refused rather than changing two keys */
 	{
 		static const char *const bp[] = { "b", NULL };
