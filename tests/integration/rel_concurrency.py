@@ -158,7 +158,7 @@ class Writers:
                     with self.lock:
                         self.acks += 1
                     if k % 10 == 0:
-                        pids = rellib.responder_pids(self.dep.binary)
+                        pids = rellib.responder_pids(self.dep.binary, self.dep.config)
                         with self.lock:
                             self.pids.update(pids)
             except Exception as e:  # reported, not lost in a thread
