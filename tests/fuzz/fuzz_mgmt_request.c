@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,24 @@ write_plain(const char *path, const char *data, size_t len)
 		abort();
 }
 
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* The private temp dir goes when libFuzzer exits (it calls exit()). */
+static void
+teardown(void)
+{
+	if (dir[0] != '\0')
+		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void
 setup(void)
 {
@@ -124,6 +143,7 @@ setup(void)
 	    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
 	if (mkdtemp(dir) == NULL)
 		abort();
+	atexit(teardown);
 	snprintf(cfgpath, sizeof(cfgpath), "%s/config.yaml", dir);
 	snprintf(authdir, sizeof(authdir), "%s/auth", dir);
 	if (mkdir(authdir, 0700) != 0 || pw_hash(FZ_KEY, hash, sizeof(hash)) != CP_OK)
