@@ -385,6 +385,18 @@ presented_key(const struct mgmt_req *rq)
 	return NULL;
 }
 
+/* Benchmark-only switch (bench/run, issue 7): CLIPROXY_NO_KEY_MEMO=1 in
+ * the responder's environment turns the verified-key memory off, so every
+ * request pays a full bcrypt as the original Go server does. Never set it
+ * in a deployment: it only makes the API slower. */
+static bool
+memo_disabled(void)
+{
+	const char *s = getenv("CLIPROXY_NO_KEY_MEMO");
+
+	return s != NULL && strcmp(s, "1") == 0;
+}
+
 static bool
 key_matches(struct mgmt_state *st, const char *key, const char *secret)
 {
@@ -401,6 +413,7 @@ key_matches(struct mgmt_state *st, const char *key, const char *secret)
 
 		memcpy(tmp, key, klen);
 		tmp[klen] = '\0';
+		st->memo.disabled = memo_disabled();
 		ok = pw_check(&st->memo, tmp, secret);
 		cp_wipe(tmp, sizeof(tmp));
 		return ok;

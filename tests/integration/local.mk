@@ -9,3 +9,4 @@ MGMT_INTEGRATION_TESTS = tests/integration/mgmt_cgi.py \
 TESTS += $(MGMT_INTEGRATION_TESTS)
 EXTRA_DIST += $(MGMT_INTEGRATION_TESTS)
 include tests/integration/rel.mk
+include tests/integration/proxyd.mk

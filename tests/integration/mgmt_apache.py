@@ -90,8 +90,8 @@ class Apache(mgmtlib.EndpointSuite, unittest.TestCase):
         after = self.dep.read_config().decode()
         head = before[:before.index("debug:")]
         self.assertTrue(after.startswith(head), mgmtlib.redact(after))
-        self.assertIn("# end of file", after)
-        self.assertIn("  nested: [1, 2, 3]   # flow style stays", after)
+        self.assertConfigHas("# end of file", after)
+        self.assertConfigHas("  nested: [1, 2, 3]   # flow style stays", after)
         # no temp files left behind
         self.assertEqual([n for n in os.listdir(self.dep.cfgdir) if ".tmp" in n], [])
 

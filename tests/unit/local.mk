@@ -4,3 +4,4 @@ UNIT_LIBS = $(CORE_LIBS) $(CMOCKA_LIBS)
 include tests/unit/util.mk
 include tests/unit/cfg.mk
 include tests/unit/mgmt.mk
+include tests/unit/proxyd.mk

@@ -1,0 +1,191 @@
+/*
+ * main.c - cliproxyd: options, start-up, signals, the one event loop
+ * (DESIGN 1, 6). Only this file may exit, and only at start-up.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "proxyd.h"
+
+#define DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/cliproxy"
+
+static struct event_base *base;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: cliproxyd [-f] [-c config] [--listen ADDR:PORT|PATH] [--state-dir DIR]\n"
+	    "                 [--log syslog|stderr]\n"
+	    "  -c, --config PATH   config file (else $CLIPROXY_CONFIG, else %s/cliproxy/config.yaml)\n"
+	    "  --listen SPEC       ADDR:PORT, [V6]:PORT or a unix socket path (else host:port\n"
+	    "                      of the config)\n"
+	    "  -f, --foreground    stay in the foreground (the default)\n"
+	    "  --state-dir DIR     where cliproxyd.status and requests/ go (default\n"
+	    "                      %s if writable, else .cliproxyd beside the config)\n"
+	    "  --log WHERE         syslog or stderr (default stderr)\n",
+	    SYSCONFDIR, DEFAULT_STATE_DIR);
+}
+
+static void
+sig_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	if (sig == SIGHUP) {
+		log_info("SIGHUP: reloading");
+		watch_force_reload();
+		return;
+	}
+	log_info("signal %d: stopping", (int)sig);
+	server_stop_accepting();
+}
+
+/* The state dir: --state-dir, else the packaged one when we may write
+ * there, else a ".cliproxyd" directory beside the config (development). */
+static char *
+pick_state_dir(const char *opt, const char *config_path)
+{
+	char buf[PATH_MAX];
+	const char *slash;
+
+	if (opt != NULL)
+		return cp_strdup(opt);
+	if (access(DEFAULT_STATE_DIR, W_OK) == 0)
+		return cp_strdup(DEFAULT_STATE_DIR);
+	slash = strrchr(config_path, '/');
+	if (slash == NULL)
+		snprintf(buf, sizeof(buf), ".cliproxyd");
+	else
+		snprintf(buf, sizeof(buf), "%.*s/.cliproxyd", (int)(slash - config_path),
+		    config_path);
+	return cp_strdup(buf);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'L' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *listen = NULL, *state_opt = NULL;
+	struct event *sig_term = NULL, *sig_int = NULL, *sig_hup = NULL;
+	struct server_opts so;
+	struct watch_opts wo;
+	bool to_syslog = false;
+	char *state_dir = NULL, err[600];
+	int ch, ret = 1;
+
+	while ((ch = getopt_long(argc, argv, "c:fh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'L':
+			listen = optarg;
+			break;
+		case 'f':
+			break; /* foreground is the only mode (systemd, tests) */
+		case 'S':
+			state_opt = optarg;
+			break;
+		case 'l':
+			if (strcmp(optarg, "syslog") == 0)
+				to_syslog = true;
+			else if (strcmp(optarg, "stderr") == 0)
+				to_syslog = false;
+			else {
+				usage(stderr);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("cliproxyd", to_syslog, LOG_LVL_INFO);
+	/* -c, else $CLIPROXY_CONFIG, else the packaged path (DESIGN 3). */
+	if (config == NULL)
+		config = cfg_default_path();
+	signal(SIGPIPE, SIG_IGN);
+	if ((state_dir = pick_state_dir(state_opt, config)) == NULL)
+		goto out;
+	if (mkdir(state_dir, 0750) != 0 && errno != EEXIST) {
+		log_err("cannot create state directory '%s'", state_dir);
+		goto out;
+	}
+	reqlog_set_state_dir(state_dir);
+	if ((base = event_base_new()) == NULL) {
+		log_errx("cannot create the event loop");
+		goto out;
+	}
+	if (status_init(base, state_dir) != CP_OK || up_init(base) != CP_OK) {
+		log_errx("cannot initialise");
+		goto out;
+	}
+	relay_init(base);
+	wo.config_path = config;
+	/* The daemon refuses to start only when there is no good config. */
+	if (watch_start(base, &wo, err, sizeof(err)) != CP_OK) {
+		log_errx("no usable config: %s", err);
+		goto out;
+	}
+	so.listen = listen;
+	if (server_start(base, &so) != CP_OK) {
+		log_errx("cannot listen");
+		goto out;
+	}
+	if ((sig_term = evsignal_new(base, SIGTERM, sig_cb, NULL)) == NULL ||
+	    (sig_int = evsignal_new(base, SIGINT, sig_cb, NULL)) == NULL ||
+	    (sig_hup = evsignal_new(base, SIGHUP, sig_cb, NULL)) == NULL ||
+	    evsignal_add(sig_term, NULL) != 0 || evsignal_add(sig_int, NULL) != 0 ||
+	    evsignal_add(sig_hup, NULL) != 0) {
+		log_errx("cannot install signal handlers");
+		goto out;
+	}
+	status_touch(true);
+	event_base_dispatch(base);
+	log_info("stopped");
+	ret = 0;
+out:
+	server_free();
+	watch_stop();
+	if (sig_term != NULL)
+		event_free(sig_term);
+	if (sig_int != NULL)
+		event_free(sig_int);
+	if (sig_hup != NULL)
+		event_free(sig_hup);
+	status_touch(true);
+	status_shutdown();
+	up_shutdown();
+	snapshot_install(NULL);
+	pool_free_all();
+	if (base != NULL)
+		event_base_free(base);
+	free(state_dir);
+	return ret;
+}

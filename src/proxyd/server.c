@@ -1,0 +1,609 @@
+/*
+ * server.c - the evhttp front of cliproxyd: listening, limits, the route
+ * table, client address and client key checks (DESIGN 6).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <sys/queue.h>
+
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+
+#include "proxyd.h"
+
+static struct event_base *srv_base;
+static struct evhttp *srv_http;
+static struct evhttp_bound_socket *srv_bound;  /* the listening socket */
+static char srv_desc[300];                     /* what we listen on */
+static char srv_unix_path[108];                /* unix socket to unlink at exit */
+static bool srv_stopping;                      /* SIGTERM received */
+static struct event *srv_grace;                /* shutdown deadline */
+
+typedef void (*route_fn)(struct evhttp_request *req, const char *client);
+
+struct route {
+	enum evhttp_cmd_type method;   /* GET or POST */
+	const char *path;              /* exact path */
+	bool auth;                     /* needs a client key (DESIGN 6) */
+	const struct fmt *fmt;         /* format of the body and of errors */
+	route_fn fn;                   /* handler, or NULL for relay */
+};
+
+static void h_info(struct evhttp_request *req, const char *client);
+static void h_healthz(struct evhttp_request *req, const char *client);
+static void h_models(struct evhttp_request *req, const char *client);
+
+/* The route table (STYLE.md "Tables over branches"). Claude, Gemini and
+ * Responses endpoints join it with their formats. */
+static const struct route routes[] = {
+	{ EVHTTP_REQ_GET, "/", false, NULL, h_info },
+	{ EVHTTP_REQ_GET, "/healthz", false, NULL, h_healthz },
+	{ EVHTTP_REQ_GET, "/v1/models", true, &fmt_openai_chat, h_models },
+	{ EVHTTP_REQ_POST, "/v1/chat/completions", true, &fmt_openai_chat, NULL },
+	{ EVHTTP_REQ_POST, "/v1/completions", true, &fmt_openai_completions, NULL },
+};
+
+/* ------------------------------------------------------------ replies */
+
+static void
+send_json(struct evhttp_request *req, int status, const char *reason, const char *body)
+{
+	struct evbuffer *eb = evbuffer_new();
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "application/json");
+	if (srv_stopping)
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+	if (eb == NULL) {
+		evhttp_send_error(req, 500, "Internal Server Error");
+		return;
+	}
+	evbuffer_add(eb, body, strlen(body));
+	evhttp_send_reply(req, status, reason, eb);
+	evbuffer_free(eb);
+}
+
+static const char *
+err_reason(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 413: return "Payload Too Large";
+	case 429: return "Too Many Requests";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	default: return "Error";
+	}
+}
+
+void
+server_send_error(struct evhttp_request *req, const struct fmt *fmt, int status,
+    const char *message, const char *type, const char *code)
+{
+	struct buf b;
+
+	buf_init(&b, 64 * 1024);
+	if (fmt != NULL)
+		fmt->error_body(&b, status, message, type, code);
+	else
+		fmt_openai_error(&b, status, message, type, code);
+	if (status == 401)
+		status_ctr.unauthorized++;
+	send_json(req, status, err_reason(status), b.p != NULL ? b.p : "{}");
+	buf_release(&b);
+}
+
+/* -------------------------------------------------- client address/key */
+
+static bool
+addr_trusted(const struct cfg *c, const char *addr)
+{
+	size_t i;
+
+	/* DESIGN 3: trusted-proxies defaults to loopback. */
+	if (c->trusted_proxies.n == 0)
+		return addr_is_loopback(addr);
+	for (i = 0; i < c->trusted_proxies.n; i++) {
+		const char *t = c->trusted_proxies.v[i];
+
+		if (strcmp(t, "loopback") == 0 ? addr_is_loopback(addr) : addr_in_cidr(addr, t))
+			return true;
+	}
+	return false;
+}
+
+static void
+trim(const char **s, size_t *len)
+{
+	while (*len > 0 && (**s == ' ' || **s == '\t')) {
+		(*s)++;
+		(*len)--;
+	}
+	while (*len > 0 && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t'))
+		(*len)--;
+}
+
+/* DESIGN 6: the peer, or when the peer is a trusted proxy, the right-most
+ * X-Forwarded-For entry that is not itself trusted. */
+static void
+client_address(struct evhttp_request *req, const struct cfg *c, char *out, size_t outlen)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	const char *xff, *end;
+	char *peer = NULL;
+	ev_uint16_t port = 0;
+	size_t n = 0;
+
+	evhttp_connection_get_peer(evcon, &peer, &port);
+	if (srv_unix_path[0] != '\0' || peer == NULL || peer[0] == '\0') {
+		/* A unix socket: the file's permissions are the access check;
+		 * treat it as local. */
+		snprintf(out, outlen, "127.0.0.1");
+	} else {
+		snprintf(out, outlen, "%s", peer);
+	}
+	if (!addr_trusted(c, out))
+		return;
+	xff = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Forwarded-For");
+	if (xff == NULL || strlen(xff) > PXD_XFF_MAX)
+		return;
+	end = xff + strlen(xff);
+	while (end > xff && n < PXD_XFF_ENTRIES_MAX) {
+		const char *start = end;
+		const char *s;
+		size_t len;
+		char cand[64];
+
+		while (start > xff && start[-1] != ',')
+			start--;
+		s = start;
+		len = (size_t)(end - start);
+		trim(&s, &len);
+		end = start > xff ? start - 1 : xff;
+		n++;
+		if (len == 0 || len >= sizeof(cand))
+			continue;
+		memcpy(cand, s, len);
+		cand[len] = '\0';
+		snprintf(out, outlen, "%s", cand);
+		if (!addr_trusted(c, cand))
+			return;
+	}
+}
+
+/* The key a client presented, in any of the forms of DESIGN 6, copied to
+ * out. false when none. */
+static bool
+client_key(struct evhttp_request *req, char *out, size_t outlen)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const char *v;
+	const char *q;
+	bool found = false;
+
+	if ((v = evhttp_find_header(h, "Authorization")) != NULL) {
+		if (strncasecmp(v, "Bearer ", 7) == 0) {
+			v += 7;
+			while (*v == ' ')
+				v++;
+			found = true;
+		}
+	}
+	if (!found && (v = evhttp_find_header(h, "X-Api-Key")) != NULL)
+		found = true;
+	if (!found && (v = evhttp_find_header(h, "X-Goog-Api-Key")) != NULL)
+		found = true;
+	if (found) {
+		if (strlen(v) >= outlen)
+			return false;
+		snprintf(out, outlen, "%s", v);
+		return out[0] != '\0';
+	}
+	q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	if (q != NULL) {
+		struct evkeyvalq qs;
+
+		TAILQ_INIT(&qs);
+		if (evhttp_parse_query_str(q, &qs) == 0 &&
+		    (v = evhttp_find_header(&qs, "key")) != NULL && strlen(v) < outlen) {
+			snprintf(out, outlen, "%s", v);
+			found = out[0] != '\0';
+		}
+		evhttp_clear_headers(&qs);
+	}
+	return found;
+}
+
+/* Constant-time check against every configured key: no early exit, so the
+ * time does not tell which one (or whether any) matched. */
+static bool
+key_ok(const struct cfg *c, const char *key)
+{
+	bool ok = false;
+	size_t i;
+
+	for (i = 0; i < c->api_keys.n; i++)
+		ok |= ct_streq(key, c->api_keys.v[i]);
+	return ok;
+}
+
+static bool
+authorized(struct evhttp_request *req, const struct cfg *c, const char *client)
+{
+	char key[PXD_KEY_MAX + 1];
+	bool ok = false;
+
+	if (client_key(req, key, sizeof(key)))
+		ok = key_ok(c, key);
+	cp_wipe(key, sizeof(key));
+	if (ok)
+		return true;
+	/* DESIGN 6: stricter than the original; an empty list admits nobody
+	 * except loopback clients under allow-localhost-unauthenticated. */
+	return c->allow_localhost_unauth && addr_is_loopback(client);
+}
+
+/* ------------------------------------------------------------ handlers */
+
+static void
+h_info(struct evhttp_request *req, const char *client)
+{
+	cJSON *o = cJSON_CreateObject(), *eps;
+	char *txt = NULL;
+	size_t i;
+
+	(void)client;
+	if (o == NULL)
+		goto fail;
+	cJSON_AddStringToObject(o, "name", "cliproxyd");
+	cJSON_AddStringToObject(o, "version", PACKAGE_VERSION);
+	cJSON_AddStringToObject(o, "message", "CLI Proxy API server");
+	if ((eps = cJSON_AddArrayToObject(o, "endpoints")) == NULL)
+		goto fail;
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		char line[128];
+
+		snprintf(line, sizeof(line), "%s %s",
+		    routes[i].method == EVHTTP_REQ_GET ? "GET" : "POST", routes[i].path);
+		cJSON_AddItemToArray(eps, cJSON_CreateString(line));
+	}
+	if ((txt = cJSON_PrintUnformatted(o)) == NULL)
+		goto fail;
+	send_json(req, 200, "OK", txt);
+	free(txt);
+	cJSON_Delete(o);
+	return;
+fail:
+	cJSON_Delete(o);
+	server_send_error(req, NULL, 500, "out of memory", "server_error", NULL);
+}
+
+static void
+h_healthz(struct evhttp_request *req, const char *client)
+{
+	(void)client;
+	send_json(req, 200, "OK", "{\"status\":\"ok\"}");
+}
+
+/* OpenAI list shape, merged from every configured provider. */
+static void
+h_models(struct evhttp_request *req, const char *client)
+{
+	struct snapshot *s = snapshot_current();
+	cJSON *o = cJSON_CreateObject(), *data;
+	char *txt = NULL;
+	size_t i;
+
+	(void)client;
+	if (o == NULL || cJSON_AddStringToObject(o, "object", "list") == NULL ||
+	    (data = cJSON_AddArrayToObject(o, "data")) == NULL)
+		goto fail;
+	for (i = 0; i < s->n_models; i++) {
+		const struct route_model *m = &s->models[i];
+		cJSON *it = cJSON_CreateObject();
+
+		if (it == NULL)
+			goto fail;
+		cJSON_AddItemToArray(data, it);
+		if (cJSON_AddStringToObject(it, "id", m->alias) == NULL ||
+		    cJSON_AddStringToObject(it, "object", "model") == NULL ||
+		    cJSON_AddNumberToObject(it, "created", (double)s->loaded_at) == NULL ||
+		    cJSON_AddStringToObject(it, "owned_by",
+		    m->n > 0 ? m->t[0].prov->name : "cliproxy") == NULL)
+			goto fail;
+	}
+	if ((txt = cJSON_PrintUnformatted(o)) == NULL)
+		goto fail;
+	send_json(req, 200, "OK", txt);
+	free(txt);
+	cJSON_Delete(o);
+	return;
+fail:
+	cJSON_Delete(o);
+	server_send_error(req, NULL, 500, "out of memory", "server_error", NULL);
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+static void
+dispatch(struct evhttp_request *req, void *arg)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	enum evhttp_cmd_type method = evhttp_request_get_command(req);
+	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	struct snapshot *s = snapshot_current();
+	const struct route *r = NULL;
+	bool path_known = false;
+	char client[64];
+	size_t i;
+
+	(void)arg;
+	status_ctr.requests++;
+	status_touch(false);
+	if (path == NULL || path[0] == '\0')
+		path = "/";
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (strcmp(routes[i].path, path) != 0)
+			continue;
+		path_known = true;
+		if (routes[i].method == method ||
+		    (method == EVHTTP_REQ_HEAD && routes[i].method == EVHTTP_REQ_GET)) {
+			r = &routes[i];
+			break;
+		}
+	}
+	if (r == NULL) {
+		if (path_known) {
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+			    strcmp(path, "/") == 0 || strcmp(path, "/healthz") == 0 ||
+			    strcmp(path, "/v1/models") == 0 ? "GET, HEAD" : "POST");
+			server_send_error(req, NULL, 405, "method not allowed",
+			    "invalid_request_error", "method_not_allowed");
+		} else {
+			server_send_error(req, NULL, 404, "not found", "invalid_request_error",
+			    "not_found");
+		}
+		return;
+	}
+	if (srv_stopping) {
+		server_send_error(req, r->fmt, 503, "server is shutting down", "server_error",
+		    NULL);
+		return;
+	}
+	client_address(req, s->cfg, client, sizeof(client));
+	if (r->auth && !authorized(req, s->cfg, client)) {
+		log_info("rejected client '%s' on '%s': invalid api key", client, path);
+		server_send_error(req, r->fmt, 401, "Invalid API key", "invalid_request_error",
+		    "invalid_api_key");
+		return;
+	}
+	if (r->fn != NULL) {
+		r->fn(req, client);
+		return;
+	}
+	{
+		struct evbuffer *in = evhttp_request_get_input_buffer(req);
+		size_t len = evbuffer_get_length(in);
+		const char *body;
+
+		if (len > PXD_BODY_MAX) {
+			server_send_error(req, r->fmt, 413, "request body too large",
+			    "invalid_request_error", "request_too_large");
+			return;
+		}
+		body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
+		if (body == NULL) {
+			server_send_error(req, r->fmt, 500, "out of memory", "server_error", NULL);
+			return;
+		}
+		relay_start(req, r->fmt, body, len, client);
+	}
+}
+
+/* --------------------------------------------------------- listening */
+
+static int
+listen_unix(const char *path)
+{
+	struct sockaddr_un sa;
+	struct evconnlistener *l;
+	int fd = -1;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa.sun_path) || strlen(path) >= sizeof(srv_unix_path)) {
+		log_warnx("unix socket path '%s' is too long", path);
+		return CP_EINVAL;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	/* A stale socket from a previous run would make bind fail. */
+	{
+		struct stat st;
+
+		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+			unlink(path);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 512) != 0) {
+		log_warn("cannot listen on '%s'", path);
+		if (fd >= 0)
+			close(fd);
+		return CP_EIO;
+	}
+	l = evconnlistener_new(srv_base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (l == NULL) {
+		close(fd);
+		return CP_EIO;
+	}
+	if ((srv_bound = evhttp_bind_listener(srv_http, l)) == NULL) {
+		evconnlistener_free(l);
+		return CP_EIO;
+	}
+	snprintf(srv_unix_path, sizeof(srv_unix_path), "%s", path);
+	snprintf(srv_desc, sizeof(srv_desc), "%s", path);
+	return CP_OK;
+}
+
+static int
+listen_inet(const char *host, long port)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char h[INET6_ADDRSTRLEN + 2];
+	evutil_socket_t fd;
+
+	if ((srv_bound = evhttp_bind_socket_with_handle(srv_http, host, (ev_uint16_t)port)) == NULL) {
+		log_warn("cannot listen on '%s' port %ld", host, port);
+		return CP_EIO;
+	}
+	/* Port 0 picks a free port: report the real one (status file). */
+	fd = evhttp_bound_socket_get_fd(srv_bound);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+			evutil_inet_ntop(AF_INET6, &s6->sin6_addr, h, sizeof(h));
+			snprintf(srv_desc, sizeof(srv_desc), "[%s]:%u", h, ntohs(s6->sin6_port));
+		} else {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+			evutil_inet_ntop(AF_INET, &s4->sin_addr, h, sizeof(h));
+			snprintf(srv_desc, sizeof(srv_desc), "%s:%u", h, ntohs(s4->sin_port));
+		}
+	}
+	return CP_OK;
+}
+
+/* "ADDR:PORT", "[v6]:PORT", or a path (contains '/') for a unix socket. */
+static int
+listen_spec(const char *spec)
+{
+	char host[256];
+	const char *colon;
+	long long port;
+	size_t hl;
+
+	if (strchr(spec, '/') != NULL)
+		return listen_unix(spec);
+	if (spec[0] == '[') {
+		const char *rb = strchr(spec, ']');
+
+		if (rb == NULL || rb[1] != ':')
+			return CP_EINVAL;
+		hl = (size_t)(rb - spec - 1);
+		if (hl == 0 || hl >= sizeof(host))
+			return CP_EINVAL;
+		memcpy(host, spec + 1, hl);
+		colon = rb + 1;
+	} else {
+		if ((colon = strrchr(spec, ':')) == NULL)
+			return CP_EINVAL;
+		hl = (size_t)(colon - spec);
+		if (hl == 0 || hl >= sizeof(host))
+			return CP_EINVAL;
+		memcpy(host, spec, hl);
+	}
+	host[hl] = '\0';
+	if (str_to_ll(colon + 1, strlen(colon + 1), 0, 65535, &port) != CP_OK)
+		return CP_EINVAL;
+	return listen_inet(host, (long)port);
+}
+
+int
+server_start(struct event_base *base, const struct server_opts *o)
+{
+	struct timeval tv = { PXD_IO_TIMEOUT_S, 0 };
+	const struct cfg *c = snapshot_current()->cfg;
+	int rc;
+
+	srv_base = base;
+	if ((srv_http = evhttp_new(base)) == NULL)
+		return CP_ENOMEM;
+	evhttp_set_max_headers_size(srv_http, PXD_HEADERS_MAX);
+	/* Above PXD_BODY_MAX we answer 413 ourselves in the OpenAI shape;
+	 * evhttp only stops absurd bodies before they are buffered. */
+	evhttp_set_max_body_size(srv_http, PXD_EVHTTP_BODY_MAX);
+	evhttp_set_timeout_tv(srv_http, &tv);
+	evhttp_set_allowed_methods(srv_http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
+	evhttp_set_gencb(srv_http, dispatch, NULL);
+	if (o->listen != NULL)
+		rc = listen_spec(o->listen);
+	else
+		rc = listen_inet(c->host, c->port);
+	if (rc != CP_OK)
+		return rc;
+	log_info("listening on '%s'", srv_desc);
+	return CP_OK;
+}
+
+const char *
+server_listen_desc(void)
+{
+	return srv_desc;
+}
+
+static void
+grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_warnx("shutdown grace period over: cancelling %zu exchanges", relay_n_active());
+	relay_cancel_all();
+	event_base_loopexit(srv_base, NULL);
+}
+
+void
+server_stop_accepting(void)
+{
+	struct timeval tv = { PXD_SHUTDOWN_GRACE_S, 0 };
+
+	if (srv_stopping)
+		return;
+	srv_stopping = true;
+	if (srv_bound != NULL)
+		evhttp_del_accept_socket(srv_http, srv_bound);
+	srv_bound = NULL;
+	if (relay_n_active() == 0) {
+		event_base_loopexit(srv_base, NULL);
+		return;
+	}
+	log_info("waiting for %zu exchanges to finish", relay_n_active());
+	if ((srv_grace = evtimer_new(srv_base, grace_cb, NULL)) != NULL)
+		evtimer_add(srv_grace, &tv);
+}
+
+void
+server_exchange_done(void)
+{
+	if (srv_stopping && relay_n_active() == 0)
+		event_base_loopexit(srv_base, NULL);
+}
+
+void
+server_free(void)
+{
+	relay_cancel_all();
+	if (srv_grace != NULL)
+		event_free(srv_grace);
+	srv_grace = NULL;
+	if (srv_http != NULL)
+		evhttp_free(srv_http);
+	srv_http = NULL;
+	if (srv_unix_path[0] != '\0')
+		unlink(srv_unix_path);
+}

@@ -1,0 +1,181 @@
+/*
+ * status.c - the daemon's status file <state-dir>/cliproxyd.status
+ * (DESIGN 6): pid, start time, config hash, load time, last error,
+ * credential counts, request counters. Written atomically after every
+ * reload and at most once a second otherwise; the management API and
+ * cliproxyctl read it, so it is the daemon's only voice.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proxyd.h"
+
+#define STATUS_NAME "cliproxyd.status"
+
+struct status_counters status_ctr;
+
+static struct event *st_timer;      /* pending delayed write */
+static char *st_path;               /* the status file */
+static char *st_last_error;         /* last reload error, NULL when fine */
+static time_t st_last_error_at;     /* when it happened */
+static time_t st_started;           /* daemon start */
+static struct timespec st_last_write; /* monotonic time of the last write */
+static bool st_dirty;               /* something changed since */
+
+time_t
+status_started(void)
+{
+	return st_started;
+}
+
+const char *
+status_last_error(void)
+{
+	return st_last_error;
+}
+
+void
+status_set_error(const char *msg)
+{
+	char *n = NULL;
+
+	if (msg == st_last_error)
+		return;
+	if (msg != NULL && (n = cp_strdup(msg)) == NULL)
+		return;
+	free(st_last_error);
+	st_last_error = n;
+	if (msg != NULL)
+		st_last_error_at = time(NULL);
+}
+
+static void
+add_time(cJSON *o, const char *key, time_t t)
+{
+	char ts[32];
+
+	fmt_rfc3339(t, ts, sizeof(ts));
+	cJSON_AddStringToObject(o, key, ts);
+}
+
+static void
+status_write(void)
+{
+	struct snapshot *s = snapshot_current();
+	cJSON *o = NULL, *cr, *rq;
+	char *txt = NULL, err[128];
+	time_t now = time(NULL);
+
+	if (st_path == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &st_last_write);
+	st_dirty = false;
+	if ((o = cJSON_CreateObject()) == NULL)
+		goto out;
+	cJSON_AddNumberToObject(o, "pid", (double)getpid());
+	add_time(o, "started", st_started);
+	cJSON_AddStringToObject(o, "listen", server_listen_desc());
+	if (s != NULL) {
+		cJSON_AddStringToObject(o, "config-sha256", s->cfg_sha);
+		add_time(o, "loaded-at", s->loaded_at);
+		cJSON_AddStringToObject(o, "auth-dir", s->auth_dir);
+	}
+	if (st_last_error != NULL) {
+		cJSON_AddStringToObject(o, "last-error", st_last_error);
+		add_time(o, "last-error-at", st_last_error_at);
+	} else {
+		cJSON_AddNullToObject(o, "last-error");
+	}
+	if ((cr = cJSON_AddObjectToObject(o, "credentials")) != NULL && s != NULL) {
+		cJSON_AddNumberToObject(cr, "providers", (double)s->n_provs);
+		cJSON_AddNumberToObject(cr, "api-keys", (double)snapshot_n_creds(s));
+		cJSON_AddNumberToObject(cr, "auth-files", (double)s->n_auth);
+		cJSON_AddNumberToObject(cr, "cooling-down", (double)pool_n_cooling(s, now));
+		cJSON_AddNumberToObject(cr, "models", (double)s->n_models);
+	}
+	if ((rq = cJSON_AddObjectToObject(o, "requests")) != NULL) {
+		cJSON_AddNumberToObject(rq, "total", (double)status_ctr.requests);
+		cJSON_AddNumberToObject(rq, "ok", (double)status_ctr.proxied_ok);
+		cJSON_AddNumberToObject(rq, "errors", (double)status_ctr.errors);
+		cJSON_AddNumberToObject(rq, "unauthorized", (double)status_ctr.unauthorized);
+		cJSON_AddNumberToObject(rq, "retries", (double)status_ctr.retries);
+		cJSON_AddNumberToObject(rq, "cooldowns", (double)status_ctr.cooldowns);
+		cJSON_AddNumberToObject(rq, "in-flight", (double)relay_n_active());
+	}
+	cJSON_AddNumberToObject(o, "reloads", (double)status_ctr.reloads);
+	cJSON_AddNumberToObject(o, "reload-errors", (double)status_ctr.reload_errors);
+	if ((txt = cJSON_Print(o)) == NULL)
+		goto out;
+	if (fio_write_atomic(st_path, txt, strlen(txt), 0644, err, sizeof(err)) != CP_OK)
+		log_warnx("cannot write status file '%s': %s", st_path, err);
+out:
+	free(txt);
+	cJSON_Delete(o);
+}
+
+static void
+status_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	pool_gc(time(NULL));
+	if (st_dirty)
+		status_write();
+}
+
+void
+status_touch(bool now)
+{
+	struct timespec t;
+	long long ms;
+
+	st_dirty = true;
+	if (now) {
+		status_write();
+		return;
+	}
+	if (st_timer == NULL || evtimer_pending(st_timer, NULL))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	ms = (t.tv_sec - st_last_write.tv_sec) * 1000LL +
+	    (t.tv_nsec - st_last_write.tv_nsec) / 1000000LL;
+	{
+		/* At most once a second (DESIGN 6). */
+		long long wait = ms >= PXD_STATUS_MIN_MS ? 0 : PXD_STATUS_MIN_MS - ms;
+		struct timeval tv = { (time_t)(wait / 1000), (suseconds_t)((wait % 1000) * 1000) };
+
+		evtimer_add(st_timer, &tv);
+	}
+}
+
+int
+status_init(struct event_base *base, const char *state_dir)
+{
+	size_t l = strlen(state_dir) + sizeof(STATUS_NAME) + 2;
+
+	st_started = time(NULL);
+	if ((st_path = malloc(l)) == NULL)
+		return CP_ENOMEM;
+	snprintf(st_path, l, "%s/%s", state_dir, STATUS_NAME);
+	if ((st_timer = evtimer_new(base, status_timer_cb, NULL)) == NULL)
+		return CP_ENOMEM;
+	return CP_OK;
+}
+
+void
+status_shutdown(void)
+{
+	if (st_timer != NULL) {
+		event_free(st_timer);
+		st_timer = NULL;
+	}
+	free(st_path);
+	st_path = NULL;
+	free(st_last_error);
+	st_last_error = NULL;
+}

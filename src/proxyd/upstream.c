@@ -1,0 +1,226 @@
+/*
+ * upstream.c - libcurl multi on the daemon's libevent loop (DESIGN 6).
+ *
+ * The structure is curl's docs/examples/hiperfifo.c (STYLE.md "Files and
+ * events"): CURLMOPT_SOCKETFUNCTION assigns one event per socket,
+ * CURLMOPT_TIMERFUNCTION arms one timer, and curl_multi_info_read is
+ * drained after every curl_multi_socket_action. Unlike the example, errors
+ * never exit: they are logged and the transfer concerned is failed.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxyd.h"
+
+struct up_sock {
+	curl_socket_t fd;         /* the socket curl told us about */
+	struct event *ev;         /* its event (EV_PERSIST) */
+	int what;                 /* CURL_POLL_* currently armed */
+};
+
+static struct event_base *up_base;
+static CURLM *up_multi;
+static struct event *up_timer;   /* the one timer curl asks for */
+static int up_running;           /* transfers curl still runs */
+static size_t up_active;         /* handles we added */
+
+static void
+up_check_info(void)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(up_multi, &left)) != NULL) {
+		struct up_xfer *x = NULL;
+		CURL *e;
+		CURLcode rc;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		e = msg->easy_handle;
+		rc = msg->data.result;
+		curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x);
+		/* msg points into the multi; read it before removing. */
+		curl_multi_remove_handle(up_multi, e);
+		if (x == NULL)
+			continue;
+		x->active = false;
+		up_active--;
+		if (x->done != NULL)
+			x->done(x, rc);
+	}
+}
+
+static void
+up_action(curl_socket_t fd, int flags)
+{
+	CURLMcode mc;
+
+	mc = curl_multi_socket_action(up_multi, fd, flags, &up_running);
+	if (mc != CURLM_OK)
+		log_warnx("curl multi socket action: %s", curl_multi_strerror(mc));
+	/* Unlike hiperfifo, the timer is not deleted when nothing runs: a
+	 * done() above may already have added the next attempt, whose timer
+	 * curl has just armed. curl disarms it itself (timeout -1). */
+	up_check_info();
+}
+
+static void
+up_event_cb(evutil_socket_t fd, short kind, void *arg)
+{
+	int flags = 0;
+
+	(void)arg;
+	if (kind & EV_READ)
+		flags |= CURL_CSELECT_IN;
+	if (kind & EV_WRITE)
+		flags |= CURL_CSELECT_OUT;
+	up_action(fd, flags);
+}
+
+static void
+up_timer_cb(evutil_socket_t fd, short kind, void *arg)
+{
+	(void)fd;
+	(void)kind;
+	(void)arg;
+	up_action(CURL_SOCKET_TIMEOUT, 0);
+}
+
+/* CURLMOPT_TIMERFUNCTION: -1 deletes the timer, anything else (0 too)
+ * re-arms it; the action itself always runs from the loop. */
+static int
+up_timer_fn(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct timeval tv;
+
+	(void)multi;
+	(void)userp;
+	if (timeout_ms < 0) {
+		evtimer_del(up_timer);
+		return 0;
+	}
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	evtimer_add(up_timer, &tv);
+	return 0;
+}
+
+static void
+up_sock_free(struct up_sock *s)
+{
+	if (s == NULL)
+		return;
+	if (s->ev != NULL)
+		event_free(s->ev);
+	free(s);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: one event per socket, re-armed on change. */
+static int
+up_sock_fn(CURL *e, curl_socket_t fd, int what, void *userp, void *sockp)
+{
+	struct up_sock *s = sockp;
+	short kind;
+
+	(void)e;
+	(void)userp;
+	if (what == CURL_POLL_REMOVE) {
+		up_sock_free(s);
+		curl_multi_assign(up_multi, fd, NULL);
+		return 0;
+	}
+	kind = EV_PERSIST;
+	if (what & CURL_POLL_IN)
+		kind |= EV_READ;
+	if (what & CURL_POLL_OUT)
+		kind |= EV_WRITE;
+	if (s == NULL) {
+		if ((s = calloc(1, sizeof(*s))) == NULL) {
+			log_errx("cannot allocate a socket record");
+			return -1;
+		}
+		s->fd = fd;
+		curl_multi_assign(up_multi, fd, s);
+	} else if (s->ev != NULL) {
+		event_free(s->ev);
+		s->ev = NULL;
+	}
+	s->what = what;
+	if ((s->ev = event_new(up_base, fd, kind, up_event_cb, NULL)) == NULL ||
+	    event_add(s->ev, NULL) != 0) {
+		log_errx("cannot watch an upstream socket");
+		return -1;
+	}
+	return 0;
+}
+
+int
+up_init(struct event_base *base)
+{
+	up_base = base;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return CP_EIO;
+	if ((up_multi = curl_multi_init()) == NULL)
+		return CP_ENOMEM;
+	if ((up_timer = evtimer_new(base, up_timer_cb, NULL)) == NULL)
+		return CP_ENOMEM;
+	curl_multi_setopt(up_multi, CURLMOPT_SOCKETFUNCTION, up_sock_fn);
+	curl_multi_setopt(up_multi, CURLMOPT_TIMERFUNCTION, up_timer_fn);
+	/* Keep a few idle connections per upstream host for reuse. */
+	curl_multi_setopt(up_multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+	return CP_OK;
+}
+
+void
+up_shutdown(void)
+{
+	if (up_multi != NULL)
+		curl_multi_cleanup(up_multi); /* closes sockets: REMOVE callbacks */
+	up_multi = NULL;
+	if (up_timer != NULL)
+		event_free(up_timer);
+	up_timer = NULL;
+	curl_global_cleanup();
+}
+
+int
+up_start(struct up_xfer *x)
+{
+	CURLMcode mc;
+
+	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+	mc = curl_multi_add_handle(up_multi, x->easy);
+	if (mc != CURLM_OK) {
+		log_warnx("curl multi add: %s", curl_multi_strerror(mc));
+		return CP_EIO;
+	}
+	x->active = true;
+	up_active++;
+	return CP_OK;
+}
+
+void
+up_cancel(struct up_xfer *x)
+{
+	if (!x->active)
+		return;
+	curl_multi_remove_handle(up_multi, x->easy);
+	x->active = false;
+	up_active--;
+}
+
+void
+up_resume(struct up_xfer *x)
+{
+	if (x->active)
+		curl_easy_pause(x->easy, CURLPAUSE_CONT);
+}
+
+size_t
+up_n_active(void)
+{
+	return up_active;
+}

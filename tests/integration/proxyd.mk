@@ -1,0 +1,14 @@
+# cliproxyd integration tests (DESIGN 7): the real daemon against python
+# mock upstreams on loopback ports chosen at run time.
+PROXYD_PY_TESTS = \
+	tests/integration/proxyd_basic.py \
+	tests/integration/proxyd_retry.py \
+	tests/integration/proxyd_stream.py \
+	tests/integration/proxyd_reload.py
+TESTS += $(PROXYD_PY_TESTS)
+EXTRA_DIST += $(PROXYD_PY_TESTS) \
+	tests/integration/proxyd_support.py \
+	tests/mock/openai_mock.py \
+	tests/mock/proxy_mock.py \
+	bench/proxyd_reload.py \
+	bench/proxyd_rss.py

@@ -1,0 +1,14 @@
+# Unit tests of cliproxyd's pure modules: the SSE parser and the pool.
+PROXYD_UNIT_TESTS = tests/unit/test_proxyd_sse tests/unit/test_proxyd_pool
+check_PROGRAMS += $(PROXYD_UNIT_TESTS)
+TESTS += $(PROXYD_UNIT_TESTS)
+PROXYD_UNIT_CFLAGS = $(UNIT_CFLAGS) $(EVENT_CFLAGS) $(CURL_CFLAGS)
+PROXYD_UNIT_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/proxyd
+tests_unit_test_proxyd_sse_SOURCES = tests/unit/test_proxyd_sse.c src/proxyd/sse.c
+tests_unit_test_proxyd_sse_CFLAGS = $(PROXYD_UNIT_CFLAGS)
+tests_unit_test_proxyd_sse_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
+tests_unit_test_proxyd_sse_LDADD = $(UNIT_LIBS)
+tests_unit_test_proxyd_pool_SOURCES = tests/unit/test_proxyd_pool.c src/proxyd/pool.c
+tests_unit_test_proxyd_pool_CFLAGS = $(PROXYD_UNIT_CFLAGS)
+tests_unit_test_proxyd_pool_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
+tests_unit_test_proxyd_pool_LDADD = $(UNIT_LIBS)

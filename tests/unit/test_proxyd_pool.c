@@ -1,0 +1,155 @@
+/*
+ * test_proxyd_pool.c - round-robin and cooldowns of the credential pool
+ * (src/proxyd/pool.c, DESIGN 6 "Credentials").
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proxyd.h"
+
+static struct cred creds_a[3], creds_b[1];
+static struct prov pa, pb;
+static struct model_target targets[2];
+static struct route_model model;
+
+static int
+setup(void **state)
+{
+	int i;
+
+	(void)state;
+	memset(&pa, 0, sizeof(pa));
+	memset(&pb, 0, sizeof(pb));
+	for (i = 0; i < 3; i++) {
+		creds_a[i].prov = &pa;
+		snprintf(creds_a[i].id, sizeof(creds_a[i].id), "a%d", i);
+	}
+	creds_b[0].prov = &pb;
+	snprintf(creds_b[0].id, sizeof(creds_b[0].id), "b0");
+	pa.creds = creds_a;
+	pa.n_creds = 3;
+	pb.creds = creds_b;
+	pb.n_creds = 1;
+	targets[0].prov = &pa;
+	targets[0].upstream = "up-a";
+	targets[1].prov = &pb;
+	targets[1].upstream = "up-b";
+	model.alias = "m";
+	model.t = targets;
+	model.n = 2;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	pool_free_all();
+	return 0;
+}
+
+static void
+test_rotation(void **state)
+{
+	const char *want_first[] = { "a0", "a1", "a2", "b0", "a0" };
+	size_t k;
+
+	(void)state;
+	for (k = 0; k < 5; k++) {
+		struct candidate *c = NULL;
+		size_t n = 0;
+
+		assert_int_equal(pool_candidates(&model, &c, &n), CP_OK);
+		assert_int_equal(n, 4);
+		/* Each request starts one further on, and still sees all. */
+		assert_string_equal(c[0].cred->id, want_first[k]);
+		assert_string_equal(c[1].cred->id, want_first[(k + 1) % 4]);
+		assert_string_equal(c[3].cred->id, c[3].cred->id[0] == 'b' ? "b0" : c[3].cred->id);
+		for (size_t i = 0; i < n; i++)
+			assert_string_equal(c[i].upstream, c[i].cred->prov == &pa ? "up-a" : "up-b");
+		free(c);
+	}
+}
+
+static void
+test_rotation_survives_new_tables(void **state)
+{
+	struct route_model copy = model; /* a reload builds new structs */
+	struct candidate *c = NULL;
+	size_t n = 0;
+
+	(void)state;
+	pool_free_all();
+	assert_int_equal(pool_candidates(&model, &c, &n), CP_OK);
+	assert_string_equal(c[0].cred->id, "a0");
+	free(c);
+	copy.alias = "m"; /* same alias, different memory */
+	assert_int_equal(pool_candidates(&copy, &c, &n), CP_OK);
+	assert_string_equal(c[0].cred->id, "a1");
+	free(c);
+}
+
+static void
+test_cooldown(void **state)
+{
+	time_t now = time(NULL);
+	struct snapshot s;
+
+	(void)state;
+	assert_false(pool_cooling("a1", now));
+	pool_cooldown("a1", now + 60);
+	pool_cooldown("b0", now + 1);
+	assert_true(pool_cooling("a1", now));
+	assert_true(pool_cooling("a1", now + 59));
+	assert_false(pool_cooling("a1", now + 60));
+	assert_false(pool_cooling("a0", now));
+	memset(&s, 0, sizeof(s));
+	s.provs = &pa;
+	s.n_provs = 1;
+	assert_int_equal(pool_n_cooling(&s, now), 1);
+	/* Extending one keeps one entry. */
+	pool_cooldown("a1", now + 120);
+	assert_true(pool_cooling("a1", now + 100));
+	pool_gc(now + 30);
+	assert_false(pool_cooling("b0", now));
+	assert_true(pool_cooling("a1", now + 30));
+	pool_gc(now + 1000);
+	assert_false(pool_cooling("a1", now + 30));
+}
+
+static void
+test_no_creds(void **state)
+{
+	struct prov empty;
+	struct model_target t = { &empty, "x" };
+	struct route_model m = { "e", &t, 1 };
+	struct candidate *c = (struct candidate *)1;
+	size_t n = 99;
+
+	(void)state;
+	memset(&empty, 0, sizeof(empty));
+	assert_int_equal(pool_candidates(&m, &c, &n), CP_OK);
+	assert_int_equal(n, 0);
+	assert_null(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rotation),
+		cmocka_unit_test(test_rotation_survives_new_tables),
+		cmocka_unit_test(test_cooldown),
+		cmocka_unit_test(test_no_creds),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
