@@ -702,7 +702,7 @@ def report():
         L.append("\nwrk, the web server and its responders share the same cores, so "
                  "the web server's one process is the bottleneck of all three rows; the "
                  "hello row is the FastCGI path's cost, not a hard ceiling (a row above "
-                 "100%% is within the noise of this machine).")
+                 "100% is within the noise of this machine).")
         L.append("%d responder processes (packaged snippet), median RSS %d KiB each; "
                  "the hello responder %d KiB." % (r["responders"], r["responder_rss_kib"],
                                                   r["hello_rss_kib"]))
