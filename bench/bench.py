@@ -477,18 +477,44 @@ def fig5(d, up_port, peer_port, up, peer):
     if r.status != 200:
         raise harness.HarnessError("nginx peer: %r" % r)
     res = {}
+    workers = [p for p in pids_of(NGINX) if p not in (peer.pid, up.pid)
+               and _parent(p) == peer.pid]
+    peer_worker = workers[0] if workers else peer.pid
+
+    def counted(url, conns, pid):
+        """wrk through a proxy, plus how many upstream connections the
+        proxy opened and closed per 1000 requests: sockets it left in
+        TIME_WAIT towards the upstream port during the run (wrk itself
+        keeps its connections, and nothing else talks to the upstream)."""
+        before, cpu = time_wait(up_port), cpu_seconds(pid)
+        r = wrk(url, conns, auth, method="POST", body=CHAT_BODY)
+        r["upconn_per_1k"] = 1000.0 * max(0, time_wait(up_port) - before) / max(r["requests"], 1)
+        r["cpu_ms_per_req"] = 1000.0 * (cpu_seconds(pid) - cpu) / max(r["requests"], 1)
+        return r
+
     for conns in (16, 256):
         for u in (direct, viapeer, viad):
             wrk(u, conns, auth, method="POST", body=CHAT_BODY, duration=1)
         res[conns] = interleave([
             ("direct", lambda: wrk(direct, conns, auth, method="POST", body=CHAT_BODY)),
-            ("nginx", lambda: wrk(viapeer, conns, auth, method="POST", body=CHAT_BODY)),
-            ("cliproxyd", lambda: wrk(viad, conns, auth, method="POST", body=CHAT_BODY)),
+            ("nginx", lambda: counted(viapeer, conns, peer_worker)),
+            ("cliproxyd", lambda: counted(viad, conns, d.proc.pid)),
         ])
         log("figure 5 @%d: %s" % (conns, json.dumps(res[conns])))
-    res["nginx_worker_rss_kib"] = max(rss_kib(p) for p in pids_of(NGINX)
-                                      if p != peer.pid and p != up.pid) if pids_of(NGINX) else 0
+    res["nginx_worker_rss_kib"] = rss_kib(peer_worker)
     RESULTS["fig5"] = res
+
+
+def _parent(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def time_wait(port):
+    """Loopback sockets in TIME_WAIT towards port (ss, iproute2)."""
+    out = subprocess.run(["ss", "-Htan", "state", "time-wait", "dport", "=", ":%d" % port],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
+    return len(out.splitlines())
 
 
 def stream_client(port, n, key, hold):
@@ -743,17 +769,20 @@ def report():
         L.append("\n## 5. Proxy overhead: non-streaming chat completion, nginx upstream "
                  "returning a fixed body\n")
         L.append("| connections | path | req/s | p50 | p99 | vs direct | vs nginx peer | "
+                 "new upstream connections per 1000 requests | proxy CPU ms per request | "
                  "non-2xx/errors |")
-        L.append("|---:|---|---:|---:|---:|---:|---:|---:|")
+        L.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for conns in (16, 256):
             x = r[conns]
             for label, k in (("straight to the upstream (the limit)", "direct"),
                              ("nginx reverse proxy (the peer)", "nginx"),
                              ("cliproxyd", "cliproxyd")):
                 y = x[k]
-                L.append("| %d | %s | %s | %s | %s | %s | %s | %d/%d |" % (
+                L.append("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %d/%d |" % (
                     conns, label, f0(y["rps"]), f2(y["p50"]), f2(y["p99"]),
                     pct(y["rps"], x["direct"]["rps"]), pct(y["rps"], x["nginx"]["rps"]),
+                    f1(y["upconn_per_1k"]) if "upconn_per_1k" in y else "-",
+                    "%.3f" % y["cpu_ms_per_req"] if "cpu_ms_per_req" in y else "-",
                     y["bad"], y["errors"]))
         x = r[256]
         targets.append(("proxy >= nginx peer at 256 connections",
