@@ -11,4 +11,4 @@ EXTRA_DIST += conf/lighttpd/cliproxy-mgmt.conf conf/lighttpd/cliproxy-mgmt-spawn
 	conf/apache/cliproxy-mgmt.conf conf/spawn-fcgi/cliproxy-mgmt-spawn.sh \
 	conf/spawn-fcgi/nginx.conf.example
 # Benchmark of the responder (not run by make check).
-EXTRA_DIST += bench/mgmt_read.py
+
