@@ -50,6 +50,7 @@
 #define PXD_SHUTDOWN_GRACE_S 10                   /* SIGTERM: in-flight get this long */
 #define PXD_IO_TIMEOUT_S    600                   /* evhttp read/write timeout */
 #define PXD_CONNECT_TIMEOUT_S 30                  /* upstream connect timeout */
+#define PXD_UP_IDLE_MAX     256                   /* idle upstream connections kept for reuse */
 #define PXD_STATUS_MIN_MS   1000                  /* status file at most once a second */
 #define PXD_AUTH_FILES_MAX  CP_AUTHDIR_FILES_MAX
 
