@@ -477,18 +477,44 @@ def fig5(d, up_port, peer_port, up, peer):
     if r.status != 200:
         raise harness.HarnessError("nginx peer: %r" % r)
     res = {}
+    workers = [p for p in pids_of(NGINX) if p not in (peer.pid, up.pid)
+               and _parent(p) == peer.pid]
+    peer_worker = workers[0] if workers else peer.pid
+
+    def counted(url, conns, pid):
+        """wrk through a proxy, plus how many upstream connections the
+        proxy opened and closed per 1000 requests: sockets it left in
+        TIME_WAIT towards the upstream port during the run (wrk itself
+        keeps its connections, and nothing else talks to the upstream)."""
+        before, cpu = time_wait(up_port), cpu_seconds(pid)
+        r = wrk(url, conns, auth, method="POST", body=CHAT_BODY)
+        r["upconn_per_1k"] = 1000.0 * max(0, time_wait(up_port) - before) / max(r["requests"], 1)
+        r["cpu_ms_per_req"] = 1000.0 * (cpu_seconds(pid) - cpu) / max(r["requests"], 1)
+        return r
+
     for conns in (16, 256):
         for u in (direct, viapeer, viad):
             wrk(u, conns, auth, method="POST", body=CHAT_BODY, duration=1)
         res[conns] = interleave([
             ("direct", lambda: wrk(direct, conns, auth, method="POST", body=CHAT_BODY)),
-            ("nginx", lambda: wrk(viapeer, conns, auth, method="POST", body=CHAT_BODY)),
-            ("cliproxyd", lambda: wrk(viad, conns, auth, method="POST", body=CHAT_BODY)),
+            ("nginx", lambda: counted(viapeer, conns, peer_worker)),
+            ("cliproxyd", lambda: counted(viad, conns, d.proc.pid)),
         ])
         log("figure 5 @%d: %s" % (conns, json.dumps(res[conns])))
-    res["nginx_worker_rss_kib"] = max(rss_kib(p) for p in pids_of(NGINX)
-                                      if p != peer.pid and p != up.pid) if pids_of(NGINX) else 0
+    res["nginx_worker_rss_kib"] = rss_kib(peer_worker)
     RESULTS["fig5"] = res
+
+
+def _parent(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def time_wait(port):
+    """Loopback sockets in TIME_WAIT towards port (ss, iproute2)."""
+    out = subprocess.run(["ss", "-Htan", "state", "time-wait", "dport", "=", ":%d" % port],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout
+    return len(out.splitlines())
 
 
 def stream_client(port, n, key, hold):
@@ -527,7 +553,7 @@ def fig6(dir, d):
                 p = stream_client(port, 1, key, False)
                 p.wait()
             for _ in range(5):
-                p = stream_client(port, 20, key, False)
+                p = stream_client(port, 40, key, False)
                 out, _ = p.communicate(timeout=60)
                 j = json.loads(out.splitlines()[0])
                 vals.append(j["ttfb_p50_ms"])
@@ -699,7 +725,11 @@ def report():
         ok = r["mgmt"]["rps"] >= 0.8 * r["hello"]["rps"]
         targets.append(("management read >= 80%% of the FastCGI ceiling (%s)" % name,
                         "%s of ceiling" % pct(r["mgmt"]["rps"], r["hello"]["rps"]), ok))
-        L.append("\n%d responder processes (packaged snippet), median RSS %d KiB each; "
+        L.append("\nwrk, the web server and its responders share the same cores, so "
+                 "the web server's one process is the bottleneck of all three rows; the "
+                 "hello row is the FastCGI path's cost, not a hard ceiling (a row above "
+                 "100% is within the noise of this machine).")
+        L.append("%d responder processes (packaged snippet), median RSS %d KiB each; "
                  "the hello responder %d KiB." % (r["responders"], r["responder_rss_kib"],
                                                   r["hello_rss_kib"]))
         if "nomemo" in r:
@@ -739,17 +769,20 @@ def report():
         L.append("\n## 5. Proxy overhead: non-streaming chat completion, nginx upstream "
                  "returning a fixed body\n")
         L.append("| connections | path | req/s | p50 | p99 | vs direct | vs nginx peer | "
+                 "new upstream connections per 1000 requests | proxy CPU ms per request | "
                  "non-2xx/errors |")
-        L.append("|---:|---|---:|---:|---:|---:|---:|---:|")
+        L.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for conns in (16, 256):
             x = r[conns]
             for label, k in (("straight to the upstream (the limit)", "direct"),
                              ("nginx reverse proxy (the peer)", "nginx"),
                              ("cliproxyd", "cliproxyd")):
                 y = x[k]
-                L.append("| %d | %s | %s | %s | %s | %s | %s | %d/%d |" % (
+                L.append("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %d/%d |" % (
                     conns, label, f0(y["rps"]), f2(y["p50"]), f2(y["p99"]),
                     pct(y["rps"], x["direct"]["rps"]), pct(y["rps"], x["nginx"]["rps"]),
+                    f1(y["upconn_per_1k"]) if "upconn_per_1k" in y else "-",
+                    "%.3f" % y["cpu_ms_per_req"] if "cpu_ms_per_req" in y else "-",
                     y["bad"], y["errors"]))
         x = r[256]
         targets.append(("proxy >= nginx peer at 256 connections",
@@ -765,23 +798,24 @@ def report():
     if r:
         L.append("\n## 6. Streaming scale: SSE streams held open through cliproxyd\n")
         t = r["ttfb_idle"]
-        L.append("Time to first event, one stream at a time (median of 5 x 20): direct to "
+        L.append("Time to first event, one stream at a time (median of 5 runs of 40): direct to "
                  "the mock %s ms, through cliproxyd %s ms: overhead %s ms.\n" % (
                      f2(t["direct"]), f2(t["cliproxyd"]), f2(t["cliproxyd"] - t["direct"])))
         L.append("| streams | open | failed | daemon RSS MiB | KiB per stream | CPU to open "
                  "them (s) | CPU while held | first event p50 / p99 (ms, while opening "
-                 "200 at a time) |")
-        L.append("|---:|---:|---:|---:|---:|---:|---:|---|")
-        L.append("| 0 | - | - | %s | - | - | - | - |" % f1(r["base_rss_kib"] / 1024))
+                 "200 at a time) | RSS MiB after they close |")
+        L.append("|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+        L.append("| 0 | - | - | %s | - | - | - | - | - |" % f1(r["base_rss_kib"] / 1024))
         big = None
         for n, x in sorted(r["levels"].items()):
             if "skipped" in x:
                 L.append("| %d | skipped: %s |||||||" % (n, x["skipped"]))
                 continue
-            L.append("| %d | %d | %d | %s | %s | %s | %s%% | %s / %s |" % (
+            L.append("| %d | %d | %d | %s | %s | %s | %s%% | %s / %s | %s |" % (
                 n, x["open"], x["failed"], f1(x["rss_kib"] / 1024), f1(x["rss_per_stream_kib"]),
                 f2(x["ramp_cpu_s"]), f1(x["hold_cpu_pct"]),
-                f1(x["ttfb_p50_ms"] or 0), f1(x["ttfb_p99_ms"] or 0)))
+                f1(x["ttfb_p50_ms"] or 0), f1(x["ttfb_p99_ms"] or 0),
+                f1(x["rss_after_close_kib"] / 1024)))
             if x["first_error"]:
                 L.append("| | first error: %s |||||||" % x["first_error"].replace("|", "/"))
             big = (n, x)
@@ -791,6 +825,12 @@ def report():
                  "about %d streams: the 10k level is measured as %s and extrapolated linearly "
                  "to 10,000 below." % (r["nofile"], (r["nofile"] - 64) // 2,
                                        big[0] if big else "-"))
+        opened = [(n, x) for n, x in sorted(r["levels"].items()) if x.get("open")]
+        if len(opened) >= 2:
+            L.append("Daemon CPU per stream opened: %s. Time to first event while "
+                     "opening includes the python client's and mock's own queueing." % ", ".join(
+                         "%s ms at %d" % (f2(1000.0 * x["ramp_cpu_s"] / x["open"]), n)
+                         for n, x in opened))
         if big:
             n, x = big
             est = (r["base_rss_kib"] + x["rss_per_stream_kib"] * 10000) / 1024

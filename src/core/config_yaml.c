@@ -1147,7 +1147,8 @@ edits_apply(struct splice *s, char **out, size_t *outlen)
 	size_t i, at = 0;
 	int rc = CP_OK;
 
-	qsort(s->v, s->n, sizeof(*s->v), edit_cmp);
+	if (s->n > 0)   /* qsort(NULL, 0, ...) is undefined behaviour */
+		qsort(s->v, s->n, sizeof(*s->v), edit_cmp);
 	buf_init(&b, CP_CONFIG_MAX);
 	for (i = 0; i < s->n && rc == CP_OK; i++) {
 		if (s->v[i].pos < at || s->v[i].pos + s->v[i].del > s->len) {

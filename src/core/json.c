@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core.h"
@@ -95,6 +96,10 @@ json_prescan(const char *s, size_t len)
 			i++;
 			continue;
 		}
+		/* Outside strings only RFC 8259 whitespace may separate tokens;
+		 * cJSON would skip any byte <= 0x20, NUL included. */
+		if ((unsigned char)c < 0x20 && !json_ws(c))
+			return false;
 		if (!json_ws(c))
 			any = true;
 		if (c == '"') {
@@ -131,6 +136,42 @@ json_all_finite(const cJSON *v)
 	return true;
 }
 
+static int
+json_key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* true if no object in v has two members of the same name: cJSON keeps
+ * both and every getter sees the first, while other parsers take the last,
+ * so {"index":0,"index":5} would mean different things to different
+ * readers. Recursion is bounded by the CP_JSON_DEPTH_MAX prescan. */
+static bool
+json_keys_unique(const cJSON *v)
+{
+	const cJSON *c;
+	const char **keys = NULL;
+	size_t n = 0, i;
+	bool ok = true;
+
+	for (c = v->child; c != NULL; c = c->next) {
+		if (!json_keys_unique(c))
+			return false;
+		n++;
+	}
+	if (!cJSON_IsObject(v) || n < 2)
+		return true;
+	if ((keys = malloc(n * sizeof(*keys))) == NULL)
+		return false;
+	for (c = v->child, i = 0; c != NULL; c = c->next)
+		keys[i++] = c->string != NULL ? c->string : "";
+	qsort(keys, n, sizeof(*keys), json_key_cmp);
+	for (i = 1; i < n && ok; i++)
+		ok = strcmp(keys[i - 1], keys[i]) != 0;
+	free(keys);
+	return ok;
+}
+
 int
 json_parse_strict(const char *data, size_t len, cJSON **out)
 {
@@ -154,7 +195,7 @@ json_parse_strict(const char *data, size_t len, cJSON **out)
 	for (i = (size_t)(end - data); i < len; i++)
 		if (!json_ws(data[i]))
 			goto out;
-	if (!json_all_finite(root))
+	if (!json_all_finite(root) || !json_keys_unique(root))
 		goto out;
 	*out = root;
 	root = NULL;

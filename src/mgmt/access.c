@@ -392,9 +392,14 @@ presented_key(const struct mgmt_req *rq)
 static bool
 memo_disabled(void)
 {
-	const char *s = getenv("CLIPROXY_NO_KEY_MEMO");
+	static int disabled = -1;   /* read once per process */
 
-	return s != NULL && strcmp(s, "1") == 0;
+	if (disabled < 0) {
+		const char *s = getenv("CLIPROXY_NO_KEY_MEMO");
+
+		disabled = s != NULL && strcmp(s, "1") == 0;
+	}
+	return disabled != 0;
 }
 
 static bool

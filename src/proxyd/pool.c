@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,8 +142,7 @@ pool_cooldown(const char *cred_id, time_t until)
 		cools = t;
 		cap_cools = ncap;
 	}
-	memcpy(cools[n_cools].id, cred_id, 65);
-	cools[n_cools].id[64] = '\0';
+	snprintf(cools[n_cools].id, sizeof(cools[n_cools].id), "%s", cred_id);
 	cools[n_cools].until = until;
 	n_cools++;
 }

@@ -18,9 +18,11 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -65,6 +67,7 @@ struct exchange {
 	bool finished;                   /* answered; waiting to be freed */
 	unsigned long long sent;         /* body bytes relayed */
 	struct event *kick;              /* deferred work from callbacks */
+	struct event *peer;              /* EOF watch on the client socket */
 	struct sse_parser sse;           /* counts events of a stream */
 	struct buf log;                  /* request-log text, when enabled */
 	long final_status;               /* what the client got */
@@ -130,6 +133,9 @@ ex_unhook(struct exchange *ex)
 	if (ex->evcon != NULL && !ex->client_gone)
 		evhttp_connection_set_closecb(ex->evcon, NULL, NULL);
 	ex->evcon = NULL;
+	if (ex->peer != NULL)
+		event_free(ex->peer);
+	ex->peer = NULL;
 }
 
 /* Answer with an error in the client's format. */
@@ -208,6 +214,8 @@ static void
 ex_free(struct exchange *ex)
 {
 	ex_attempt_release(ex);
+	if (ex->peer != NULL)
+		event_free(ex->peer);
 	if (ex->kick != NULL)
 		event_free(ex->kick);
 	buf_release(&ex->url);
@@ -283,6 +291,47 @@ ex_kick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The client hung up while libevent was not reading (it reads nothing
+ * between the request and the end of our reply): drop the connection and
+ * with it the request, then stop the upstream (DESIGN 6: a client that
+ * goes away cancels its upstream transfer at once). */
+static void
+ex_client_lost(struct exchange *ex)
+{
+	struct evhttp_connection *evcon = ex->evcon;
+
+	if (ex->client_gone)
+		return; /* the close callback came first: the kick frees all */
+	ex_unhook(ex);
+	ex->client_gone = true;
+	ex->req = NULL; /* freed with the connection */
+	if (evcon != NULL)
+		evhttp_connection_free(evcon);
+	ex_abort(ex);
+}
+
+static void
+ex_peer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct exchange *ex = arg;
+	ssize_t n;
+	char c;
+
+	(void)what;
+	n = recv(fd, &c, 1, MSG_PEEK);
+	if (n > 0) {
+		/* Pipelined bytes, not a hang-up: stop watching (the socket
+		 * would stay readable) and let evhttp read them later. */
+		event_free(ex->peer);
+		ex->peer = NULL;
+		return;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	log_debug("client of '%s' hung up (eof watch)", ex->model != NULL ? ex->model : "");
+	ex_client_lost(ex);
+}
+
 static void
 ex_close_cb(struct evhttp_connection *evcon, void *arg)
 {
@@ -291,8 +340,14 @@ ex_close_cb(struct evhttp_connection *evcon, void *arg)
 	(void)evcon;
 	/* libevent detached the request (req->evcon = NULL) and will not free
 	 * it; we do, from the loop. */
+	log_debug("client of '%s' went away", ex->model != NULL ? ex->model : "");
 	ex->client_gone = true;
 	ex->evcon = NULL;
+	/* The descriptor is closed now (and may be reused): stop the EOF
+	 * watch before it fires on it. */
+	if (ex->peer != NULL)
+		event_free(ex->peer);
+	ex->peer = NULL;
 	event_active(ex->kick, EV_TIMEOUT, 0);
 }
 
@@ -476,8 +531,7 @@ ex_done_cb(struct up_xfer *x, CURLcode rc)
 			if (ex->req != NULL && ex->evcon != NULL) {
 				struct evhttp_connection *evcon = ex->evcon;
 
-				evhttp_connection_set_closecb(evcon, NULL, NULL);
-				ex->evcon = NULL;
+				ex_unhook(ex);
 				ex->client_gone = true;
 				ex->req = NULL;
 				evhttp_connection_free(evcon);
@@ -742,7 +796,14 @@ relay_start(struct evhttp_request *req, const struct fmt *fmt, const char *body,
 	}
 	ex->retries_left = snap->cfg->request_retry;
 	ex->evcon = evhttp_request_get_connection(req);
-	if (ex->evcon != NULL)
+	if (ex->evcon != NULL) {
+		struct bufferevent *bev = evhttp_connection_get_bufferevent(ex->evcon);
+		evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+
 		evhttp_connection_set_closecb(ex->evcon, ex_close_cb, ex);
+		if (fd >= 0 && (ex->peer = event_new(relay_base, fd, EV_READ | EV_PERSIST,
+		    ex_peer_cb, ex)) != NULL)
+			event_add(ex->peer, NULL);
+	}
 	ex_next_attempt(ex);
 }

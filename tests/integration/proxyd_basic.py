@@ -173,6 +173,25 @@ class Basic(unittest.TestCase):
         self.assertEqual(st, 405)
         self.assertEqual(h.get("allow"), "POST")
 
+    def test_pipelined_requests(self):
+        import socket
+        body = json.dumps({"model": "alias-a"}).encode()
+        one = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+               CLIENT_KEY.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        two = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        s = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
+        s.sendall(one + two)  # the second arrives while the first is proxied
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        self.assertEqual(data.count(b"HTTP/1.1 200"), 2, data[:300])
+        self.assertIn(b"Hello from the mock", data)
+        self.assertIn(b'{"status":"ok"}', data)
+
     def test_upstream_4xx_passed_on(self):
         d2cfg = make_cfg(self.m)
         d2cfg["openai-compatibility"][0]["api-keys"] = ["k-400"]

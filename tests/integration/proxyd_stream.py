@@ -23,7 +23,7 @@ def cfg_for(m, **extra):
     cfg = {"api-keys": [KEY],
            "openai-compatibility": [ps.compat("mock", m.base_url, [UPKEY],
                                               [("up", "m"), ("drip-up", "drip"),
-                                               ("big-up", "big")])]}
+                                               ("big-up", "big"), ("slow-up", "slow")])]}
     cfg.update(extra)
     return cfg
 
@@ -114,6 +114,19 @@ class Stream(unittest.TestCase):
         self.assertTrue(ev, "upstream never saw the connection close")
         self.assertLess(ev[0]["t"] - t0, 2.0)
         self.assertLess(ev[0]["sent"], 50)
+        st = self.d.wait_status(lambda s: s["requests"]["in-flight"] == 0)
+        self.assertEqual(st["requests"]["in-flight"], 0)
+
+    def test_disconnect_while_waiting_cancels_upstream(self):
+        s = raw_request(self.d.port, "slow", stream=False)
+        ps.wait_until(lambda: self.m.requests(), timeout=5)
+        time.sleep(0.2)
+        t0 = time.time()
+        s.close()
+        ev = ps.wait_until(lambda: [e for e in self.m.events()
+                                    if e["kind"] == "client_closed"], timeout=5)
+        self.assertTrue(ev, "upstream never saw the connection close")
+        self.assertLess(ev[0]["t"] - t0, 1.5)
         st = self.d.wait_status(lambda s: s["requests"]["in-flight"] == 0)
         self.assertEqual(st["requests"]["in-flight"], 0)
 

@@ -4,6 +4,8 @@ check_PROGRAMS += tests/integration/rel_core
 tests_integration_rel_core_SOURCES = tests/integration/rel_core.c
 tests_integration_rel_core_LDADD = $(CORE_LIBS)
 EXTRA_DIST += tests/integration/rellib.py tests/README.md
-REL_TESTS = tests/integration/rel_kill.py
+REL_TESTS = tests/integration/rel_kill.py tests/integration/rel_concurrency.py \
+	tests/integration/rel_faults.py tests/integration/rel_hostile.py \
+	tests/integration/rel_reload.py tests/integration/rel_secrets.py
 TESTS += $(REL_TESTS)
 EXTRA_DIST += $(REL_TESTS)

@@ -42,14 +42,23 @@ def load_config(path):
     return json.loads(p.stdout.decode())
 
 
-def responder_pids(binary):
-    """Pids of running processes whose executable is binary."""
+def responder_pids(binary, config=None):
+    """Pids of running processes whose executable is binary and, when
+    config is given, whose environment names that config (CLIPROXY_CONFIG):
+    several suites may run at once from one build tree (make -j), and a
+    test must only ever count or kill its own responders."""
+    marker = ("CLIPROXY_CONFIG=%s\0" % config).encode() if config else None
     pids = []
     for d in os.listdir("/proc"):
         if d.isdigit():
             try:
-                if os.readlink("/proc/%s/exe" % d) == binary:
-                    pids.append(int(d))
+                if os.readlink("/proc/%s/exe" % d) != binary:
+                    continue
+                if marker is not None:
+                    with open("/proc/%s/environ" % d, "rb") as f:
+                        if marker not in f.read() + b"\0":
+                            continue
+                pids.append(int(d))
             except OSError:
                 pass
     return pids

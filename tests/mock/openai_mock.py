@@ -22,11 +22,13 @@ and by the upstream model name (after the key passed):
                 MockUpstream.big_sent)
   *midclose*    SSE of three events, then an abrupt close
   *empty*       200 with an empty body
+  *slow*        a JSON answer after 3 s (records a client close meanwhile)
   otherwise     SSE when "stream": true, else one JSON completion; both
                 deterministic (see sse_bytes / json_bytes).
 """
 import json
 import os
+import select
 import socket
 import sys
 import threading
@@ -136,6 +138,24 @@ class _Handler(BaseHTTPRequestHandler):
                                                      "type": "mock"}}).encode())
             return
         tag = " [" + key + "]"
+        if "slow" in model:
+            # Think for 3 s before answering, watching for the caller
+            # to hang up (EOF on the socket) meanwhile.
+            end = time.time() + 3.0
+            while time.time() < end:
+                r, _, _ = select.select([self.connection], [], [], 0.05)
+                if r:
+                    try:
+                        gone = self.connection.recv(1, socket.MSG_PEEK) == b""
+                    except OSError:
+                        gone = True
+                    if gone:
+                        self.server.mock._event({"kind": "client_closed", "model": model,
+                                                 "sent": 0, "t": time.time()})
+                        self.close_connection = True
+                        return
+            self._send(200, json_bytes(model, tag))
+            return
         if "empty" in model:
             self._send(200, b"")
             return
