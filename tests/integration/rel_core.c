@@ -7,10 +7,11 @@
  *                                      print the effective config as JSON
  *                                      (secret left out); exit 1 if it
  *                                      does not load
- *   rel_core cfgappend CONFIG TAG N    N transactions, each appending
+ *   rel_core cfgappend CONFIG TAG N [MS]  N transactions, each appending
  *                                      "TAG-<k>" to api-keys
- *   rel_core authwrite DIR NAME N      N authstore_write of NAME with
+ *   rel_core authwrite DIR NAME N [MS] N authstore_write of NAME with
  *                                      {"writer":"core","seq":k}
+ *   MS: pause between two changes, in milliseconds (default 0)
  *
  * Each acknowledged change prints "ack <k>" (flushed) so the caller knows
  * exactly which changes must survive; a failed one prints "fail <k> <code>"
@@ -22,10 +23,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core.h"
 
 #define REL_N_MAX 1000000   /* changes one run may ask for */
+#define REL_PAUSE_MAX 10000 /* longest pause between changes, ms */
+
+static long long pause_ms;    /* between two changes */
+
+static void
+pause_between(void)
+{
+	struct timespec ts = { (time_t)(pause_ms / 1000), (long)(pause_ms % 1000) * 1000000L };
+
+	if (pause_ms > 0)
+		nanosleep(&ts, NULL);
+}
 
 struct append_arg {
 	const char *tag;     /* value prefix */
@@ -111,6 +125,7 @@ cmd_cfgappend(const char *path, const char *tag, long long n)
 			fails++;
 		}
 		fflush(stdout);
+		pause_between();
 	}
 	return fails == 0 ? 0 : 1;
 }
@@ -132,6 +147,7 @@ cmd_authwrite(const char *dir, const char *name, long long n)
 			fails++;
 		}
 		fflush(stdout);
+		pause_between();
 	}
 	return fails == 0 ? 0 : 1;
 }
@@ -144,11 +160,16 @@ main(int argc, char **argv)
 	log_init("rel_core", false, LOG_LVL_WARN);
 	if (argc == 3 && strcmp(argv[1], "check") == 0)
 		return cmd_check(argv[2]);
-	if (argc == 5 && strcmp(argv[1], "cfgappend") == 0 && count_arg(argv[4], &n) == CP_OK)
+	if (argc == 6 && str_to_ll(argv[5], strlen(argv[5]), 0, REL_PAUSE_MAX, &pause_ms) != CP_OK)
+		goto usage;
+	if ((argc == 5 || argc == 6) && strcmp(argv[1], "cfgappend") == 0 &&
+	    count_arg(argv[4], &n) == CP_OK)
 		return cmd_cfgappend(argv[2], argv[3], n);
-	if (argc == 5 && strcmp(argv[1], "authwrite") == 0 && count_arg(argv[4], &n) == CP_OK)
+	if ((argc == 5 || argc == 6) && strcmp(argv[1], "authwrite") == 0 &&
+	    count_arg(argv[4], &n) == CP_OK)
 		return cmd_authwrite(argv[2], argv[3], n);
-	fprintf(stderr, "usage: rel_core check CONFIG | cfgappend CONFIG TAG N | "
-	    "authwrite DIR NAME N\n");
+usage:
+	fprintf(stderr, "usage: rel_core check CONFIG | cfgappend CONFIG TAG N [MS] | "
+	    "authwrite DIR NAME N [MS]\n");
 	return 2;
 }

@@ -8,16 +8,19 @@ server user cannot write, a missing auth-dir: every refused write answers
 a clear JSON error ("failed to save config: ...", "failed to save auth
 file: ..."), the previous files stay byte-identical, no temp is left
 behind, reads keep working, and writes work again once the fault is gone.
+A cliproxyd watching the same config keeps serving throughout.
 
 Mounting needs root. In CI (CI set) a non-root run fails with the reason;
 elsewhere it is skipped with the reason printed.
 """
 import atexit
 import errno
+import hashlib
 import json
 import os
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -76,8 +79,30 @@ def fill(d):
     return path
 
 
+def start_daemon(config, state):
+    """cliproxyd on the deployment's config; returns (process, port)."""
+    exe = harness.build_path("src/proxyd/cliproxyd")
+    log = os.path.join(state, "cliproxyd.log")
+    p = harness.start([exe, "-c", config, "--listen", "127.0.0.1:0", "--state-dir", state,
+                       "--log", "stderr"], log=log)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with open(os.path.join(state, "cliproxyd.status")) as f:
+                st = json.load(f)
+            if st.get("pid") == p.pid and st.get("listen"):
+                return p, int(st["listen"].rsplit(":", 1)[1])
+        except (OSError, ValueError):
+            pass
+        if p.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise harness.HarnessError("cliproxyd did not start%s" % harness.tail(log))
+
+
 class Faults(unittest.TestCase):
     dep = None
+    daemon = None
 
     @classmethod
     def setUpClass(cls):
@@ -91,12 +116,17 @@ class Faults(unittest.TestCase):
             mount_tmpfs(cls.dep.cfgdir)
             mount_tmpfs(cls.dep.auth_dir)
             cls.dep.start()
+            state = os.path.join(cls.dep.dir, "pxd-state")
+            os.mkdir(state)
+            cls.daemon, cls.daemon_port = start_daemon(cls.dep.config, state)
         except Exception:
             cls.dep.stop()
             raise
 
     @classmethod
     def tearDownClass(cls):
+        if cls.daemon is not None:
+            harness.stop(cls.daemon)
         if cls.dep is not None:
             cls.dep.stop()
             _umount_all()
@@ -115,6 +145,25 @@ class Faults(unittest.TestCase):
                 pass
             harness.give(d)
         self.assertEqual(rellib.error_log_crashes(self.dep.server.log), [])
+        # the daemon watching this config kept serving through the fault
+        self.assertIsNone(self.daemon.poll(), "cliproxyd died")
+        r = harness.http_request(self.daemon_port, "GET", "/healthz", timeout=10)
+        self.assertEqual(r.status, 200, r)
+        # and it loaded the config as the fault left it (the last good one)
+        want = hashlib.sha256(self.dep.read_config()).hexdigest()
+        state = os.path.join(self.dep.dir, "pxd-state", "cliproxyd.status")
+        deadline = time.monotonic() + 10
+        got = None
+        while time.monotonic() < deadline:
+            try:
+                with open(state) as f:
+                    got = json.load(f).get("config-sha256")
+            except (OSError, ValueError):
+                got = None
+            if got == want:
+                break
+            time.sleep(0.05)
+        self.assertEqual(got, want, "cliproxyd did not load the config after the fault")
 
     def req(self, *a, **kw):
         return self.dep.req(*a, **kw)
@@ -237,6 +286,7 @@ class Faults(unittest.TestCase):
     def test_missing_auth_dir(self):
         dep = self.dep
         cases = 0
+        seen = []
         for sub in ("missing-auth", "no/such/parent/auth"):
             target = os.path.join(dep.dir, sub)
             dep.reset(dep.config_text().replace('auth-dir: "%s"' % dep.auth_dir,
@@ -250,7 +300,10 @@ class Faults(unittest.TestCase):
             r = self.req("GET", "/auth-files/download?name=x.json")
             self.assertIn(r.status, (404, 500), r)
             self.assertEqual(list(r.json()), ["error"], r)
+            seen.append("%s: list %d, download %d" % (sub, self.req("GET", "/auth-files").status,
+                                                       r.status))
             r = self.req("POST", "/auth-files?name=x.json", body=b'{"k":1}')
+            seen[-1] += ", upload %d" % r.status
             if r.status == 200:
                 self.assertEqual(harness.read_file(os.path.join(target, "x.json")), b'{"k":1}')
             else:
@@ -259,7 +312,8 @@ class Faults(unittest.TestCase):
                              True)
             self.assertEqual(self.req("GET", "/debug").status, 200)
             cases += 1
-        rellib.figure("missing auth-dir: %d layouts, clear answers, responder alive" % cases)
+        rellib.figure("missing auth-dir: %d layouts (%s), clear answers, responder alive"
+                      % (cases, "; ".join(seen)))
 
 
 if __name__ == "__main__":

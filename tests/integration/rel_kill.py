@@ -26,7 +26,7 @@ import mgmtlib  # noqa: E402
 import rellib  # noqa: E402
 import tap  # noqa: E402
 
-KILLS = int(os.environ.get("REL_KILLS", "200"))
+KILLS = rellib.scaled("REL_KILLS", 200, 100)
 WRITERS = 4
 LOCK_TIMEOUT = 5.0   # CP_LOCK_TIMEOUT_MS
 

@@ -20,12 +20,39 @@ TEMP_RE = re.compile(r"^\..+\.tmp[A-Za-z0-9_]{6}$")
 
 def figure(text):
     """One TAP diagnostic line with the figures of a test."""
+    if sanitized_build():
+        text += " [sanitizer build: loads scaled down]"
     sys.stdout.write("# %s\n" % text)
     sys.stdout.flush()
 
 
 def in_ci():
     return bool(os.environ.get("CI"))
+
+
+_sanitized = None
+
+
+def sanitized_build():
+    """True when the build under test is instrumented (--enable-sanitizers):
+    its programs run several times slower, so the suites scale their
+    loads down there (the figures say by how much) to fit CI's budget."""
+    global _sanitized
+    if _sanitized is None:
+        try:
+            with open(harness.build_path("src/mgmt/cliproxy-mgmt"), "rb") as f:
+                _sanitized = b"__asan_init" in f.read()
+        except (OSError, harness.HarnessError):
+            _sanitized = False  # the tests themselves say what is missing
+    return _sanitized
+
+
+def scaled(env, normal, sanitized):
+    """An int load knob: env var if set, else normal or sanitized."""
+    v = os.environ.get(env)
+    if v:
+        return int(v)
+    return sanitized if sanitized_build() else normal
 
 
 def core_bin():
