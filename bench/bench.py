@@ -453,7 +453,8 @@ def fig4_5_6_7():
         d.chat()
         if 5 in ONLY:
             guarded(fig5, d, up_port, peer_port, up, peer)
-        RESULTS["fig7"]["daemon_after_load_rss_kib"] = rss_kib(d.proc.pid)
+        if 5 in ONLY:
+            RESULTS["fig7"]["daemon_after_load_rss_kib"] = rss_kib(d.proc.pid)
         if 6 in ONLY:
             guarded(fig6, dir, d)
     finally:
@@ -612,11 +613,14 @@ def fig4():
     try:
         conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
         lat = []
+        puts = []
         misses = 0
         for i in range(ARGS.reloads):
             key = "sk-reload-%d-%s" % (i, secrets.token_hex(6))
+            tp = time.monotonic()
             r = dep.req("PUT", "/api-keys", [key])
             t0 = time.monotonic()
+            puts.append((t0 - tp) * 1000)
             if r.status != 200:
                 raise harness.HarnessError("PUT /api-keys: %r" % r)
             while True:
@@ -633,7 +637,8 @@ def fig4():
             lat.append((time.monotonic() - t0) * 1000)
         conn.close()
         res = {"n": len(lat), "p50": statistics.median(lat), "p99": pctl(lat, 99),
-               "min": min(lat), "max": max(lat), "timeouts": misses}
+               "min": min(lat), "max": max(lat), "timeouts": misses,
+               "put_p50": statistics.median(puts)}
         RESULTS["fig4"] = res
         RESULTS["fig4_samples"] = lat
         log("figure 4: %s" % json.dumps(res))
@@ -761,7 +766,10 @@ def report():
         L.append("| %s | %s | %s | %s | %d |" % (f1(r["p50"]), f1(r["p99"]), f1(r["min"]),
                                                  f1(r["max"]), r["timeouts"]))
         L.append("\ncliproxyd debounces inotify events for 20 ms (DESIGN 6, "
-                 "PXD_DEBOUNCE_MS), so no change can be admitted in less than that.")
+                 "PXD_DEBOUNCE_MS) counted from the rename, which happens before the PUT "
+                 "returns (the responder still fsyncs the directory and answers): the "
+                 "figure is about 20 ms minus that tail plus the reload. The PUT itself "
+                 "took %s ms (median)." % f1(r.get("put_p50", 0)))
         targets.append(("reload median < 20 ms", "%s ms" % f1(r["p50"]), r["p50"] < 20))
 
     r = RESULTS.get("fig5")
