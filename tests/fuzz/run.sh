@@ -7,7 +7,10 @@
 #   run.sh SRCDIR BUILDDIR [SECONDS]
 set -u
 src=$1 build=$2 secs=${3:-30}
-out="$build/tests/fuzz"
+# Outside tests/: EXTRA_DIST lists the directory tests/fuzz, and automake
+# copies a build-tree directory of that name in preference to the source
+# one, so fuzz binaries and corpora would end up in the tarball.
+out="$build/fuzz-out"
 mkdir -p "$out" || exit 1
 command -v clang >/dev/null || { echo "fuzz: clang not found: install the Debian package clang"; exit 1; }
 

@@ -18,6 +18,7 @@ import errno
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -40,8 +41,24 @@ def _umount_all():
 
 
 # registered after harness's own atexit, so it runs first (before the temp
-# dirs are removed)
+# dirs are removed); on a signal harness exits with os._exit, skipping
+# atexit, so its handlers are wrapped too
 atexit.register(_umount_all)
+
+
+def _wrap(sig):
+    prev = signal.getsignal(sig)
+
+    def handler(signum, frame):
+        _umount_all()
+        if callable(prev):
+            prev(signum, frame)
+        os._exit(128 + signum)
+    signal.signal(sig, handler)
+
+
+for _s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    _wrap(_s)
 
 
 def mount_tmpfs(d):

@@ -6,6 +6,7 @@ Use at the end of a test script:
     if __name__ == "__main__":
         tap.main()
 """
+import atexit
 import os
 import sys
 import traceback
@@ -88,4 +89,8 @@ def main(module="__main__"):
             for line in err.splitlines():
                 out.write("# " + line + "\n")
     out.flush()
+    # os._exit skips atexit, where harness.py stops stray processes and
+    # removes the temporary directories: run those handlers first.
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
     os._exit(0 if result.wasSuccessful() and result.n == total else 1)
