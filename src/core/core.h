@@ -175,9 +175,11 @@ int fio_read_file(const char *path, size_t cap, char **out, size_t *outlen);
  * anything that is not a regular file (CP_EPERM). */
 int fio_read_at(int dirfd, const char *name, size_t cap, char **out, size_t *outlen);
 /* Atomic replace (DESIGN 4 steps 4-5): dot-prefixed mkstemp temp beside
- * path, write loop, fchmod to the old file's mode (newmode if none), keep
- * its group, fsync, rename, fsync the directory; temp unlinked on failure,
- * old file intact. err gets e.g. "No space left on device". */
+ * path, write loop, fchmod to the old file's mode (newmode if none; in a
+ * setgid group-writable directory the group also gets newmode's owner
+ * read/write bits), keep its group, fsync, rename, fsync the directory;
+ * temp unlinked on failure, old file intact. err gets e.g. "No space left
+ * on device". */
 int fio_write_atomic(const char *path, const void *data, size_t len, mode_t newmode,
     char *err, size_t errlen);
 /* The same relative to a directory descriptor (auth-dir). */

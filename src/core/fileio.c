@@ -177,6 +177,21 @@ fio_tmp_at(int dirfd, const char *name, char *tmp, size_t tmplen)
 
 /* Steps 4-5 once the temp exists: write, mode, group, fsync, rename,
  * directory fsync. On failure the temp is unlinked and errno kept. */
+/* Mode of a file that did not exist before. In a setgid, group-writable
+ * directory (the packaged layout: the responder runs as www-data, the
+ * daemon as cliproxy, both in group cliproxy; doc/deploy.md) the group
+ * gets the owner's read/write bits, or the other program could not read
+ * what this one wrote; anywhere else newmode stands as is (DESIGN 4). */
+static mode_t
+fio_new_mode(int dirfd, mode_t newmode)
+{
+	struct stat d;
+
+	if (fstat(dirfd, &d) == 0 && (d.st_mode & S_ISGID) && (d.st_mode & S_IWGRP))
+		return newmode | ((newmode & 0600) >> 3);
+	return newmode;
+}
+
 static int
 fio_commit(int dirfd, const char *name, int fd, const char *tmp, const void *data,
     size_t len, mode_t newmode, char *err, size_t errlen)
@@ -211,7 +226,7 @@ fio_commit(int dirfd, const char *name, int fd, const char *tmp, const void *dat
 			goto out;
 	}
 	/* fchmod after fchown: chown may clear set-id bits. */
-	if (fchmod(fd, have_old ? (old.st_mode & 07777) : newmode) == -1)
+	if (fchmod(fd, have_old ? (old.st_mode & 07777) : fio_new_mode(dirfd, newmode)) == -1)
 		goto out;
 	if (fsync(fd) == -1)
 		goto out;

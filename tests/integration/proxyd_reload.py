@@ -205,6 +205,22 @@ class AuthDir(unittest.TestCase):
         self.assertIsNone(self.d.status()["last-error"])
         self.assertEqual(self.d.chat("k", "m")[0], 200)
 
+    def test_auth_dir_is_config_dir(self):
+        # One inode, one inotify watch for both roles: both filters apply.
+        self.d.write_config(cfg_for(self.m, ["k"], **{"auth-dir": self.d.cfgdir}))
+        self.wait_files(0)
+        self.put(self.d.cfgdir, "c.json", {"type": "qwen"})
+        self.wait_files(1)
+        self.d.write_config(cfg_for(self.m, ["k2"], **{"auth-dir": self.d.cfgdir}))
+        self.assertTrue(ps.wait_until(lambda: self.d.chat("k2", "m")[0] == 200, 5))
+        self.put(self.d.cfgdir, "d.json", {})
+        self.wait_files(2)
+        # Moving away from it keeps the config watch alive.
+        self.d.write_config(cfg_for(self.m, ["k3"]))
+        self.wait_files(1)
+        self.d.write_config(cfg_for(self.m, ["k4"]))
+        self.assertTrue(ps.wait_until(lambda: self.d.chat("k4", "m")[0] == 200, 5))
+
     def test_auth_dir_moves(self):
         other = os.path.join(self.d.dir, "auth2")
         os.mkdir(other)

@@ -409,6 +409,41 @@ test_stamp(void **state)
 	assert_false(fio_stamp_eq(&a, &c));
 }
 
+/* A setgid group-writable directory is shared by two users (responder and
+ * daemon): new files there get the group the owner's bits; elsewhere they
+ * stay private. An existing file's mode always wins. */
+static void
+test_write_shared_dir_mode(void **state)
+{
+	struct fixture *f = *state;
+	char path[128];
+	struct stat st;
+
+	path_in(f, "private.json", path, sizeof(path));
+	assert_int_equal(fio_write_atomic(path, "{}", 2, 0600, NULL, 0), CP_OK);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+
+	assert_int_equal(chmod(f->dir, 02770), 0);
+	path_in(f, "shared.json", path, sizeof(path));
+	assert_int_equal(fio_write_atomic(path, "{}", 2, 0600, NULL, 0), CP_OK);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0660);
+
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(fio_write_atomic(path, "{\"a\":1}", 7, 0600, NULL, 0), CP_OK);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+
+	/* setgid without group write is not a shared directory */
+	assert_int_equal(chmod(f->dir, 02750), 0);
+	path_in(f, "other.json", path, sizeof(path));
+	assert_int_equal(fio_write_atomic(path, "{}", 2, 0600, NULL, 0), CP_OK);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(chmod(f->dir, 0700), 0);
+}
+
 int
 main(void)
 {
@@ -416,6 +451,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_new_and_replace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_symlinked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_shared_dir_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_missing_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_failure_keeps_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_at, setup, teardown),
