@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,8 @@
 
 #include "core.h"
 
-#define CFGTX_TEMP_MAX_AGE_S 3600 /* leftover temps older than this go */
+#define CFGTX_TEMP_MAX_AGE_S 60   /* leftover temps of killed writers older than
+                                     this go (issue 5: "older than a minute") */
 #define CFGTX_NEW_MODE 0600       /* a config created by a transaction */
 
 static void
@@ -60,9 +62,13 @@ cfg_transact(const char *path, cfg_tx_fn fn, void *arg, char *err, size_t errlen
 	memset(&tx, 0, sizeof(tx));
 	cfg_lock_path(path, lockpath, sizeof(lockpath));
 	rc = lock_acquire(&lk, lockpath, CP_LOCK_TIMEOUT_MS);
-	if (rc != CP_OK) {
-		set_err(err, errlen, rc == CP_EBUSY ? "config is busy" : "cannot lock '%s'",
-		    lockpath);
+	if (rc == CP_EBUSY) {
+		set_err(err, errlen, "config is busy");
+		goto out;
+	} else if (rc != CP_OK) {
+		/* The reason ("Read-only file system"), not the lock's path:
+		 * this text reaches clients as "failed to save config: ...". */
+		set_err(err, errlen, "cannot lock the config: %s", strerror(errno));
 		goto out;
 	}
 	dir_of(path, dir, sizeof(dir));

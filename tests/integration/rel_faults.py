@@ -251,6 +251,9 @@ class Faults(unittest.TestCase):
             self.assertTrue(500 <= r.status < 600, r)
             self.assertEqual(list(r.json()), ["error"], r)
             self.assertNotIn("busy", r.json()["error"], "a read-only dir is not a busy lock: %r" % r)
+            # The reason, not a path on the server.
+            self.assertIn("Read-only file system", r.json()["error"], r)
+            self.assertNotIn(dep.cfgdir, r.json()["error"], r)
             msgs.add(r.json()["error"])
         r = self.req("POST", "/auth-files?name=a.json", body=b'{"v":2}')
         self.assertTrue(500 <= r.status < 600, r)

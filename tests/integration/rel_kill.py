@@ -228,7 +228,7 @@ class KillMidWrite(unittest.TestCase):
 
     def test_2_stale_temps_are_cleaned_by_next_write(self):
         dep = self.dep
-        old = time.time() - 7200   # past both ages (authstore 60 s, cfgtx 3600 s)
+        old = time.time() - 120    # past both ages (60 s for auth-dir and config dir)
         planted = []
         for d, name in ((dep.cfgdir, ".config.yaml.tmpAbC123"), (dep.auth_dir, ".w0.json.tmpXyZ789")):
             p = os.path.join(d, name)
