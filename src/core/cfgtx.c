@@ -19,21 +19,6 @@
                                      this go (issue 5: "older than a minute") */
 #define CFGTX_NEW_MODE 0600       /* a config created by a transaction */
 
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Directory of path into out ("." when it has none). */
 static void
 dir_of(const char *path, char *out, size_t outlen)
@@ -63,12 +48,12 @@ cfg_transact(const char *path, cfg_tx_fn fn, void *arg, char *err, size_t errlen
 	cfg_lock_path(path, lockpath, sizeof(lockpath));
 	rc = lock_acquire(&lk, lockpath, CP_LOCK_TIMEOUT_MS);
 	if (rc == CP_EBUSY) {
-		set_err(err, errlen, "config is busy");
+		cp_seterr(err, errlen, "config is busy");
 		goto out;
 	} else if (rc != CP_OK) {
 		/* The reason ("Read-only file system"), not the lock's path:
 		 * this text reaches clients as "failed to save config: ...". */
-		set_err(err, errlen, "cannot lock the config: %s", strerror(errno));
+		cp_seterr(err, errlen, "cannot lock the config: %s", strerror(errno));
 		goto out;
 	}
 	dir_of(path, dir, sizeof(dir));
@@ -77,13 +62,13 @@ cfg_transact(const char *path, cfg_tx_fn fn, void *arg, char *err, size_t errlen
 	/* Read under the lock: never a cached copy (DESIGN 4 step 2). */
 	rc = fio_read_file(path, CP_CONFIG_MAX, &text, &len);
 	if (rc != CP_OK) {
-		set_err(err, errlen, "cannot read config: %s",
+		cp_seterr(err, errlen, "cannot read config: %s",
 		    rc == CP_ETOOBIG ? "file too large" : cp_strerror(rc));
 		goto out;
 	}
 	rc = cfg_parse(text, len, &cur, perr, sizeof(perr));
 	if (rc != CP_OK) {
-		set_err(err, errlen, "%s", perr);
+		cp_seterr(err, errlen, "%s", perr);
 		goto out;
 	}
 	tx.path = path;
@@ -92,7 +77,7 @@ cfg_transact(const char *path, cfg_tx_fn fn, void *arg, char *err, size_t errlen
 	tx.cfg = cur;
 	rc = fn(&tx, arg);
 	if (rc != CP_OK) {
-		set_err(err, errlen, "%s", tx.err[0] != '\0' ? tx.err : cp_strerror(rc));
+		cp_seterr(err, errlen, "%s", tx.err[0] != '\0' ? tx.err : cp_strerror(rc));
 		goto out;
 	}
 	if (tx.out == NULL)
@@ -100,13 +85,13 @@ cfg_transact(const char *path, cfg_tx_fn fn, void *arg, char *err, size_t errlen
 	/* The new text must load (DESIGN 4 step 3). */
 	rc = cfg_parse(tx.out, tx.outlen, &next, perr, sizeof(perr));
 	if (rc != CP_OK) {
-		set_err(err, errlen, "%s", perr);
+		cp_seterr(err, errlen, "%s", perr);
 		rc = CP_EINVAL;
 		goto out;
 	}
 	rc = fio_write_atomic(path, tx.out, tx.outlen, CFGTX_NEW_MODE, perr, sizeof(perr));
 	if (rc != CP_OK)
-		set_err(err, errlen, "%s", perr);
+		cp_seterr(err, errlen, "%s", perr);
 out:
 	if (dfd >= 0)
 		close(dfd);

@@ -46,22 +46,6 @@ struct cmap {
 	size_t len;                /* text length */
 };
 
-static void
-err_set(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-err_set(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int
 cmap_init(struct cmap *m, const char *text, size_t len)
 {
@@ -267,7 +251,7 @@ check_dups(struct builder *b, const struct ynode *m)
 	for (i = 1; i < n; i++)
 		if (key_cmp(&v[i - 1], &v[i]) == 0) {
 			const struct ynode *late = v[i]->start > v[i - 1]->start ? v[i] : v[i - 1];
-			err_set(b->err, b->errlen, "line %zu: duplicate key '%.64s'",
+			cp_seterr(b->err, b->errlen, "line %zu: duplicate key '%.64s'",
 			    late->line, late->s);
 			rc = CP_EINVAL;
 			break;
@@ -277,7 +261,7 @@ check_dups(struct builder *b, const struct ynode *m)
 small:
 	if (m->n == 4 && m->kids[0]->kind == YN_SCALAR && m->kids[2]->kind == YN_SCALAR &&
 	    key_cmp(&m->kids[0], &m->kids[2]) == 0) {
-		err_set(b->err, b->errlen, "line %zu: duplicate key '%.64s'",
+		cp_seterr(b->err, b->errlen, "line %zu: duplicate key '%.64s'",
 		    m->kids[2]->line, m->kids[2]->s);
 		return CP_EINVAL;
 	}
@@ -293,7 +277,7 @@ attach(struct builder *b, struct ynode *n, const char *anchor)
 
 	if (anchor != NULL) {
 		if (b->d->nanchors >= YAML_ANCHORS_MAX) {
-			err_set(b->err, b->errlen, "line %zu: too many anchors", n->line);
+			cp_seterr(b->err, b->errlen, "line %zu: too many anchors", n->line);
 			return CP_ETOOBIG;
 		}
 		if (b->d->nanchors % 16 == 0) {
@@ -319,7 +303,7 @@ attach(struct builder *b, struct ynode *n, const char *anchor)
 	if ((rc = kid_push(p, n)) != CP_OK)
 		return rc;
 	if (n->weight > YAML_EXPANDED_MAX - p->weight) {
-		err_set(b->err, b->errlen, "line %zu: document too large once aliases are expanded",
+		cp_seterr(b->err, b->errlen, "line %zu: document too large once aliases are expanded",
 		    n->line);
 		return CP_ETOOBIG;
 	}
@@ -339,7 +323,7 @@ on_event(struct builder *b, const yaml_event_t *e)
 	switch (e->type) {
 	case YAML_DOCUMENT_START_EVENT:
 		if (++b->ndocs > 1) {
-			err_set(b->err, b->errlen, "line %zu: more than one document",
+			cp_seterr(b->err, b->errlen, "line %zu: more than one document",
 			    e->start_mark.line + 1);
 			return CP_EINVAL;
 		}
@@ -349,13 +333,13 @@ on_event(struct builder *b, const yaml_event_t *e)
 			if (strcmp(b->d->anchors[i - 1].name, (const char *)e->data.alias.anchor) == 0)
 				break;
 		if (i == 0) {
-			err_set(b->err, b->errlen, "line %zu: unknown alias",
+			cp_seterr(b->err, b->errlen, "line %zu: unknown alias",
 			    e->start_mark.line + 1);
 			return CP_EPARSE;
 		}
 		n = b->d->anchors[i - 1].node;
 		if (b->depth + n->height + 1 > CP_YAML_DEPTH_MAX) {
-			err_set(b->err, b->errlen, "line %zu: nesting too deep",
+			cp_seterr(b->err, b->errlen, "line %zu: nesting too deep",
 			    e->start_mark.line + 1);
 			return CP_ETOOBIG;
 		}
@@ -375,7 +359,7 @@ on_event(struct builder *b, const yaml_event_t *e)
 	case YAML_SEQUENCE_START_EVENT:
 	case YAML_MAPPING_START_EVENT:
 		if (b->depth >= CP_YAML_DEPTH_MAX) {
-			err_set(b->err, b->errlen, "line %zu: nesting too deep",
+			cp_seterr(b->err, b->errlen, "line %zu: nesting too deep",
 			    e->start_mark.line + 1);
 			return CP_ETOOBIG;
 		}
@@ -423,7 +407,7 @@ on_event(struct builder *b, const yaml_event_t *e)
 	}
 nomem:
 	if (b->d->nall >= YAML_NODES_MAX) {
-		err_set(b->err, b->errlen, "line %zu: too many nodes", e->start_mark.line + 1);
+		cp_seterr(b->err, b->errlen, "line %zu: too many nodes", e->start_mark.line + 1);
 		return CP_ETOOBIG;
 	}
 	return CP_ENOMEM;
@@ -435,12 +419,12 @@ parse_error(const yaml_parser_t *p, const struct builder *b, char *err, size_t e
 	size_t line;
 
 	if (p->error == YAML_MEMORY_ERROR) {
-		err_set(err, errlen, "out of memory");
+		cp_seterr(err, errlen, "out of memory");
 		return;
 	}
 	if (p->error == YAML_READER_ERROR) {
 		line = line_of(b, p->problem_offset < b->len ? p->problem_offset : b->len);
-		err_set(err, errlen, "line %zu: %s", line,
+		cp_seterr(err, errlen, "line %zu: %s", line,
 		    p->problem ? p->problem : "cannot read input");
 		return;
 	}
@@ -449,16 +433,16 @@ parse_error(const yaml_parser_t *p, const struct builder *b, char *err, size_t e
 	 * line where it was opened is the useful one. */
 	if (p->context != NULL && p->problem != NULL &&
 	    strstr(p->problem, "end of stream") != NULL) {
-		err_set(err, errlen, "line %zu: %s (%s)", p->context_mark.line + 1,
+		cp_seterr(err, errlen, "line %zu: %s (%s)", p->context_mark.line + 1,
 		    p->problem, p->context);
 		return;
 	}
 	if (p->context != NULL)
-		err_set(err, errlen, "line %zu: %s (%s at line %zu)", line,
+		cp_seterr(err, errlen, "line %zu: %s (%s at line %zu)", line,
 		    p->problem ? p->problem : "syntax error", p->context,
 		    p->context_mark.line + 1);
 	else
-		err_set(err, errlen, "line %zu: %s", line,
+		cp_seterr(err, errlen, "line %zu: %s", line,
 		    p->problem ? p->problem : "syntax error");
 }
 
@@ -494,13 +478,13 @@ ydoc_parse(const char *text, size_t len, struct ydoc **out, char *err, size_t er
 	*out = NULL;
 	memset(&b, 0, sizeof(b));
 	if (len > CP_CONFIG_MAX) {
-		err_set(err, errlen, "config is larger than %u bytes", CP_CONFIG_MAX);
+		cp_seterr(err, errlen, "config is larger than %u bytes", CP_CONFIG_MAX);
 		return CP_ETOOBIG;
 	}
 	/* Only UTF-8 (libyaml would also take UTF-16 after a BOM). */
 	if (len >= 2 && (((unsigned char)text[0] == 0xFE && (unsigned char)text[1] == 0xFF) ||
 	    ((unsigned char)text[0] == 0xFF && (unsigned char)text[1] == 0xFE))) {
-		err_set(err, errlen, "line 1: only UTF-8 is accepted");
+		cp_seterr(err, errlen, "line 1: only UTF-8 is accepted");
 		return CP_EPARSE;
 	}
 	b.text = text;
@@ -1152,7 +1136,7 @@ edits_apply(struct splice *s, char **out, size_t *outlen)
 	buf_init(&b, CP_CONFIG_MAX);
 	for (i = 0; i < s->n && rc == CP_OK; i++) {
 		if (s->v[i].pos < at || s->v[i].pos + s->v[i].del > s->len) {
-			err_set(s->err, s->errlen, "overlapping edits");
+			cp_seterr(s->err, s->errlen, "overlapping edits");
 			rc = CP_EINVAL;
 			break;
 		}
@@ -1165,7 +1149,7 @@ edits_apply(struct splice *s, char **out, size_t *outlen)
 		rc = buf_append(&b, s->text + at, s->len - at);
 	if (rc != CP_OK) {
 		if (rc == CP_ETOOBIG)
-			err_set(s->err, s->errlen, "config would be larger than %u bytes",
+			cp_seterr(s->err, s->errlen, "config would be larger than %u bytes",
 			    CP_CONFIG_MAX);
 		buf_release(&b);
 		return rc;
@@ -1206,7 +1190,7 @@ colon_after(const struct splice *s, const struct ynode *k, size_t *pos)
 	while (i < s->len && (s->text[i] == ' ' || s->text[i] == '\t'))
 		i++;
 	if (i >= s->len || s->text[i] != ':') {
-		err_set(s->err, s->errlen, "line %zu: unsupported key form", k->line);
+		cp_seterr(s->err, s->errlen, "line %zu: unsupported key form", k->line);
 		return CP_EINVAL;
 	}
 	*pos = i + 1;
@@ -1503,7 +1487,7 @@ set_value(struct splice *s, const struct ynode *k, const struct ynode *v, const 
 	bool same;
 
 	if (v->start < k->end) {
-		err_set(s->err, s->errlen, "line %zu: cannot change a value given by an alias",
+		cp_seterr(s->err, s->errlen, "line %zu: cannot change a value given by an alias",
 		    k->line);
 		return CP_EINVAL;
 	}
@@ -1610,7 +1594,7 @@ delete_pair(struct splice *s, const struct ynode *m, size_t pi)
 
 	for (j = ls; j < k->start; j++)
 		if (s->text[j] != ' ') {
-			err_set(s->err, s->errlen, "line %zu: cannot remove this key", k->line);
+			cp_seterr(s->err, s->errlen, "line %zu: cannot remove this key", k->line);
 			return CP_EINVAL;
 		}
 	end = v->start >= k->end && v->end > k->end ? v->end : k->end;
@@ -1629,7 +1613,7 @@ path_ok(const char *const *path, char *err, size_t errlen)
 		if (path[i][0] == '\0' || i >= YAML_PATH_MAX)
 			break;
 	if (path == NULL || i == 0 || path[i] != NULL) {
-		err_set(err, errlen, "invalid key path");
+		cp_seterr(err, errlen, "invalid key path");
 		return false;
 	}
 	return true;
@@ -1689,7 +1673,7 @@ verify(const struct ydoc *old, const char *out, size_t outlen, const char *const
 
 	rc = ydoc_parse(out, outlen, &nd, perr, sizeof(perr));
 	if (rc != CP_OK) {
-		err_set(err, errlen, "edit would not parse (%s)", perr);
+		cp_seterr(err, errlen, "edit would not parse (%s)", perr);
 		rc = CP_EINVAL;
 		goto out;
 	}
@@ -1702,7 +1686,7 @@ verify(const struct ydoc *old, const char *out, size_t outlen, const char *const
 	if ((rc = json_apply(want, path, value)) != CP_OK)
 		goto out;
 	if (!cJSON_Compare(want, got, true)) {
-		err_set(err, errlen, "edit of '%s' did not produce the requested value", path[0]);
+		cp_seterr(err, errlen, "edit of '%s' did not produce the requested value", path[0]);
 		rc = CP_EINVAL;
 	}
 out:
@@ -1724,7 +1708,7 @@ open_doc(const char *text, size_t len, struct ydoc **d, const struct ynode **roo
 	if (*root != NULL && yaml_scalar_is_null(*root))
 		*root = NULL;
 	if (*root != NULL && (*root)->kind != YN_MAP) {
-		err_set(err, errlen, "line %zu: the top level must be a mapping", (*root)->line);
+		cp_seterr(err, errlen, "line %zu: the top level must be a mapping", (*root)->line);
 		ydoc_free(*d);
 		*d = NULL;
 		return CP_EINVAL;
@@ -1748,7 +1732,7 @@ yaml_set(const char *text, size_t len, const char *const *path, const cJSON *val
 	*out = NULL;
 	*outlen = 0;
 	memset(&s, 0, sizeof(s));
-	err_set(err, errlen, "%s", "");
+	cp_seterr(err, errlen, "%s", "");
 	if (!path_ok(path, err, errlen) || value == NULL)
 		return CP_EINVAL;
 	if ((rc = open_doc(text, len, &d, &m, err, errlen)) != CP_OK)
@@ -1811,7 +1795,7 @@ yaml_set(const char *text, size_t len, const char *const *path, const cJSON *val
 			rc = set_value(&s, m->kids[pi], v, cur);
 			break;
 		}
-		err_set(err, errlen, "line %zu: %s is not a mapping", v->line, path[i]);
+		cp_seterr(err, errlen, "line %zu: %s is not a mapping", v->line, path[i]);
 		rc = CP_EINVAL;
 		break;
 	}
@@ -1826,9 +1810,9 @@ out:
 		*outlen = 0;
 	}
 	if (rc == CP_ENOMEM)
-		err_set(err, errlen, "out of memory");
+		cp_seterr(err, errlen, "out of memory");
 	else if (rc != CP_OK && err != NULL && errlen > 0 && err[0] == '\0')
-		err_set(err, errlen, "value cannot be written as yaml");
+		cp_seterr(err, errlen, "value cannot be written as yaml");
 	cJSON_Delete(wrap);
 	cJSON_Delete(cur);
 	splice_release(&s);
@@ -1889,7 +1873,7 @@ yaml_delete(const char *text, size_t len, const char *const *path,
 	s.st.seq_step = 2;
 	s.st.map_step = 2;
 	if ((rc = walk(root, path, &m, &pi, &pp, &ppi)) != CP_OK) {
-		err_set(err, errlen, "no such key");
+		cp_seterr(err, errlen, "no such key");
 		goto out;
 	}
 	if (m->flow) {
@@ -1956,7 +1940,7 @@ yaml_get_json(const char *text, size_t len, const char *const *path, cJSON **out
 	if ((rc = open_doc(text, len, &d, &root, err, errlen)) != CP_OK)
 		return rc;
 	if ((rc = walk(root, path, &m, &pi, &pp, &ppi)) != CP_OK) {
-		err_set(err, errlen, "no such key");
+		cp_seterr(err, errlen, "no such key");
 		goto out;
 	}
 	if ((*out = ynode_to_json(m->kids[pi + 1])) == NULL)

@@ -50,6 +50,9 @@ enum cp_err {
 
 /* Short stable name of an error code, e.g. "busy". Never NULL. */
 const char *cp_strerror(int err);
+/* Fill a caller's optional error buffer (err may be NULL, errlen 0). */
+void cp_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ----------------------------------------------------------------- log.c */
 

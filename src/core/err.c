@@ -3,6 +3,9 @@
  */
 #include "config.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "core.h"
 
 static const char *const err_names[] = {
@@ -26,4 +29,16 @@ cp_strerror(int err)
 	    err_names[err] == NULL)
 		return "unknown error";
 	return err_names[err];
+}
+
+void
+cp_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }

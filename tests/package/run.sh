@@ -17,7 +17,7 @@
 # non-zero on any failure. Leaves no process running and restores the
 # lighttpd/Apache modules it enabled.
 #
-#   tests/package/run.sh            the whole run (~2-4 minutes)
+#   tests/package/run.sh            the whole run (2-4 minutes on 2 cores)
 #   KEEP=1 tests/package/run.sh     keep the temp dir (build log, server logs)
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -145,9 +145,11 @@ else
 		tar -xf - -C "$work/src"
 fi
 echo "# building the package in $work/src (log: $work/build.log)"
-(cd "$work/src" && DEB_BUILD_OPTIONS="nocheck parallel=2" \
+t0=$SECONDS
+(cd "$work/src" && DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=2" \
 	dpkg-buildpackage -us -uc -b -Pnocheck) >"$work/build.log" 2>&1
 build_rc=$?
+echo "# dpkg-buildpackage took $((SECONDS - t0)) s"
 deb=$(ls "$work"/cliproxy_*.deb 2>/dev/null | head -n 1)
 if [ "$build_rc" -ne 0 ] || [ -z "$deb" ]; then
 	not_ok "dpkg-buildpackage -us -uc -b builds cliproxy_*.deb"
@@ -156,7 +158,9 @@ if [ "$build_rc" -ne 0 ] || [ -z "$deb" ]; then
 fi
 ok "dpkg-buildpackage -us -uc -b builds $(basename "$deb")"
 
+t0=$SECONDS
 lintian --tag-display-limit 0 "$deb" >"$work/lintian.log" 2>&1
+echo "# lintian took $((SECONDS - t0)) s"
 sed 's/^/# lintian: /' "$work/lintian.log"
 check "lintian reports no errors" eval '! grep -q "^E: " "$work/lintian.log"'
 
