@@ -194,7 +194,7 @@ ex_attempt_release(struct exchange *ex)
 {
 	if (ex->x.easy != NULL) {
 		up_cancel(&ex->x);
-		curl_easy_cleanup(ex->x.easy);
+		up_easy_put(ex->x.easy);
 		ex->x.easy = NULL;
 	}
 	curl_slist_free_all(ex->hdrs);
@@ -632,7 +632,7 @@ ex_setup_easy(struct exchange *ex)
 		return CP_ENOMEM;
 	if ((rc = p->ops->attach(c->cred, &ex->hdrs)) != CP_OK)
 		return rc;
-	if ((e = curl_easy_init()) == NULL)
+	if ((e = up_easy_get()) == NULL)
 		return CP_ENOMEM;
 	ex->x.easy = e;
 	ex->x.done = ex_done_cb;
