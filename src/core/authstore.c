@@ -241,6 +241,7 @@ authstore_write(const char *dir, const char *name, const char *data, size_t len,
     char *err, size_t errlen)
 {
 	struct lock lk = LOCK_INIT;
+	struct stat st;
 	cJSON *root = NULL;
 	int dirfd = -1, rc;
 
@@ -268,6 +269,13 @@ authstore_write(const char *dir, const char *name, const char *data, size_t len,
 	if ((rc = authstore_begin(dir, true, &dirfd, &lk)) != CP_OK) {
 		authstore_seterr(err, errlen, rc == CP_EBUSY ? "auth-dir is busy" :
 		    strerror(errno));
+		goto out;
+	}
+	/* A directory of that name cannot be replaced by a rename: say so as a
+	 * conflict the client can act on, not as an i/o failure. */
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+		cp_seterr(err, errlen, "a directory named '%s' is in the way", name);
+		rc = CP_EEXIST;
 		goto out;
 	}
 	rc = fio_write_atomic_at(dirfd, name, data, len, AUTHSTORE_FILE_MODE, err, errlen);

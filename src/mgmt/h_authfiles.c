@@ -175,6 +175,8 @@ store(struct mgmt_resp *rs, const char *dir, const char *name, const char *data,
 		resp_cp_error(rs, CP_EBUSY, "auth-dir is busy");
 	} else if (rc == CP_EINVAL || rc == CP_EPARSE) {
 		resp_cp_error(rs, CP_EINVAL, err[0] != '\0' ? err : "invalid body");
+	} else if (rc == CP_EEXIST) {
+		resp_cp_error(rs, CP_EEXIST, err);   /* 409: a directory is in the way */
 	} else {
 		char msg[320];
 

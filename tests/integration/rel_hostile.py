@@ -287,13 +287,13 @@ class HostileBodies:
             r = self.req("DELETE", "/auth-files?name=" + n, None, None)
             self.assertEqual(r.status, 404, "%s: %r" % (n, r))
             # an upload over a FIFO/dir/symlink must not write through it;
-            # a directory cannot be replaced: a clear error (today a 500
-            # "failed to save auth file: Is a directory")
+            # a directory cannot be replaced: 409 naming it
             r = self.req("POST", "/auth-files?name=" + n, "application/json", b'{"over":1}')
-            self.assertTrue(r.status == 200 or 400 <= r.status < 500 or
-                            (n == "d.json" and r.status == 500 and
-                             r.json()["error"].startswith("failed to save auth file: ")),
-                            "%s: %r" % (n, r))
+            if n == "d.json":
+                self.assertEqual(r.status, 409, r)
+                self.assertIn("directory", r.json()["error"], r)
+            else:
+                self.assertTrue(r.status == 200 or 400 <= r.status < 500, "%s: %r" % (n, r))
             upload_answers[n] = r.status
         r = self.req("DELETE", "/auth-files?all=true", None, None)
         self.assertEqual(r.status, 200, r)
