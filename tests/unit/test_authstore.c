@@ -245,12 +245,16 @@ test_write(void **state)
 	/* The lock file exists, is a dot-file, and is not listed. */
 	assert_true(exists(f->dir, ".lock"));
 	/* A directory in the way is a conflict, named in the message. */
-	snprintf(p, sizeof(p), "%s/in-the-way.json", f->dir);
-	assert_int_equal(mkdir(p, 0700), 0);
-	assert_int_equal(authstore_write(f->dir, "in-the-way.json", "{}", 2, err, sizeof(err)),
-	    CP_EEXIST);
-	assert_non_null(strstr(err, "directory"));
-	assert_int_equal(rmdir(p), 0);
+	{
+		char d[160];
+
+		snprintf(d, sizeof(d), "%s/in-the-way.json", f->dir);
+		assert_int_equal(mkdir(d, 0700), 0);
+		assert_int_equal(authstore_write(f->dir, "in-the-way.json", "{}", 2, err,
+		    sizeof(err)), CP_EEXIST);
+		assert_non_null(strstr(err, "directory"));
+		assert_int_equal(rmdir(d), 0);
+	}
 	/* Replacing keeps the mode. */
 	assert_int_equal(chmod(p, 0640), 0);
 	assert_int_equal(authstore_write(f->dir, "n.json", "{}", 2, err, sizeof(err)),
