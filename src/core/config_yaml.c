@@ -1091,6 +1091,20 @@ struct splice {
 	size_t errlen;             /* its size */
 };
 
+/* A splice of text with no edits yet; the default indentation steps are
+ * 2 until style_scan finds the file's own. */
+static void
+splice_init(struct splice *s, const char *text, size_t len, char *err, size_t errlen)
+{
+	memset(s, 0, sizeof(*s));
+	s->text = text;
+	s->len = len;
+	s->err = err;
+	s->errlen = errlen;
+	s->st.seq_step = 2;
+	s->st.map_step = 2;
+}
+
 /* Takes ownership of b's bytes. */
 static int
 edit_add(struct splice *s, size_t pos, size_t del, struct buf *b)
@@ -1737,12 +1751,7 @@ yaml_set(const char *text, size_t len, const char *const *path, const cJSON *val
 		return CP_EINVAL;
 	if ((rc = open_doc(text, len, &d, &m, err, errlen)) != CP_OK)
 		return rc;
-	s.text = text;
-	s.len = len;
-	s.err = err;
-	s.errlen = errlen;
-	s.st.seq_step = 2;
-	s.st.map_step = 2;
+	splice_init(&s, text, len, err, errlen);
 	if (m != NULL)
 		style_scan(text, m, &s.st, &seq_done, &map_done, 0);
 	for (i = 0;; i++) {
@@ -1866,12 +1875,7 @@ yaml_delete(const char *text, size_t len, const char *const *path,
 		return CP_EINVAL;
 	if ((rc = open_doc(text, len, &d, &root, err, errlen)) != CP_OK)
 		return rc;
-	s.text = text;
-	s.len = len;
-	s.err = err;
-	s.errlen = errlen;
-	s.st.seq_step = 2;
-	s.st.map_step = 2;
+	splice_init(&s, text, len, err, errlen);
 	if ((rc = walk(root, path, &m, &pi, &pp, &ppi)) != CP_OK) {
 		cp_seterr(err, errlen, "no such key");
 		goto out;

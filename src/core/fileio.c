@@ -111,14 +111,16 @@ fio_open_err(void)
 	return CP_EIO;
 }
 
-int
-fio_read_file(const char *path, size_t cap, char **out, size_t *outlen)
+/* Open name relative to dirfd with extra flags and read it whole.
+ * O_NONBLOCK: a FIFO must not hang the open; fio_read_fd's fstat refuses it. */
+static int
+fio_open_read(int dirfd, const char *name, int flags, size_t cap, char **out,
+    size_t *outlen)
 {
 	int fd, rc, saved;
 
 	*out = NULL;
-	/* O_NONBLOCK: a FIFO must not hang the open; fstat refuses it after. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | flags);
 	if (fd < 0)
 		return fio_open_err();
 	rc = fio_read_fd(fd, cap, out, outlen);
@@ -129,19 +131,15 @@ fio_read_file(const char *path, size_t cap, char **out, size_t *outlen)
 }
 
 int
+fio_read_file(const char *path, size_t cap, char **out, size_t *outlen)
+{
+	return fio_open_read(AT_FDCWD, path, 0, cap, out, outlen);
+}
+
+int
 fio_read_at(int dirfd, const char *name, size_t cap, char **out, size_t *outlen)
 {
-	int fd, rc, saved;
-
-	*out = NULL;
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return fio_open_err();
-	rc = fio_read_fd(fd, cap, out, outlen);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return rc;
+	return fio_open_read(dirfd, name, O_NOFOLLOW, cap, out, outlen);
 }
 
 /* Create ".<name>.tmpXXXXXX" in dirfd with O_EXCL and a random suffix from

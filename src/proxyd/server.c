@@ -259,11 +259,26 @@ authorized(struct evhttp_request *req, const struct cfg *c, const char *client)
 
 /* ------------------------------------------------------------ handlers */
 
+/* Answer 200 with o printed (and free it); NULL, or a failed print, is the
+ * out-of-memory answer. */
+static void
+send_cjson(struct evhttp_request *req, cJSON *o)
+{
+	char *txt = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
+
+	cJSON_Delete(o);
+	if (txt == NULL) {
+		server_send_error(req, NULL, 500, "out of memory", "server_error", NULL);
+		return;
+	}
+	send_json(req, 200, "OK", txt);
+	free(txt);
+}
+
 static void
 h_info(struct evhttp_request *req, const char *client)
 {
 	cJSON *o = cJSON_CreateObject(), *eps;
-	char *txt = NULL;
 	size_t i;
 
 	(void)client;
@@ -281,15 +296,11 @@ h_info(struct evhttp_request *req, const char *client)
 		    routes[i].method == EVHTTP_REQ_GET ? "GET" : "POST", routes[i].path);
 		cJSON_AddItemToArray(eps, cJSON_CreateString(line));
 	}
-	if ((txt = cJSON_PrintUnformatted(o)) == NULL)
-		goto fail;
-	send_json(req, 200, "OK", txt);
-	free(txt);
-	cJSON_Delete(o);
+	send_cjson(req, o);
 	return;
 fail:
+	send_cjson(req, NULL);
 	cJSON_Delete(o);
-	server_send_error(req, NULL, 500, "out of memory", "server_error", NULL);
 }
 
 static void
@@ -305,7 +316,6 @@ h_models(struct evhttp_request *req, const char *client)
 {
 	struct snapshot *s = snapshot_current();
 	cJSON *o = cJSON_CreateObject(), *data;
-	char *txt = NULL;
 	size_t i;
 
 	(void)client;
@@ -326,15 +336,11 @@ h_models(struct evhttp_request *req, const char *client)
 		    m->n > 0 ? m->t[0].prov->name : "cliproxy") == NULL)
 			goto fail;
 	}
-	if ((txt = cJSON_PrintUnformatted(o)) == NULL)
-		goto fail;
-	send_json(req, 200, "OK", txt);
-	free(txt);
-	cJSON_Delete(o);
+	send_cjson(req, o);
 	return;
 fail:
+	send_cjson(req, NULL);
 	cJSON_Delete(o);
-	server_send_error(req, NULL, 500, "out of memory", "server_error", NULL);
 }
 
 /* ------------------------------------------------------------ dispatch */
