@@ -165,14 +165,19 @@ struct lock {
 #define LOCK_INIT { -1 }
 
 /* Open (create 0600) path and take an exclusive F_OFD_SETLKW lock, waiting
- * at most timeout_ms (CP_EBUSY after that). */
+ * at most timeout_ms (CP_EBUSY after that; 0: one try). Waiters are served
+ * in turn, never starved by a holder that comes straight back (lock.c).
+ * The wait is bounded by a timer signal (SIGRTMAX - 2) on this thread. */
 int lock_acquire(struct lock *l, const char *path, int timeout_ms);
 void lock_release(struct lock *l);
 
 /* -------------------------------------------------------------- fileio.c */
 
 /* Read a whole file (at most cap bytes; CP_ETOOBIG past it). *out is
- * NUL-terminated, owned by the caller. CP_ENOTFOUND if it does not exist. */
+ * NUL-terminated, owned by the caller. CP_ENOTFOUND if it does not exist.
+ * Never a torn read of a file edited in place: the size and change times
+ * must be the same before and after the read, else it is read again;
+ * CP_EBUSY when it keeps changing. */
 int fio_read_file(const char *path, size_t cap, char **out, size_t *outlen);
 /* Same, relative to a directory descriptor, with O_NOFOLLOW; refuses
  * anything that is not a regular file (CP_EPERM). */

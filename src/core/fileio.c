@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -23,6 +24,7 @@
 #define FIO_TMP_RAND 6               /* random characters, as mkstemp uses */
 #define FIO_TMP_TRIES 100            /* EEXIST retries for the _at variant */
 #define FIO_READ_CHUNK 65536         /* read(2) size when the size is unknown */
+#define FIO_READ_TRIES 8             /* reads of a file that keeps changing */
 
 /* Fill err with strerror(e) (the reason shown to admins, DESIGN 5 "failed
  * to save config: <reason>"). */
@@ -33,27 +35,17 @@ fio_seterr(char *err, size_t errlen, int e)
 		snprintf(err, errlen, "%s", strerror(e));
 }
 
-/* Read fd to EOF, at most cap bytes. */
+/* Read fd from offset 0 to EOF, at most cap bytes, into a fresh buffer
+ * sized from st (the file may grow or shrink under us). */
 static int
-fio_read_fd(int fd, size_t cap, char **out, size_t *outlen)
+fio_read_pass(int fd, const struct stat *st, size_t cap, char **out, size_t *outlen)
 {
-	struct stat st;
 	char *p = NULL, *np;
 	size_t len = 0, alloc;
 	ssize_t n;
 	int rc = CP_EIO, saved;
 
-	if (fstat(fd, &st) == -1)
-		goto out;
-	if (!S_ISREG(st.st_mode)) {
-		rc = CP_EPERM;
-		goto out;
-	}
-	if (st.st_size > 0 && (unsigned long long)st.st_size > cap) {
-		rc = CP_ETOOBIG;
-		goto out;
-	}
-	alloc = (size_t)st.st_size + 1;
+	alloc = (size_t)st->st_size + 1;
 	if (alloc < 64)
 		alloc = 64;
 	if ((p = malloc(alloc)) == NULL) {
@@ -74,7 +66,7 @@ fio_read_fd(int fd, size_t cap, char **out, size_t *outlen)
 			}
 			p = np;
 		}
-		n = read(fd, p + len, alloc - len - 1);
+		n = pread(fd, p + len, alloc - len - 1, (off_t)len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -91,14 +83,72 @@ fio_read_fd(int fd, size_t cap, char **out, size_t *outlen)
 	p[len] = '\0';
 	*out = p;
 	p = NULL;
-	if (outlen != NULL)
-		*outlen = len;
+	*outlen = len;
 	rc = CP_OK;
 out:
 	saved = errno;
 	free(p);
 	errno = saved;
 	return rc;
+}
+
+static bool
+fio_same_version(const struct stat *a, const struct stat *b)
+{
+	return a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* Read fd to EOF, at most cap bytes, and only a version of the file that
+ * did not change while it was read: a file edited in place (truncated,
+ * rewritten by an editor or a shell redirect) can otherwise be seen torn,
+ * e.g. its first page from before a truncate. The size and the change
+ * times before and after the read must agree with what was read, else we
+ * read again (with pauses from the third try on: 20 ms in all); a file
+ * that keeps changing is CP_EBUSY. (Timestamps are coarse, so a same-size
+ * rewrite within one clock tick is not detected; our own writers replace
+ * files by rename and are never torn.) */
+static int
+fio_read_fd(int fd, size_t cap, char **out, size_t *outlen)
+{
+	struct stat before, after;
+	char *p = NULL;
+	size_t len = 0;
+	int rc, try, saved;
+
+	for (try = 0; try < FIO_READ_TRIES; try++) {
+		if (fstat(fd, &before) == -1)
+			return CP_EIO;
+		if (!S_ISREG(before.st_mode))
+			return CP_EPERM;
+		if (before.st_size > 0 && (unsigned long long)before.st_size > cap)
+			return CP_ETOOBIG;
+		if ((rc = fio_read_pass(fd, &before, cap, &p, &len)) != CP_OK)
+			return rc;
+		if (fstat(fd, &after) == -1) {
+			saved = errno;
+			free(p);
+			errno = saved;
+			return CP_EIO;
+		}
+		if (fio_same_version(&before, &after) && (off_t)len == after.st_size) {
+			*out = p;
+			if (outlen != NULL)
+				*outlen = len;
+			return CP_OK;
+		}
+		free(p);
+		p = NULL;
+		if (try >= 2 && try + 1 < FIO_READ_TRIES) {
+			/* let an editor or a shell redirect finish its write */
+			struct timespec ts = { 0, (long)try * 1000000L };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	errno = EAGAIN;
+	return CP_EBUSY;
 }
 
 static int

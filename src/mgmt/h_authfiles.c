@@ -120,6 +120,11 @@ h_auth_download(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 		resp_cp_error(rs, CP_EINVAL, "invalid name");
 		goto out;
 	}
+	if (rc == CP_EBUSY) {
+		/* rewritten in place faster than we can read one version */
+		resp_cp_error(rs, CP_EBUSY, "auth file is changing, try again");
+		goto out;
+	}
 	if (rc != CP_OK) {
 		log_warnx("cannot read auth file '%s': %s", name, cp_strerror(rc));
 		resp_cp_error(rs, CP_EIO, "cannot read auth file");

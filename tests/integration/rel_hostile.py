@@ -333,7 +333,7 @@ class HostileBodies:
 
         t = threading.Thread(target=churn)
         t.start()
-        n = 0
+        n = busy = 0
         try:
             deadline = time.monotonic() + 4
             while time.monotonic() < deadline:
@@ -342,17 +342,24 @@ class HostileBodies:
                     problems.append(repr(r))
                 r = self.req("GET", "/auth-files/download?name=churn.json", None, None)
                 if r.status == 200:
-                    if r.body not in versions and len(r.body) != 3 and r.body != versions[0][:3]:
-                        problems.append("download served a mix: %r" % r.body[:60])
+                    # a whole version, or one cut to 3 bytes in place; a
+                    # torn read (a page of the old size) is a failure
+                    if r.body not in versions and not (len(r.body) == 3 and
+                                                       any(v[:3] == r.body for v in versions)):
+                        problems.append("download served a mix of %d bytes: %r"
+                                        % (len(r.body), r.body[:60]))
+                elif r.status == 503 and b"auth file is changing" in r.body:
+                    busy += 1   # kept changing through every re-read: honest
                 elif r.status != 404:
                     problems.append(repr(r))
                 n += 2
         finally:
             stop.set()
             t.join()
-        self.assertEqual(problems, [])
+        self.assertEqual(problems[:5], [], "%d problems" % len(problems))
         rellib.figure("%s: list/download while the file is renamed, truncated, deleted: %d "
-                      "requests, 5xx: 0, mixed versions served: 0" % (self.KIND, n))
+                      "requests, other 5xx: 0, mixed versions served: 0, 503 still changing: %d"
+                      % (self.KIND, n, busy))
 
 
 class Lighttpd(HostileBodies, unittest.TestCase):

@@ -144,6 +144,65 @@ test_read(void **state)
 	close(dfd);
 }
 
+/* A file edited in place (cut to 3 bytes, then extended to TORN_FULL
+ * bytes, over and over by another process: each change is one atomic
+ * size change) is only ever read as one of its two versions, never torn
+ * (e.g. its first page from before a truncate and nothing after), or
+ * refused as CP_EBUSY when it keeps changing. */
+#define TORN_FULL 12288
+#define TORN_READS 200     /* 1 in 10 or more is torn without the check */
+
+static void
+test_read_edited_in_place(void **state)
+{
+	struct fixture *f = *state;
+	static const char full[TORN_FULL] = "abc";  /* then zeros, as extended */
+	char p[128], *out;
+	size_t len, i;
+	int fd, st, whole = 0, shortv = 0, busy = 0, torn = 0, other = 0;
+	pid_t pid;
+
+	path_in(f, "edited", p, sizeof(p));
+	fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, full, 3, 0), 3);
+	assert_int_equal(ftruncate(fd, TORN_FULL), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		for (;;) {
+			if (ftruncate(fd, 3) != 0 || ftruncate(fd, TORN_FULL) != 0)
+				_exit(1);
+		}
+	}
+	for (i = 0; i < TORN_READS; i++) {
+		int rc = fio_read_file(p, 1 << 20, &out, &len);
+
+		if (rc == CP_EBUSY) {
+			busy++;
+			continue;
+		}
+		if (rc != CP_OK) {
+			other++;
+			continue;
+		}
+		if (len == 3 && memcmp(out, full, 3) == 0)
+			shortv++;
+		else if (len == sizeof(full) && memcmp(out, full, len) == 0)
+			whole++;
+		else
+			torn++;
+		free(out);
+	}
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	close(fd);
+	print_message("# %d reads while resized in place: %d whole, %d short, %d busy, %d torn\n",
+	    TORN_READS, whole, shortv, busy, torn);
+	assert_int_equal(torn, 0);
+	assert_int_equal(other, 0);
+}
+
 static void
 test_write_new_and_replace(void **state)
 {
@@ -449,6 +508,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_edited_in_place, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_new_and_replace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_symlinked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_shared_dir_mode, setup, teardown),
