@@ -69,6 +69,17 @@ class KillMidWrite(unittest.TestCase):
         return harness.http_request(self.dep.server.port, method, mgmtlib.PREFIX + path, body,
                                     {"Authorization": "Bearer " + self.dep.key}, timeout)
 
+    def req_settled(self, method, path, body=None):
+        """The request once lighttpd has its backends back: its own 503
+        page (backends killed a moment ago, restarted within a second or
+        two) is retried for up to 15 s; any answer of ours is returned."""
+        deadline = time.monotonic() + 15
+        while True:
+            r = self.req(method, path, body)
+            if not server_side_failure(r) or time.monotonic() > deadline:
+                return r
+            time.sleep(0.1)
+
     def test_1_kills_lose_no_acknowledged_write(self):
         dep = self.dep
         dep.reset()
@@ -210,11 +221,13 @@ class KillMidWrite(unittest.TestCase):
             seq = int(cfg["api-keys"][i].rpartition("-")[2]) if not cfg["api-keys"][i].endswith("--1") else -1
             self.assertTrue(acked_cfg[i] <= seq <= tried_cfg[i], "slot %d final: %d outside %d .. %d"
                             % (i, seq, acked_cfg[i], tried_cfg[i]))
-        # and a write goes through at once
+        # and a write goes through at once: no lock is left held (a held
+        # lock would answer our JSON 503 "config is busy" after 5 s)
         t1 = time.monotonic()
-        r = self.req("PATCH", "/api-keys", body={"index": 0, "value": "after"})
+        r = self.req_settled("PATCH", "/api-keys", body={"index": 0, "value": "after"})
         self.assertEqual(r.status, 200, r)
-        self.assertLess(time.monotonic() - t1, LOCK_TIMEOUT)
+        rellib.figure("first write after the last kill acknowledged in %.2fs"
+                      % (time.monotonic() - t1))
         self.assertGreaterEqual(len(pids_seen), 4, "lighttpd did not run/restart several responders")
         lost = 0
         rellib.figure("kills: %d, responder pids seen: %d, state checks after kills: %d, "
@@ -248,9 +261,9 @@ class KillMidWrite(unittest.TestCase):
                     os.utime(p, (old, old))
                     aged += 1
         self.assertGreaterEqual(aged, 2)
-        r = self.req("PATCH", "/api-keys", body={"index": 0, "value": "clean"})
+        r = self.req_settled("PATCH", "/api-keys", body={"index": 0, "value": "clean"})
         self.assertEqual(r.status, 200, r)
-        r = self.req("POST", "/auth-files?name=w0.json", body=b'{"writer":0,"seq":-5}')
+        r = self.req_settled("POST", "/auth-files?name=w0.json", body=b'{"writer":0,"seq":-5}')
         self.assertEqual(r.status, 200, r)
         self.assertEqual(rellib.temps(dep.cfgdir), [])
         self.assertEqual(rellib.temps(dep.auth_dir), [".w1.json.tmpYoung1"],
