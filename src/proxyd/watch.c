@@ -1,6 +1,6 @@
 /*
  * watch.c - hot reload: inotify on the config file's directory and on
- * auth-dir, debounced, content-hash compared (DESIGN 6 "Reload").
+ * auth-dir, debounced (schedule), content-hash compared (DESIGN 6 "Reload").
  *
  * Directories, not files, are watched (STYLE.md "Files and events"): an
  * atomic rename replaces the inode and would silently drop a watch on the
@@ -28,7 +28,8 @@
 static struct event_base *w_base;
 static int w_fd = -1;                 /* inotify descriptor */
 static struct event *w_ev;            /* its read event */
-static struct event *w_debounce;      /* fires PXD_DEBOUNCE_MS after the last event */
+static struct event *w_debounce;      /* the coalescing timer (see schedule) */
+static long long w_last_reload_ms;    /* when the last reload started */
 static char w_cfg_path[WATCH_PATH_MAX];   /* config file */
 static char w_cfg_dir[WATCH_PATH_MAX];    /* its directory */
 static char w_cfg_name[NAME_MAX + 1];     /* its name */
@@ -122,6 +123,15 @@ report_bad(bool first, const char *msg, char *err, size_t errlen)
 }
 
 /* Build and install a new snapshot if anything changed. */
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void
 reload(bool first, char *err, size_t errlen)
 {
@@ -135,11 +145,21 @@ reload(bool first, char *err, size_t errlen)
 	int rc;
 
 	w_force = false;
+	w_last_reload_ms = now_ms();
 	rc = fio_read_file(w_cfg_path, CP_CONFIG_MAX, &text, &len);
 	if (rc != CP_OK) {
 		snprintf(msg, sizeof(msg), "cannot read config '%s': %s", w_cfg_path,
 		    rc == CP_EIO ? strerror(errno) : cp_strerror(rc));
 		report_bad(first, msg, err, errlen);
+		return;
+	}
+	if (len == 0 && cur != NULL) {
+		/* An editor or a shell redirect truncates before it writes:
+		 * an empty file is a write in progress, and its close brings
+		 * another event. Never serve it in place of the last good. */
+		log_info("config '%s' is empty (being written?): keeping the last good config",
+		    w_cfg_path);
+		free(text);
 		return;
 	}
 	sha256_hex(text, len, sha);
@@ -223,12 +243,36 @@ debounce_cb(evutil_socket_t fd, short what, void *arg)
 	reload(false, NULL, 0);
 }
 
+/*
+ * The debounce (DESIGN 6, about 20 ms). An event that says a file is
+ * complete (renamed into place, closed after writing, deleted) reloads at
+ * once when the last reload is PXD_DEBOUNCE_MS old: the responder's
+ * atomic rename is picked up in a millisecond, not after a fixed wait.
+ * Anything else (a file created but maybe not yet written, renamed away,
+ * a lost-events overflow, auth-dir itself moving), and every event within
+ * PXD_DEBOUNCE_MS of a reload, arms one timer that is not pushed back by
+ * later events: a burst costs a reload per PXD_DEBOUNCE_MS at most, and
+ * a file that changes without pause is still reloaded every 20 ms.
+ */
 static void
-arm_debounce(void)
+schedule(bool complete)
 {
-	struct timeval tv = { 0, PXD_DEBOUNCE_MS * 1000 };
+	long long since;
+	struct timeval tv;
 
-	/* Re-arming pushes it back: a burst of events makes one reload. */
+	if (evtimer_pending(w_debounce, NULL))
+		return; /* a reload is due: it will read the latest bytes */
+	since = now_ms() - w_last_reload_ms;
+	if (complete && since >= PXD_DEBOUNCE_MS) {
+		reload(false, NULL, 0);
+		return;
+	}
+	if (complete && since >= 0)
+		since = PXD_DEBOUNCE_MS - since;
+	else
+		since = PXD_DEBOUNCE_MS;
+	tv.tv_sec = 0;
+	tv.tv_usec = (suseconds_t)(since * 1000);
 	evtimer_add(w_debounce, &tv);
 }
 
@@ -243,7 +287,7 @@ static void
 inotify_cb(evutil_socket_t fd, short what, void *arg)
 {
 	char b[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool hit = false;
+	bool hit = false, complete = true;
 	ssize_t n;
 
 	(void)what;
@@ -257,10 +301,12 @@ inotify_cb(evutil_socket_t fd, short what, void *arg)
 		for (p = b; p < b + n;) {
 			struct inotify_event *ev = (struct inotify_event *)(void *)p;
 			const char *name = ev->len > 0 ? ev->name : "";
+			bool rel = false;
 
 			p += sizeof(*ev) + ev->len;
 			if (ev->mask & IN_Q_OVERFLOW) {
 				hit = true; /* events lost: look at everything */
+				complete = false;
 				continue;
 			}
 			if (ev->wd == w_auth_wd) {
@@ -269,9 +315,9 @@ inotify_cb(evutil_socket_t fd, short what, void *arg)
 					 * reports its re-creation. */
 					if (ev->mask & IN_IGNORED)
 						w_auth_wd = -1;
-					hit = true;
+					rel = true;
 				} else if (auth_name_relevant(name)) {
-					hit = true;
+					rel = true;
 				}
 			}
 			if (ev->wd == w_parent_wd && strcmp(name, w_auth_name) == 0) {
@@ -279,14 +325,21 @@ inotify_cb(evutil_socket_t fd, short what, void *arg)
 					rm_watch(&w_auth_wd);
 					w_auth_wd = add_auth_watch();
 				}
-				hit = true;
+				rel = true;
 			}
 			if (ev->wd == w_cfg_wd && strcmp(name, w_cfg_name) == 0)
-				hit = true;
+				rel = true;
+			if (!rel)
+				continue;
+			hit = true;
+			/* anything but a finished file waits for the timer */
+			if (!(ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE)) ||
+			    ev->wd == w_parent_wd)
+				complete = false;
 		}
 	}
 	if (hit)
-		arm_debounce();
+		schedule(complete);
 }
 
 int

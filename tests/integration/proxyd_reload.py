@@ -138,6 +138,26 @@ class Reload(unittest.TestCase):
                                      headers={"Authorization": "Bearer old-key"})
         self.assertEqual([x["id"] for x in json.loads(body)["data"]], ["m2"])
 
+    def test_continuous_changes_still_reload(self):
+        # A config rewritten every 5 ms (faster than the 20 ms debounce)
+        # for 1.5 s: the debounce must not be pushed back by every event,
+        # so cliproxyd follows the changes while they go on, not only
+        # once they stop.
+        seen_during = 0
+        t_end = time.monotonic() + 1.5
+        i = 0
+        while time.monotonic() < t_end:
+            self.d.write_config(cfg_for(self.m, ["churn-%d" % i]))
+            i += 1
+            time.sleep(0.005)
+            st = self.d.status()
+            if st is not None:
+                seen_during = max(seen_during, st["reloads"])
+        self.assertGreaterEqual(seen_during, 2, "no reload while the config kept changing")
+        self.assertLess(seen_during, i, "every one of %d writes made a reload" % i)
+        self.wait_key("churn-%d" % (i - 1))
+        print("# %d writes in 1.5 s, %d reloads while they went on" % (i, seen_during))
+
     def test_burst_debounced(self):
         for i in range(20):
             self.d.write_config(cfg_for(self.m, ["burst-%d" % i]))
