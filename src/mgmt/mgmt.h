@@ -226,7 +226,7 @@ struct mp_part {
 
 /* The boundary parameter of a multipart/form-data Content-Type into out
  * (>= MP_BOUNDARY_MAX + 1). CP_EINVAL if not multipart/form-data or no
- * valid boundary. */
+ * valid boundary, CP_EEXIST if the boundary is given twice. */
 int mp_boundary(const char *content_type, char *out, size_t outlen);
 /* Split body into at most maxparts parts (pointing into body). CP_EINVAL
  * or CP_ETOOBIG with a message in err on malformed input. */

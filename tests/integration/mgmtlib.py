@@ -962,7 +962,15 @@ class EndpointSuite:
             ("multipart/form-data; boundary=" + b, b"garbage without delimiter"),
             ("multipart/form-data; boundary=" + b,
              b'--XyZ\r\nContent-Disposition: form-data; name="file"\r\n\r\n{}\r\n--XyZ--\r\n'),
+            # two file names in one part: which one would the sender mean?
+            ("multipart/form-data; boundary=" + b,
+             b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.json"; '
+             b'filename="b.json"\r\n\r\n{}\r\n--XyZ--\r\n'),
         ]
+        r = self.req("POST", "/auth-files", body=b'--XyZ\r\nContent-Disposition: form-data; '
+                     b'name="file"; filename="a.json"\r\n\r\n{}\r\n--XyZ--\r\n',
+                     headers={"Content-Type": "multipart/form-data; boundary=XyZ; boundary=Q"})
+        self.assertError(r, 400, "invalid multipart body: repeated boundary")
         for ct, body in cases:
             r = self.req("POST", "/auth-files", body=body, headers={"Content-Type": ct})
             self.assertError(r, 400)
