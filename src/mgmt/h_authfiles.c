@@ -218,8 +218,10 @@ h_auth_upload(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 		const struct mp_part *file = NULL;
 		const char *base;
 
-		if (mp_boundary(ct, boundary, sizeof(boundary)) != CP_OK) {
-			resp_cp_error(rs, CP_EINVAL, "invalid multipart body: missing boundary");
+		if ((rc = mp_boundary(ct, boundary, sizeof(boundary))) != CP_OK) {
+			resp_cp_error(rs, CP_EINVAL, rc == CP_EEXIST ?
+			    "invalid multipart body: repeated boundary" :
+			    "invalid multipart body: missing boundary");
 			return;
 		}
 		parts = calloc(MP_PARTS_MAX, sizeof(*parts));

@@ -17,6 +17,7 @@
 #define MGMT_PATH_MAX     1024      /* routed path bytes */
 #define MGMT_QUERY_MAX    8192      /* QUERY_STRING bytes we look at */
 #define MGMT_QVALUE_MAX   1024      /* one decoded query value */
+#define MGMT_QPARAMS_MAX  64        /* query parameters (no endpoint takes 3) */
 #define MGMT_KEY_MAX      1024      /* management key bytes */
 #define MGMT_DRAIN_MAX    (64u * 1024u * 1024u) /* bytes discarded after a 413 */
 #define MGMT_BAN_FAILS    5         /* failures in a row before a ban (DESIGN 5) */
@@ -84,6 +85,11 @@ const char *req_env(const struct mgmt_req *rq, const char *name);
  * CP_EINVAL on bad %-encoding, CP_ETOOBIG past outlen. */
 int req_query(const struct mgmt_req *rq, const char *name, char *out, size_t outlen,
     size_t *len);
+/* Why the query string as a whole is refused (400), NULL when it is not:
+ * longer than MGMT_QUERY_MAX, more than MGMT_QPARAMS_MAX parameters, or a
+ * parameter given twice ("?index=0&index=1": which one did the admin
+ * mean?). The router asks before any handler runs. */
+const char *req_query_problem(const struct mgmt_req *rq);
 /* Read the body (CONTENT_LENGTH checked strictly, else to EOF) with the cap
  * CP_BODY_MAX: CP_ETOOBIG (413), CP_EINVAL (bad length or short body). */
 int req_read_body(struct mgmt_req *rq);
@@ -220,7 +226,7 @@ struct mp_part {
 
 /* The boundary parameter of a multipart/form-data Content-Type into out
  * (>= MP_BOUNDARY_MAX + 1). CP_EINVAL if not multipart/form-data or no
- * valid boundary. */
+ * valid boundary, CP_EEXIST if the boundary is given twice. */
 int mp_boundary(const char *content_type, char *out, size_t outlen);
 /* Split body into at most maxparts parts (pointing into body). CP_EINVAL
  * or CP_ETOOBIG with a message in err on malformed input. */

@@ -29,11 +29,14 @@ bchar_ok(unsigned char c)
 }
 
 /* Value of parameter pname in a header value "type; a=b; c="d"" into out.
- * CP_ENOTFOUND if absent, CP_ETOOBIG past outlen, CP_EINVAL if malformed. */
+ * CP_ENOTFOUND if absent, CP_ETOOBIG past outlen, CP_EINVAL if malformed,
+ * CP_EEXIST if given twice (two boundaries or two file names: which one
+ * would the sender mean?). */
 static int
 header_param(const char *v, size_t vlen, const char *pname, char *out, size_t outlen)
 {
 	size_t i = 0, plen = strlen(pname);
+	bool found = false;
 
 	/* skip the first token (the type or "form-data") */
 	while (i < vlen && v[i] != ';')
@@ -57,6 +60,8 @@ header_param(const char *v, size_t vlen, const char *pname, char *out, size_t ou
 		while (i < vlen && (v[i] == ' ' || v[i] == '\t'))
 			i++;
 		match = ne - ns == plen && strncasecmp(v + ns, pname, plen) == 0;
+		if (match && found)
+			return CP_EEXIST;
 		if (i < vlen && v[i] == '"') {
 			i++;
 			for (;;) {
@@ -95,10 +100,10 @@ header_param(const char *v, size_t vlen, const char *pname, char *out, size_t ou
 		}
 		if (match) {
 			out[o] = '\0';
-			return CP_OK;
+			found = true;
 		}
 	}
-	return CP_ENOTFOUND;
+	return found ? CP_OK : CP_ENOTFOUND;
 }
 
 int
@@ -122,6 +127,8 @@ mp_boundary(const char *content_type, char *out, size_t outlen)
 	}
 	vlen = strlen(content_type);
 	rc = header_param(content_type, vlen, "boundary", out, MP_BOUNDARY_MAX + 1);
+	if (rc == CP_EEXIST)
+		return CP_EEXIST;
 	if (rc != CP_OK)
 		return CP_EINVAL;
 	blen = strlen(out);
@@ -180,6 +187,10 @@ part_headers(const char *h, size_t hlen, struct mp_part *p, char *err, size_t er
 				set_err(err, errlen, "multipart field name too long");
 				return CP_ETOOBIG;
 			}
+			if (rc == CP_EEXIST) {
+				set_err(err, errlen, "multipart part with two field names");
+				return CP_EINVAL;
+			}
 			if (rc != CP_OK) {
 				set_err(err, errlen, "multipart part without a field name");
 				return CP_EINVAL;
@@ -189,8 +200,9 @@ part_headers(const char *h, size_t hlen, struct mp_part *p, char *err, size_t er
 				set_err(err, errlen, "multipart file name too long");
 				return CP_ETOOBIG;
 			}
-			if (rc == CP_EINVAL) {
-				set_err(err, errlen, "malformed multipart file name");
+			if (rc == CP_EINVAL || rc == CP_EEXIST) {
+				set_err(err, errlen, rc == CP_EEXIST ? "multipart part with two file names" :
+				    "malformed multipart file name");
 				return CP_EINVAL;
 			}
 			p->has_filename = rc == CP_OK;

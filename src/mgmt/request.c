@@ -174,6 +174,46 @@ req_query(const struct mgmt_req *rq, const char *name, char *out, size_t outlen,
 	return CP_ENOTFOUND;
 }
 
+const char *
+req_query_problem(const struct mgmt_req *rq)
+{
+	const char *q = rq->query;
+	size_t qlen = strnlen(q, MGMT_QUERY_MAX + 1);
+	size_t ks[MGMT_QPARAMS_MAX], kl[MGMT_QPARAMS_MAX], n = 0, i = 0, j;
+	char a[MGMT_QVALUE_MAX], b[MGMT_QVALUE_MAX];
+	size_t al, bl;
+
+	if (qlen > MGMT_QUERY_MAX)
+		return "query string too long";
+	while (i < qlen) {
+		size_t end = i, eq;
+
+		while (end < qlen && q[end] != '&')
+			end++;
+		eq = i;
+		while (eq < end && q[eq] != '=')
+			eq++;
+		if (eq > i) {  /* "a&&b" or "=x" name nothing */
+			if (n == MGMT_QPARAMS_MAX)
+				return "too many query parameters";
+			ks[n] = i;
+			kl[n] = eq - i;
+			n++;
+		}
+		i = end + 1;
+	}
+	/* Names compare decoded: "name" and "n%61me" are one parameter. */
+	for (i = 0; i < n; i++) {
+		if (req_pct_decode(q + ks[i], kl[i], a, sizeof(a), &al) != CP_OK)
+			continue;  /* a handler that looks for it says why */
+		for (j = i + 1; j < n; j++)
+			if (req_pct_decode(q + ks[j], kl[j], b, sizeof(b), &bl) == CP_OK &&
+			    al == bl && memcmp(a, b, al) == 0)
+				return "repeated query parameter";
+	}
+	return NULL;
+}
+
 int
 req_parse_index(const char *s, size_t len, long long *out)
 {

@@ -119,6 +119,7 @@ void
 route_dispatch(struct mgmt_req *rq, struct mgmt_resp *rs)
 {
 	const struct route *hit = NULL;
+	const char *qerr;
 	unsigned allowed = 0;
 
 	if (access_load_cfg(rq, rs) != CP_OK)
@@ -156,6 +157,10 @@ route_dispatch(struct mgmt_req *rq, struct mgmt_resp *rs)
 	if (hit == NULL) {
 		allow_header(rs, "Allow", allowed | MGMT_OPTIONS);
 		resp_error(rs, 405, "method not allowed");
+		return;
+	}
+	if ((qerr = req_query_problem(rq)) != NULL) {
+		resp_error(rs, 400, qerr);
 		return;
 	}
 	hit->fn(rq, rs, hit->arg);

@@ -11,14 +11,31 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <event2/event_struct.h>
 
 #include "proxyd.h"
 
+/*
+ * One record per socket curl has told us about, found by descriptor.
+ * When curl stops watching a socket (CURL_POLL_REMOVE) that stays open in
+ * its connection cache, the epoll registration is kept: the next transfer
+ * on that connection wants CURL_POLL_IN again, and keeping the event saves
+ * an epoll_ctl pair per request on a reused connection (bench figure 5).
+ * The record goes only when curl closes the socket, which it does through
+ * up_close_fn (CURLOPT_CLOSESOCKETFUNCTION, set on every transfer and
+ * inherited by the connection): libevent must forget a descriptor before
+ * it is closed, or a new socket with the same number would never be
+ * registered.
+ */
 struct up_sock {
-	curl_socket_t fd;         /* the socket curl told us about */
-	struct event *ev;         /* its event (EV_PERSIST) */
-	int what;                 /* CURL_POLL_* currently armed */
+	struct event ev;          /* its event (EV_PERSIST), set when armed */
+	short kind;               /* EV_READ|EV_WRITE armed, 0 when not */
+	bool wanted;              /* curl watches it (not CURL_POLL_REMOVE) */
 };
+
+#define UP_FD_MAX (1 << 20)       /* descriptors the table may index */
 
 static struct event_base *up_base;
 static CURLM *up_multi;
@@ -27,6 +44,8 @@ static int up_running;           /* transfers curl still runs */
 static size_t up_active;         /* handles we added */
 static CURL *up_free[PXD_UP_EASY_FREE_MAX]; /* reset easy handles to reuse */
 static size_t up_n_free;         /* how many of them */
+static struct up_sock **up_socks; /* by descriptor, NULL when unknown */
+static size_t up_n_socks;        /* slots in up_socks */
 
 static void
 up_check_info(void)
@@ -72,9 +91,17 @@ up_action(curl_socket_t fd, int flags)
 static void
 up_event_cb(evutil_socket_t fd, short kind, void *arg)
 {
+	struct up_sock *s = arg;
 	int flags = 0;
 
-	(void)arg;
+	if (!s->wanted) {
+		/* An idle cached connection became readable: the upstream
+		 * closed it (or sent something unasked). Stop watching; curl's
+		 * own check before reuse finds it dead and closes it. */
+		event_del(&s->ev);
+		s->kind = 0;
+		return;
+	}
 	if (kind & EV_READ)
 		flags |= CURL_CSELECT_IN;
 	if (kind & EV_WRITE)
@@ -110,53 +137,98 @@ up_timer_fn(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
-static void
-up_sock_free(struct up_sock *s)
+/* The record of fd, created when create is set; NULL when there is none
+ * (or no memory for one). */
+static struct up_sock *
+up_sock_get(curl_socket_t fd, bool create)
 {
-	if (s == NULL)
-		return;
-	if (s->ev != NULL)
-		event_free(s->ev);
-	free(s);
+	struct up_sock **nv;
+	size_t n;
+
+	if (fd < 0 || fd >= UP_FD_MAX)
+		return NULL;
+	if ((size_t)fd < up_n_socks && up_socks[fd] != NULL)
+		return up_socks[fd];
+	if (!create)
+		return NULL;
+	if ((size_t)fd >= up_n_socks) {
+		n = up_n_socks > 0 ? up_n_socks : 64;
+		while (n <= (size_t)fd)
+			n *= 2;
+		if ((nv = realloc(up_socks, n * sizeof(*nv))) == NULL)
+			return NULL;
+		memset(nv + up_n_socks, 0, (n - up_n_socks) * sizeof(*nv));
+		up_socks = nv;
+		up_n_socks = n;
+	}
+	return up_socks[fd] = calloc(1, sizeof(struct up_sock));
 }
 
-/* CURLMOPT_SOCKETFUNCTION: one event per socket, re-armed on change. */
+static void
+up_sock_forget(curl_socket_t fd)
+{
+	struct up_sock *s = up_sock_get(fd, false);
+
+	if (s == NULL)
+		return;
+	if (s->kind != 0)
+		event_del(&s->ev);
+	free(s);
+	up_socks[fd] = NULL;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: arm the event only when the set curl wants
+ * changes; REMOVE keeps a read event armed (see struct up_sock). */
 static int
 up_sock_fn(CURL *e, curl_socket_t fd, int what, void *userp, void *sockp)
 {
-	struct up_sock *s = sockp;
-	short kind;
+	struct up_sock *s;
+	short kind = 0;
 
 	(void)e;
 	(void)userp;
+	(void)sockp;
 	if (what == CURL_POLL_REMOVE) {
-		up_sock_free(s);
-		curl_multi_assign(up_multi, fd, NULL);
+		if ((s = up_sock_get(fd, false)) == NULL)
+			return 0;
+		s->wanted = false;
+		if (s->kind & EV_WRITE) {
+			/* A writable socket would wake us at every turn. */
+			event_del(&s->ev);
+			s->kind = 0;
+		}
 		return 0;
 	}
-	kind = EV_PERSIST;
 	if (what & CURL_POLL_IN)
 		kind |= EV_READ;
 	if (what & CURL_POLL_OUT)
 		kind |= EV_WRITE;
-	if (s == NULL) {
-		if ((s = calloc(1, sizeof(*s))) == NULL) {
-			log_errx("cannot allocate a socket record");
-			return -1;
-		}
-		s->fd = fd;
-		curl_multi_assign(up_multi, fd, s);
-	} else if (s->ev != NULL) {
-		event_free(s->ev);
-		s->ev = NULL;
+	if ((s = up_sock_get(fd, true)) == NULL) {
+		log_errx("cannot allocate a socket record");
+		return -1;
 	}
-	s->what = what;
-	if ((s->ev = event_new(up_base, fd, kind, up_event_cb, NULL)) == NULL ||
-	    event_add(s->ev, NULL) != 0) {
+	s->wanted = true;
+	if (s->kind == kind)
+		return 0;
+	if (s->kind != 0)
+		event_del(&s->ev);
+	s->kind = 0;
+	if (event_assign(&s->ev, up_base, fd, kind | EV_PERSIST, up_event_cb, s) != 0 ||
+	    event_add(&s->ev, NULL) != 0) {
 		log_errx("cannot watch an upstream socket");
 		return -1;
 	}
+	s->kind = kind;
 	return 0;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: forget the socket, then close it. */
+static int
+up_close_fn(void *clientp, curl_socket_t fd)
+{
+	(void)clientp;
+	up_sock_forget(fd);
+	return close(fd);
 }
 
 int
@@ -185,11 +257,17 @@ up_init(struct event_base *base)
 void
 up_shutdown(void)
 {
+	size_t i;
+
 	while (up_n_free > 0)
 		curl_easy_cleanup(up_free[--up_n_free]);
 	if (up_multi != NULL)
-		curl_multi_cleanup(up_multi); /* closes sockets: REMOVE callbacks */
+		curl_multi_cleanup(up_multi); /* closes sockets: up_close_fn */
 	up_multi = NULL;
+	for (i = 0; i < up_n_socks; i++)
+		up_sock_forget((curl_socket_t)i);
+	free(up_socks);
+	up_socks = NULL;
 	if (up_timer != NULL)
 		event_free(up_timer);
 	up_timer = NULL;
@@ -202,6 +280,8 @@ up_start(struct up_xfer *x)
 	CURLMcode mc;
 
 	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+	/* Every connection must close through us (struct up_sock). */
+	curl_easy_setopt(x->easy, CURLOPT_CLOSESOCKETFUNCTION, up_close_fn);
 	mc = curl_multi_add_handle(up_multi, x->easy);
 	if (mc != CURLM_OK) {
 		log_warnx("curl multi add: %s", curl_multi_strerror(mc));

@@ -374,6 +374,23 @@ class EndpointSuite:
         self.assertError(r, 405, "method not allowed")
         self.assertIn("POST", r.header("Allow"))
 
+    def test_routing_repeated_query_parameter(self):
+        # "?index=0&index=1": refused whole, before any handler, so no
+        # guess about which one the admin meant deletes anything
+        self.assertResp(self.req("PUT", "/api-keys", body=["a", "b", "c"]), 200)
+        before = self.dep.read_config()
+        for p in ("/api-keys?index=0&index=1", "/api-keys?value=a&v%61lue=b",
+                  "/api-keys?index=0&value=a&index=0"):
+            self.assertError(self.req("DELETE", p), 400, "repeated query parameter")
+        self.assertError(self.req("GET", "/auth-files/download?name=a.json&name=b.json"), 400,
+                         "repeated query parameter")
+        many = "&".join("p%d=1" % i for i in range(65))
+        self.assertError(self.req("GET", "/debug?" + many), 400, "too many query parameters")
+        self.assertUntouched(before)
+        # one of each is fine, unknown extra parameters are ignored
+        self.assertResp(self.req("DELETE", "/api-keys?index=0&x=1"), 200)
+        self.assertEqual(self.req("GET", "/api-keys").json(), {"api-keys": ["b", "c"]})
+
     def test_routing_cors_preflight(self):
         r = self.req("OPTIONS", "/api-keys", key=None,
                      headers={"Origin": "http://panel.example",
@@ -935,7 +952,15 @@ class EndpointSuite:
             ("multipart/form-data; boundary=" + b, b"garbage without delimiter"),
             ("multipart/form-data; boundary=" + b,
              b'--XyZ\r\nContent-Disposition: form-data; name="file"\r\n\r\n{}\r\n--XyZ--\r\n'),
+            # two file names in one part: which one would the sender mean?
+            ("multipart/form-data; boundary=" + b,
+             b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.json"; '
+             b'filename="b.json"\r\n\r\n{}\r\n--XyZ--\r\n'),
         ]
+        r = self.req("POST", "/auth-files", body=b'--XyZ\r\nContent-Disposition: form-data; '
+                     b'name="file"; filename="a.json"\r\n\r\n{}\r\n--XyZ--\r\n',
+                     headers={"Content-Type": "multipart/form-data; boundary=XyZ; boundary=Q"})
+        self.assertError(r, 400, "invalid multipart body: repeated boundary")
         for ct, body in cases:
             r = self.req("POST", "/auth-files", body=body, headers={"Content-Type": ct})
             self.assertError(r, 400)

@@ -101,6 +101,11 @@ BAD_BODIES = [
     ("DELETE", "/api-keys?index=99999999999999999999999", None, None),
     ("DELETE", "/api-keys?value=" + "%41" * 4000, None, None),
     ("DELETE", "/api-keys?value=%zz", None, None),
+    # a parameter given twice: which one did the admin mean? (400)
+    ("DELETE", "/api-keys?index=0&index=1", None, None),
+    ("DELETE", "/api-keys?value=a&v%61lue=b", None, None),
+    ("DELETE", "/auth-files?name=a.json&name=b.json", None, None),
+    ("GET", "/auth-files/download?name=a.json&name=b.json", None, None),
 ]
 
 

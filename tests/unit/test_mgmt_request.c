@@ -153,6 +153,42 @@ test_query(void **state)
 }
 
 static void
+test_query_problem(void **state)
+{
+	static const char *const fine[] = { "", "name=a.json", "index=0", "a=1&b=2&c",
+		"a&&b", "=x&=y", "name=a&name2=b", "value=a&value%3D=b" };
+	static const char *const repeated[] = { "index=0&index=1", "name=a&name=a",
+		"all=true&all", "n%61me=x&name=y", "a=1&b=2&a=3" };
+	struct mgmt_req rq;
+	char many[MGMT_QPARAMS_MAX * 8 + 16], *big;
+	size_t o = 0;
+
+	(void)state;
+	memset(&rq, 0, sizeof(rq));
+	for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+		rq.query = fine[i];
+		assert_null(req_query_problem(&rq));
+	}
+	for (size_t i = 0; i < sizeof(repeated) / sizeof(repeated[0]); i++) {
+		rq.query = repeated[i];
+		assert_string_equal(req_query_problem(&rq), "repeated query parameter");
+	}
+	for (int i = 0; i < MGMT_QPARAMS_MAX; i++)
+		o += (size_t)snprintf(many + o, sizeof(many) - o, "%sp%d=1", i ? "&" : "", i);
+	rq.query = many;
+	assert_null(req_query_problem(&rq));
+	snprintf(many + o, sizeof(many) - o, "&extra=1");
+	assert_string_equal(req_query_problem(&rq), "too many query parameters");
+	big = malloc(MGMT_QUERY_MAX + 2);
+	assert_non_null(big);
+	memset(big, 'a', MGMT_QUERY_MAX + 1);
+	big[MGMT_QUERY_MAX + 1] = '\0';
+	rq.query = big;
+	assert_string_equal(req_query_problem(&rq), "query string too long");
+	free(big);
+}
+
+static void
 test_index(void **state)
 {
 	static const char *const bad[] = { "", "01", "-1", "+1", "1 ", " 1", "1.5", "1e2",
@@ -289,6 +325,7 @@ main(void)
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_pct_decode),
 		cmocka_unit_test(test_query),
+		cmocka_unit_test(test_query_problem),
 		cmocka_unit_test(test_index),
 		cmocka_unit_test(test_body),
 		cmocka_unit_test(test_status_table),

@@ -56,6 +56,11 @@ test_boundary(void **state)
 	}
 	assert_int_equal(mp_boundary("multipart/form-data; boundary=a\x01", b, sizeof(b)),
 	    CP_EINVAL);
+	/* twice, even the same one, or differently cased: which one is meant? */
+	assert_int_equal(mp_boundary("multipart/form-data; boundary=a; boundary=b", b, sizeof(b)),
+	    CP_EEXIST);
+	assert_int_equal(mp_boundary("multipart/form-data; boundary=a; BOUNDARY=\"a\"", b,
+	    sizeof(b)), CP_EEXIST);
 }
 
 static void
@@ -129,6 +134,9 @@ test_malformed(void **state)
 		"--b\r\nContent-Disposition: form-data; name=\"f\r\n\r\nx\r\n--b--",
 		"--bX\r\n",                             /* junk after delimiter */
 		"--b--",                                /* closed with no part */
+		"--b\r\nContent-Disposition: form-data; name=\"file\"; name=\"x\"\r\n\r\nd\r\n--b--",
+		"--b\r\nContent-Disposition: form-data; name=file; filename=a.json; "
+		"filename=b.json\r\n\r\nd\r\n--b--",
 	};
 	struct mp_part parts[MP_PARTS_MAX];
 	char err[128];
