@@ -173,31 +173,21 @@ class Mgmt(mgmtlib.Deployment):
 
     def start(self):
         self.write_config(self.config_text(secret=self.key))
-        memo_env = "" if self.memo else ', "CLIPROXY_NO_KEY_MEMO" => "1"'
+        env = {"CLIPROXY_CONFIG": self.config}
+        if not self.memo:
+            env["CLIPROXY_NO_KEY_MEMO"] = "1"
         if self.kind == "lighttpd":
-            snippet = open(harness.src_path("conf/lighttpd/cliproxy-mgmt.conf")).read()
-            snippet = harness.substitute(snippet, {
-                '"/usr/lib/cgi-bin/cliproxy-mgmt"': '"%s"' % self.binary,
-                '"/run/lighttpd/cliproxy-mgmt.socket"': '"%s/sock/mgmt.socket"' % self.dir,
-                '"CLIPROXY_CONFIG" => "/etc/cliproxy/config.yaml",':
-                    '"CLIPROXY_CONFIG" => "%s"%s,' % (self.config, memo_env),
-            }, "conf/lighttpd/cliproxy-mgmt.conf")
+            snippet = harness.mgmt_conf("lighttpd", self.binary, env,
+                                        socket="%s/sock/mgmt.socket" % self.dir)
             snippet += ('\nfastcgi.server += ( "/hello" => (( "bin-path" => "%s", '
                         '"socket" => "%s/sock/hello.socket", "max-procs" => 4, '
                         '"check-local" => "disable" )) )\n' % (self.hello, self.dir))
             os.makedirs(os.path.join(self.dir, "sock"))
             harness.give(os.path.join(self.dir, "sock"))
-            self.server = harness.lighttpd(self.dir, snippet, extforward=False)
+            self.server = harness.lighttpd(self.dir, snippet, extforward=False,
+                                           modules=harness.LIGHTTPD_MGMT_MODULES)
         else:
-            snippet = open(harness.src_path("conf/apache/cliproxy-mgmt.conf")).read()
-            env = "FcgidInitialEnv CLIPROXY_CONFIG %s" % self.config
-            if not self.memo:
-                env += "\n\tFcgidInitialEnv CLIPROXY_NO_KEY_MEMO 1"
-            snippet = harness.substitute(snippet, {
-                "FcgidInitialEnv CLIPROXY_CONFIG /etc/cliproxy/config.yaml": env,
-                "Alias /v0/management /usr/lib/cgi-bin/cliproxy-mgmt":
-                    "Alias /v0/management %s" % self.binary,
-            }, "conf/apache/cliproxy-mgmt.conf")
+            snippet = harness.mgmt_conf("apache", self.binary, env)
             snippet += ("\nAlias /hello %s\n<Location /hello>\n\tSetHandler fcgid-script\n"
                         "\tOptions +ExecCGI\n\tRequire all granted\n</Location>\n" % self.hello)
             self.server = harness.apache(self.dir, snippet, remoteip=False)

@@ -2,14 +2,15 @@
 # cliproxy-mgmt-spawn.sh - run the management responder under spawn-fcgi on
 # a loopback TCP port, in the foreground (development; Ctrl-C stops it).
 # A web server then forwards /v0/management to it: lighttpd with
-# conf/lighttpd/cliproxy-mgmt-spawn.conf, nginx as in nginx.conf.example.
+# conf/lighttpd/cliproxy-mgmt-spawn.conf, nginx as in nginx.conf.example
+# (with "fastcgi_pass 127.0.0.1:PORT;").
 #
 # usage: cliproxy-mgmt-spawn.sh [-a ADDR] [-p PORT] [-c CONFIG] [-b BINARY] [-u USER]
 #   -a ADDR    address to listen on (default 127.0.0.1)
 #   -p PORT    port (default 9000)
 #   -c CONFIG  config file, exported as CLIPROXY_CONFIG
 #              (default $CLIPROXY_CONFIG, else /etc/cliproxy/config.yaml)
-#   -b BINARY  responder (default /usr/lib/cgi-bin/cliproxy-mgmt)
+#   -b BINARY  responder (default /usr/lib/cgi-bin/cliproxy-mgmt.fcgi)
 #   -u USER    user to run as when started as root
 # CLIPROXY_BAN_SECONDS in the environment is passed on.
 set -eu
@@ -17,7 +18,7 @@ set -eu
 addr=127.0.0.1
 port=9000
 config=${CLIPROXY_CONFIG:-/etc/cliproxy/config.yaml}
-binary=/usr/lib/cgi-bin/cliproxy-mgmt
+binary=/usr/lib/cgi-bin/cliproxy-mgmt.fcgi
 user=
 
 while getopts a:p:c:b:u: opt; do

@@ -257,6 +257,75 @@ def substitute(text, mapping, what):
     return text
 
 
+# ------------------------------------------------------- web-server files
+
+# What the packaged web-server files name: the management snippets
+# conf/<server>/cliproxy-mgmt.conf (each server's FastCGI settings, written
+# once) and the site files the package installs, which `make` builds from
+# them (conf/local.mk). Tests, the benchmark and tools/run use those very
+# files and replace exactly these strings (mgmt_conf()).
+PACKAGED = {
+    "binary": "/usr/lib/cgi-bin/cliproxy-mgmt.fcgi",   # the responder
+    "socket": "/run/lighttpd/cliproxy-mgmt.socket",    # lighttpd's FastCGI socket
+    "config": "/etc/cliproxy/config.yaml",             # CLIPROXY_CONFIG
+    "listen": "127.0.0.1:8317",                        # the site's listener
+    "daemon": "127.0.0.1:8318",                        # cliproxyd behind the site
+}
+SITE_FILES = {"lighttpd": "conf/lighttpd/50-cliproxy.conf",
+              "apache": "conf/apache/cliproxy.conf"}
+# lighttpd modules the management snippet needs beside the harness's own
+# (mod_extforward first: it must rewrite REMOTE_ADDR before mod_fastcgi)
+LIGHTTPD_MGMT_MODULES = ("mod_extforward", "mod_fastcgi")
+LIGHTTPD_SITE_MODULES = ("mod_extforward", "mod_fastcgi", "mod_proxy")
+APACHE_SITE_MODULES = ("mpm_event", "authz_core", "alias", "mime", "env", "remoteip",
+                       "fcgid", "proxy", "proxy_http")
+
+
+def mgmt_conf(server, binary, env, socket=None, site=None):
+    """Text of the management snippet of server ("lighttpd" or "apache"),
+    or with site=(port, daemon_port) of the site file the package installs
+    (built from the snippet), with the packaged paths replaced: binary is
+    the responder, env (a dict with CLIPROXY_CONFIG) its environment,
+    socket lighttpd's FastCGI socket path. A file that no longer names one
+    of the packaged strings fails here (substitute())."""
+    if "CLIPROXY_CONFIG" not in env:
+        raise ValueError("env needs CLIPROXY_CONFIG")
+    if site is None:
+        rel = "conf/%s/cliproxy-mgmt.conf" % server
+        text = read_file(src_path(rel)).decode()
+    else:
+        rel = SITE_FILES[server]
+        text = read_file(build_path(rel)).decode()
+    items = [("CLIPROXY_CONFIG", env["CLIPROXY_CONFIG"])]
+    items += [(k, v) for k, v in env.items() if k != "CLIPROXY_CONFIG"]
+    if server == "lighttpd":
+        if socket is None:
+            raise ValueError("lighttpd needs a socket path")
+        m = {
+            '"bin-path" => "%s"' % PACKAGED["binary"]: '"bin-path" => "%s"' % binary,
+            '"socket" => "%s"' % PACKAGED["socket"]: '"socket" => "%s"' % socket,
+            '"CLIPROXY_CONFIG" => "%s",' % PACKAGED["config"]:
+                " ".join('"%s" => "%s",' % kv for kv in items),
+        }
+        if site is not None:
+            m['$SERVER["socket"] == "%s"' % PACKAGED["listen"]] = \
+                '$SERVER["socket"] == "127.0.0.1:%d"' % site[0]
+            m['"port" => %s' % PACKAGED["daemon"].split(":")[1]] = '"port" => %d' % site[1]
+    elif server == "apache":
+        m = {
+            "Alias /v0/management %s" % PACKAGED["binary"]: "Alias /v0/management %s" % binary,
+            "FcgidInitialEnv CLIPROXY_CONFIG %s" % PACKAGED["config"]:
+                "\n".join("FcgidInitialEnv %s %s" % kv for kv in items),
+        }
+        if site is not None:
+            m["Listen %s" % PACKAGED["listen"]] = "Listen 127.0.0.1:%d" % site[0]
+            m["<VirtualHost %s>" % PACKAGED["listen"]] = "<VirtualHost 127.0.0.1:%d>" % site[0]
+            m["http://%s/" % PACKAGED["daemon"]] = "http://127.0.0.1:%d/" % site[1]
+    else:
+        raise ValueError(server)
+    return substitute(text, m, rel)
+
+
 # ------------------------------------------------------------ HTTP client
 
 class Response:

@@ -7,6 +7,8 @@ ports and paths substituted:
   lighttpd  conf/lighttpd/cliproxy-mgmt.conf        (mod_fastcgi bin-path)
   apache    conf/apache/cliproxy-mgmt.conf          (mod_fcgid)
   spawn     conf/spawn-fcgi/cliproxy-mgmt-spawn.sh  + conf/lighttpd/cliproxy-mgmt-spawn.conf
+(the site files the package installs are built from the first two; see
+harness.mgmt_conf() and web_sites.py)
 
 The management key is generated per run and never printed: Response
 objects print status and body only, and assertions about the config file
@@ -97,26 +99,14 @@ class Deployment:
         self.write_config(self.config_text(secret=self.key))
         env_lines = {"CLIPROXY_CONFIG": self.config, "CLIPROXY_BAN_SECONDS": str(BAN_SECONDS)}
         if self.kind == "lighttpd":
-            snippet = open(harness.src_path("conf/lighttpd/cliproxy-mgmt.conf")).read()
-            snippet = harness.substitute(snippet, {
-                '"/usr/lib/cgi-bin/cliproxy-mgmt"': '"%s"' % self.binary,
-                '"/run/lighttpd/cliproxy-mgmt.socket"': '"%s/sock/mgmt.socket"' % self.dir,
-                '"CLIPROXY_CONFIG" => "/etc/cliproxy/config.yaml",':
-                    '"CLIPROXY_CONFIG" => "%s", "CLIPROXY_BAN_SECONDS" => "%d",'
-                    % (self.config, BAN_SECONDS),
-            }, "conf/lighttpd/cliproxy-mgmt.conf")
             os.makedirs(os.path.join(self.dir, "sock"))
             harness.give(os.path.join(self.dir, "sock"))
-            self.server = harness.lighttpd(self.dir, snippet)
+            snippet = harness.mgmt_conf("lighttpd", self.binary, env_lines,
+                                        socket="%s/sock/mgmt.socket" % self.dir)
+            self.server = harness.lighttpd(self.dir, snippet,
+                                           modules=harness.LIGHTTPD_MGMT_MODULES)
         elif self.kind == "apache":
-            snippet = open(harness.src_path("conf/apache/cliproxy-mgmt.conf")).read()
-            snippet = harness.substitute(snippet, {
-                "FcgidInitialEnv CLIPROXY_CONFIG /etc/cliproxy/config.yaml":
-                    "FcgidInitialEnv CLIPROXY_CONFIG %s\n\tFcgidInitialEnv CLIPROXY_BAN_SECONDS %d"
-                    % (self.config, BAN_SECONDS),
-                "Alias /v0/management /usr/lib/cgi-bin/cliproxy-mgmt":
-                    "Alias /v0/management %s" % self.binary,
-            }, "conf/apache/cliproxy-mgmt.conf")
+            snippet = harness.mgmt_conf("apache", self.binary, env_lines)
             self.server = harness.apache(self.dir, snippet)
         elif self.kind == "spawn":
             proc, port = harness.spawn_fcgi(self.dir, self.binary, env_lines)

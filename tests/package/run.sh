@@ -5,7 +5,8 @@
 #   1. build cliproxy_*.deb from a copy of the tree (dpkg-buildpackage -b,
 #      tests skipped: `make check` covers them), run lintian on it;
 #   2. apt-get install ./cliproxy_*.deb and check what postinst made: users,
-#      modes, the generated key, a config with remote management off;
+#      modes, the generated key, a config with remote management off; the
+#      installed site files are the ones make built from conf/;
 #   3. enable the lighttpd snippet (lighty-enable-mod), check the real
 #      lighttpd and Apache configurations parse with the snippets enabled;
 #   4. start lighttpd with the enabled snippets and cliproxyd as the user
@@ -194,6 +195,19 @@ if command -v systemd-analyze >/dev/null; then
 fi
 check "deploy.md is installed uncompressed where the messages point" \
 	test -f /usr/share/doc/cliproxy/deploy.md
+
+# The site files are built from conf/ (the management snippet spliced into
+# the site template, conf/local.mk): the installed ones are those, and the
+# responder they name is the one installed.
+check "installed 50-cliproxy.conf is conf/lighttpd/50-cliproxy.conf as make built it" \
+	cmp /etc/lighttpd/conf-available/50-cliproxy.conf "$work/src/conf/lighttpd/50-cliproxy.conf"
+check "installed apache2 cliproxy.conf is conf/apache/cliproxy.conf as make built it" \
+	cmp /etc/apache2/conf-available/cliproxy.conf "$work/src/conf/apache/cliproxy.conf"
+for f in /etc/lighttpd/conf-available/50-cliproxy.conf /etc/apache2/conf-available/cliproxy.conf; do
+	check "$(basename "$f") names only the installed responder /usr/lib/cgi-bin/cliproxy-mgmt.fcgi" \
+		eval '[ -x /usr/lib/cgi-bin/cliproxy-mgmt.fcgi ] &&
+		      [ "$(grep -o "/usr/lib/cgi-bin/[^\" ]*" "$f" | sort -u)" = /usr/lib/cgi-bin/cliproxy-mgmt.fcgi ]'
+done
 
 # stat_is PATH "OWNER:GROUP MODE"
 stat_is() { [ "$(stat -c '%U:%G %a' "$1" 2>/dev/null)" = "$2" ]; }
