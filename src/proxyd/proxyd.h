@@ -52,6 +52,7 @@
 #define PXD_CONNECT_TIMEOUT_S 30                  /* upstream connect timeout */
 #define PXD_UP_IDLE_MAX     256                   /* idle upstream connections kept for reuse */
 #define PXD_UP_EASY_FREE_MAX 16                   /* idle easy handles kept for reuse */
+#define PXD_UP_STREAM_RECVBUF 1024                /* curl receive buffer of a stream */
 #define PXD_STATUS_MIN_MS   1000                  /* status file at most once a second */
 #define PXD_AUTH_FILES_MAX  CP_AUTHDIR_FILES_MAX
 
@@ -226,11 +227,13 @@ void up_cancel(struct up_xfer *x);
 /* Resume a paused transfer (from outside curl callbacks). */
 void up_resume(struct up_xfer *x);
 /* An easy handle for a new transfer: a reset one from the free list when
- * there is one, else a new one. NULL when out of memory. */
-CURL *up_easy_get(void);
-/* Give e back (no longer added to the multi): reset and kept on the free
- * list up to PXD_UP_EASY_FREE_MAX, else cleaned up. */
-void up_easy_put(CURL *e);
+ * there is one, else a new one; a stream's handle is always new, with a
+ * PXD_UP_STREAM_RECVBUF receive buffer. NULL when out of memory. */
+CURL *up_easy_get(bool stream);
+/* Give e back (no longer added to the multi), stream as it was got:
+ * reset and kept on the free list up to PXD_UP_EASY_FREE_MAX, else (and
+ * always for a stream's) cleaned up. */
+void up_easy_put(CURL *e, bool stream);
 size_t up_n_active(void);
 
 /* ----------------------------------------------------------------- sse.c */

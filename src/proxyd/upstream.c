@@ -321,21 +321,35 @@ up_n_active(void)
  * profile of bench figure 5. curl_easy_reset clears every option and the
  * request state but keeps the allocations (and the DNS/connection caches
  * live in the multi anyway).
+ *
+ * A stream's handle is the exception: it lives as long as the stream,
+ * so its receive buffer is what an open stream costs (bench figure 6),
+ * and SSE events are small. It gets PXD_UP_STREAM_RECVBUF instead of
+ * libcurl's 16 KiB, and is never put on the free list: curl_easy_reset
+ * keeps the buffer but forgets its size, so a reused small handle would
+ * not be safe to read 16 KiB into.
  */
 CURL *
-up_easy_get(void)
+up_easy_get(bool stream)
 {
-	if (up_n_free > 0)
+	CURL *e;
+
+	if (!stream && up_n_free > 0)
 		return up_free[--up_n_free];
-	return curl_easy_init();
+	if ((e = curl_easy_init()) != NULL && stream &&
+	    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)PXD_UP_STREAM_RECVBUF) != CURLE_OK) {
+		curl_easy_cleanup(e);
+		e = NULL;
+	}
+	return e;
 }
 
 void
-up_easy_put(CURL *e)
+up_easy_put(CURL *e, bool stream)
 {
 	if (e == NULL)
 		return;
-	if (up_n_free >= PXD_UP_EASY_FREE_MAX) {
+	if (stream || up_n_free >= PXD_UP_EASY_FREE_MAX) {
 		curl_easy_cleanup(e);
 		return;
 	}
