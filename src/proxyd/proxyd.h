@@ -125,6 +125,7 @@ struct cred {                /* one credential of one provider instance */
 	char *secret;            /* API key or token: never logged */
 	char id[65];             /* sha256 hex of kind\0name\0secret: pool key */
 	char label[96];          /* "<provider>#<index>", safe for logs */
+	struct curl_slist *hdrs[2]; /* request headers, [stream]: relay_cred_headers */
 };
 
 struct prov {                /* one configured upstream */
@@ -279,6 +280,12 @@ size_t relay_n_active(void);
 /* Cancel every exchange (shutdown deadline). */
 void relay_cancel_all(void);
 void relay_init(struct event_base *base);
+/* The upstream request headers for credential c (content type, accept
+ * for stream or not, the credential attached) into *out; built once per
+ * credential by snapshot_build, freed with relay_headers_free. */
+int relay_cred_headers(const struct cred *c, bool stream, struct curl_slist **out);
+/* Free a header list, wiping each line first (one holds the secret). */
+void relay_headers_free(struct curl_slist *h);
 
 /* -------------------------------------------------------------- server.c */
 

@@ -204,6 +204,8 @@ snap_free(struct snapshot *s)
 		struct prov *p = &s->provs[i];
 
 		for (j = 0; j < p->n_creds; j++) {
+			relay_headers_free(p->creds[j].hdrs[0]);
+			relay_headers_free(p->creds[j].hdrs[1]);
 			if (p->creds[j].secret != NULL) {
 				cp_wipe(p->creds[j].secret, strlen(p->creds[j].secret));
 				free(p->creds[j].secret);
@@ -348,6 +350,10 @@ build_compat(struct snapshot *s)
 			cred_id(p->ops->kind, p->name, k, cr->id);
 			snprintf(cr->label, sizeof(cr->label), "%.60s#%zu", p->name, j);
 			p->n_creds++;
+			/* Built once here, not per request (bench figure 5). */
+			if ((rc = relay_cred_headers(cr, false, &cr->hdrs[0])) != CP_OK ||
+			    (rc = relay_cred_headers(cr, true, &cr->hdrs[1])) != CP_OK)
+				return rc;
 		}
 		for (j = 0; j < cc->n_models; j++) {
 			const struct cfg_model_alias *ma = &cc->models[j];
