@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/event_struct.h>
@@ -19,20 +20,23 @@
 
 /*
  * One record per socket curl has told us about, found by descriptor.
- * When curl stops watching a socket (CURL_POLL_REMOVE) that stays open in
- * its connection cache, the epoll registration is kept: the next transfer
- * on that connection wants CURL_POLL_IN again, and keeping the event saves
- * an epoll_ctl pair per request on a reused connection (bench figure 5).
- * The record goes only when curl closes the socket, which it does through
- * up_close_fn (CURLOPT_CLOSESOCKETFUNCTION, set on every transfer and
- * inherited by the connection): libevent must forget a descriptor before
- * it is closed, or a new socket with the same number would never be
- * registered.
+ * When curl stops watching a connection's socket (CURL_POLL_REMOVE) that
+ * stays open in its connection cache, the epoll registration is kept: the
+ * next transfer on that connection wants CURL_POLL_IN again, and keeping
+ * the event saves an epoll_ctl pair per request on a reused connection
+ * (bench figure 5). That record goes only when curl closes the socket,
+ * which it does through up_close_fn (CURLOPT_CLOSESOCKETFUNCTION, set on
+ * every transfer and inherited by the connection): libevent must forget a
+ * descriptor before it is closed, or a new socket with the same number
+ * would never be registered. Only sockets opened through up_open_fn are
+ * such connections; curl closes its other descriptors (the threaded
+ * resolver's socketpair) itself, so their records go at CURL_POLL_REMOVE.
  */
 struct up_sock {
 	struct event ev;          /* its event (EV_PERSIST), set when armed */
 	short kind;               /* EV_READ|EV_WRITE armed, 0 when not */
 	bool wanted;              /* curl watches it (not CURL_POLL_REMOVE) */
+	bool conn;                /* a connection: closes through up_close_fn */
 };
 
 #define UP_FD_MAX (1 << 20)       /* descriptors the table may index */
@@ -191,6 +195,10 @@ up_sock_fn(CURL *e, curl_socket_t fd, int what, void *userp, void *sockp)
 	if (what == CURL_POLL_REMOVE) {
 		if ((s = up_sock_get(fd, false)) == NULL)
 			return 0;
+		if (!s->conn) {
+			up_sock_forget(fd);
+			return 0;
+		}
 		s->wanted = false;
 		if (s->kind & EV_WRITE) {
 			/* A writable socket would wake us at every turn. */
@@ -220,6 +228,30 @@ up_sock_fn(CURL *e, curl_socket_t fd, int what, void *userp, void *sockp)
 	}
 	s->kind = kind;
 	return 0;
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: a connection's socket, marked as one that
+ * closes through up_close_fn (see struct up_sock). */
+static curl_socket_t
+up_open_fn(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct up_sock *s;
+	curl_socket_t fd;
+
+	(void)clientp;
+	if (purpose != CURLSOCKTYPE_IPCXN)
+		return CURL_SOCKET_BAD;
+	if ((fd = socket(a->family, a->socktype, a->protocol)) == CURL_SOCKET_BAD)
+		return CURL_SOCKET_BAD;
+	/* A record under this number is stale: its descriptor was closed
+	 * without a REMOVE reaching us. */
+	up_sock_forget(fd);
+	if ((s = up_sock_get(fd, true)) == NULL) {
+		close(fd);
+		return CURL_SOCKET_BAD;
+	}
+	s->conn = true;
+	return fd;
 }
 
 /* CURLOPT_CLOSESOCKETFUNCTION: forget the socket, then close it. */
@@ -280,7 +312,8 @@ up_start(struct up_xfer *x)
 	CURLMcode mc;
 
 	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
-	/* Every connection must close through us (struct up_sock). */
+	/* Every connection opens and closes through us (struct up_sock). */
+	curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETFUNCTION, up_open_fn);
 	curl_easy_setopt(x->easy, CURLOPT_CLOSESOCKETFUNCTION, up_close_fn);
 	mc = curl_multi_add_handle(up_multi, x->easy);
 	if (mc != CURLM_OK) {

@@ -131,13 +131,14 @@ class UpstreamConnections(unittest.TestCase):
         up = Upstream(close_after=True)
 
         def fn(d):
-            for _ in range(30):
-                self.chat_ok(d)
-            self.assertEqual(up.answers, 30)
-            self.assertEqual(up.connections, 30)
-            # The same, 8 clients at once: descriptors of closed upstream
-            # sockets come back as client and upstream sockets alike.
             errors = []
+            sequential = 30
+            for _ in range(sequential):
+                self.chat_ok(d)
+            self.assertEqual(up.answers, sequential)
+            self.assertEqual(up.connections, sequential)
+            # 8 clients at once: descriptors of closed upstream sockets
+            # come back as client and upstream sockets alike.
 
             def client():
                 try:
@@ -153,7 +154,7 @@ class UpstreamConnections(unittest.TestCase):
             for t in ts:
                 t.join()
             self.assertEqual(errors, [])
-            self.assertEqual(up.answers, 30 + 8 * 15)
+            self.assertEqual(up.answers, sequential + 8 * 15)
         self.run_daemon(up, fn)
 
 
