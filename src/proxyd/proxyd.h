@@ -54,7 +54,7 @@
 #define PXD_UP_EASY_FREE_MAX 16                   /* idle easy handles kept for reuse */
 #define PXD_UP_STREAM_RECVBUF 1024                /* curl receive buffer of a stream */
 #define PXD_TRIM_PEAK_MIN   512                   /* exchanges at once worth a malloc_trim */
-#define PXD_TRIM_INTERVAL_S 1                     /* at most one malloc_trim this often */
+#define PXD_TRIM_DELAY_S    1                     /* malloc_trim this long after the fall */
 #define PXD_STATUS_MIN_MS   1000                  /* status file at most once a second */
 #define PXD_AUTH_FILES_MAX  CP_AUTHDIR_FILES_MAX
 

@@ -83,7 +83,7 @@ static struct event_base *relay_base;
 static struct exchange *ex_head;     /* active exchanges */
 static size_t ex_count;
 static size_t ex_peak;               /* most at once since the last trim */
-static time_t ex_trimmed;            /* when the last trim ran */
+static struct event ex_trim_ev;      /* the pending malloc_trim */
 
 static void ex_next_attempt(struct exchange *ex);
 static void ex_finish(struct exchange *ex);
@@ -94,10 +94,23 @@ relay_n_active(void)
 	return ex_count;
 }
 
+static void
+ex_trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+	ex_peak = ex_count;
+}
+
 void
 relay_init(struct event_base *base)
 {
 	relay_base = base;
+	evtimer_assign(&ex_trim_ev, base, ex_trim_cb, NULL);
 }
 
 /* ------------------------------------------------------------ replies */
@@ -267,19 +280,16 @@ ex_finish(struct exchange *ex)
 #ifdef __GLIBC__
 	/* Thousands of streams leave their memory free but mapped when they
 	 * end (bench figure 6: RSS stayed at its peak). Give it back once
-	 * most of them are gone: once per fall to a quarter of a large peak,
-	 * and not more often than PXD_TRIM_INTERVAL_S, since a busy daemon's
-	 * count swings all the time and a trim costs an madvise per free
-	 * page range (seen as 0.8 madvise per request in figure 5 with a
-	 * peak of 256). */
-	if (ex_peak >= PXD_TRIM_PEAK_MIN && ex_count <= ex_peak / 4) {
-		time_t now = time(NULL);
+	 * most of them are gone: when the count falls to a quarter of a
+	 * large peak, PXD_TRIM_DELAY_S later (the rest usually follow), one
+	 * trim at a time. A busy daemon's count swings all the time and a
+	 * trim costs an madvise per free page range (0.8 per request in
+	 * figure 5 with an immediate trim and a peak of 256). */
+	if (ex_peak >= PXD_TRIM_PEAK_MIN && ex_count <= ex_peak / 4 &&
+	    !evtimer_pending(&ex_trim_ev, NULL)) {
+		struct timeval tv = { PXD_TRIM_DELAY_S, 0 };
 
-		if (now - ex_trimmed >= PXD_TRIM_INTERVAL_S) {
-			malloc_trim(0);
-			ex_trimmed = now;
-			ex_peak = ex_count;
-		}
+		evtimer_add(&ex_trim_ev, &tv);
 	}
 #endif
 	status_touch(false);
