@@ -113,7 +113,8 @@ class Deployment:
             snippet = open(harness.src_path("conf/lighttpd/cliproxy-mgmt-spawn.conf")).read()
             snippet = harness.substitute(snippet, {'"port" => 9000': '"port" => %d' % port},
                                          "conf/lighttpd/cliproxy-mgmt-spawn.conf")
-            self.server = harness.lighttpd(self.dir, snippet)
+            self.server = harness.lighttpd(self.dir, snippet,
+                                           modules=harness.LIGHTTPD_MGMT_MODULES)
             self.server.extra.append(proc)
         else:
             raise ValueError(self.kind)
