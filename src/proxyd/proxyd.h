@@ -38,6 +38,7 @@
 #define PXD_XFF_MAX         4096                  /* X-Forwarded-For we look at */
 #define PXD_XFF_ENTRIES_MAX 32                    /* hops we walk back */
 #define PXD_ERRBODY_MAX     (1024u * 1024u)       /* upstream error body kept */
+#define PXD_UPHDRS_MAX      4096u                 /* upstream headers passed on (relay.c) */
 #define PXD_URL_MAX         4096                  /* upstream URL */
 #define PXD_OUTBUF_HIGH     (256u * 1024u)        /* client output above this pauses upstream */
 #define PXD_CANDIDATES_MAX  4096                  /* (provider, key) pairs per model */

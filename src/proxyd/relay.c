@@ -18,6 +18,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -62,6 +63,7 @@ struct exchange {
 	long status;                     /* upstream HTTP status */
 	long retry_after;                /* Retry-After seconds, -1 if none */
 	char ctype[128];                 /* upstream Content-Type */
+	struct buf uphdrs;               /* upstream headers passed on: name\0value\0... */
 	struct buf errbody;              /* non-2xx body kept for the client */
 	/* the client side */
 	bool committed;                  /* reply started: no retry possible */
@@ -183,6 +185,93 @@ ex_error(struct exchange *ex, int status, const char *msg, const char *type, con
 	ex_finish(ex);
 }
 
+/* ------------------------------------------------- upstream headers */
+
+/*
+ * Upstream response headers the client gets too: the provider's request
+ * id (what its support asks for), Retry-After, and the rate-limit state
+ * SDKs pace themselves by. Everything else (cookies, connection and
+ * framing headers, server names) stays with us.
+ */
+static const struct {
+	const char *name;   /* lower case */
+	bool prefix;        /* a family: "x-ratelimit-limit-requests", ... */
+} pass_hdrs[] = {
+	{ "retry-after", false },
+	{ "x-request-id", false },
+	{ "request-id", false },
+	{ "openai-processing-ms", false },
+	{ "x-ratelimit-", true },
+	{ "anthropic-ratelimit-", true },
+};
+
+static bool
+header_passed(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(pass_hdrs) / sizeof(pass_hdrs[0]); i++) {
+		size_t pl = strlen(pass_hdrs[i].name);
+
+		if ((pass_hdrs[i].prefix ? len > pl : len == pl) &&
+		    strncasecmp(name, pass_hdrs[i].name, pl) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* One raw header line from curl ("Name: value\r\n"): keep it when it is
+ * passed on and well formed. A header that does not fit the cap is
+ * dropped, never cut. */
+static void
+ex_keep_header(struct exchange *ex, const char *data, size_t len)
+{
+	const char *colon = memchr(data, ':', len), *v;
+	size_t nl, vl, mark = ex->uphdrs.len;
+
+	if (colon == NULL)
+		return;
+	nl = (size_t)(colon - data);
+	if (nl == 0 || !header_passed(data, nl))
+		return;
+	for (size_t i = 0; i < nl; i++)
+		if (!isalnum((unsigned char)data[i]) && data[i] != '-')
+			return;
+	v = colon + 1;
+	vl = len - nl - 1;
+	while (vl > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		vl--;
+	}
+	while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ' ||
+	    v[vl - 1] == '\t'))
+		vl--;
+	for (size_t i = 0; i < vl; i++)
+		if ((unsigned char)v[i] < 0x20 && v[i] != '\t')
+			return;
+	if (buf_append(&ex->uphdrs, data, nl) != CP_OK ||
+	    buf_append(&ex->uphdrs, "", 1) != CP_OK ||
+	    buf_append(&ex->uphdrs, v, vl) != CP_OK ||
+	    buf_append(&ex->uphdrs, "", 1) != CP_OK)
+		ex->uphdrs.len = mark;
+}
+
+/* Add the kept upstream headers to the client's reply, then let their
+ * memory go (a stream lives long). */
+static void
+ex_put_headers(struct exchange *ex, struct evkeyvalq *oh)
+{
+	const char *p = ex->uphdrs.p, *end = p + ex->uphdrs.len;
+
+	while (p != NULL && p < end) {
+		const char *name = p, *value = name + strlen(name) + 1;
+
+		if (value >= end)
+			break;
+		evhttp_add_header(oh, name, value);
+		p = value + strlen(value) + 1;
+	}
+	buf_release(&ex->uphdrs);
+}
+
 /* Hand the upstream's own error answer to the client byte-exact. */
 static void
 ex_pass_upstream(struct exchange *ex)
@@ -204,6 +293,7 @@ ex_pass_upstream(struct exchange *ex)
 	if (ex->req != NULL && !ex->client_gone && (eb = evbuffer_new()) != NULL) {
 		evhttp_add_header(evhttp_request_get_output_headers(ex->req), "Content-Type",
 		    ex->ctype[0] != '\0' ? ex->ctype : "application/json");
+		ex_put_headers(ex, evhttp_request_get_output_headers(ex->req));
 		evbuffer_add(eb, ex->errbody.p, ex->errbody.len);
 		evhttp_send_reply(ex->req, (int)ex->status, reason_of((int)ex->status), eb);
 		evbuffer_free(eb);
@@ -232,6 +322,7 @@ ex_attempt_release(struct exchange *ex)
 	ex->status = 0;
 	ex->retry_after = -1;
 	ex->ctype[0] = '\0';
+	buf_reset(&ex->uphdrs);
 	ex->paused = false;
 	ex->resume_wanted = false;
 }
@@ -245,6 +336,7 @@ ex_free(struct exchange *ex)
 		event_del(&ex->kick);
 	buf_release(&ex->url);
 	buf_release(&ex->errbody);
+	buf_release(&ex->uphdrs);
 	buf_release(&ex->log);
 	cJSON_Delete(ex->body);
 	free(ex->model);
@@ -432,8 +524,10 @@ ex_header_cb(char *data, size_t size, size_t n, void *arg)
 	 * 100-continue): forget what the previous one said. */
 	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
 		ex->retry_after = -1;
+		buf_reset(&ex->uphdrs);
 		return len;
 	}
+	ex_keep_header(ex, data, len);
 	if (len > 12 && strncasecmp(data, "retry-after:", 12) == 0) {
 		const char *v = data + 12;
 		size_t vl = len - 12;
@@ -485,6 +579,7 @@ ex_commit(struct exchange *ex)
 	oh = evhttp_request_get_output_headers(ex->req);
 	evhttp_add_header(oh, "Content-Type", ex->ctype[0] != '\0' ? ex->ctype :
 	    ex->stream ? "text/event-stream" : "application/json");
+	ex_put_headers(ex, oh);
 	if (ex->stream) {
 		evhttp_add_header(oh, "Cache-Control", "no-cache");
 		/* nginx and friends must not buffer a stream. */
@@ -810,6 +905,7 @@ relay_start(struct evhttp_request *req, const struct fmt *fmt, const char *body,
 	snprintf(ex->client_addr, sizeof(ex->client_addr), "%s", client_addr);
 	buf_init(&ex->url, PXD_URL_MAX);
 	buf_init(&ex->errbody, PXD_ERRBODY_MAX);
+	buf_init(&ex->uphdrs, PXD_UPHDRS_MAX);
 	buf_init(&ex->log, 0);
 	ex->next = ex_head;
 	if (ex_head != NULL)

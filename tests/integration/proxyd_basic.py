@@ -115,6 +115,21 @@ class Basic(unittest.TestCase):
         # The response is passed byte-exact (the mock's odd indentation).
         self.assertEqual(body, openai_mock.json_bytes("upstream-model-b", " [k-okb]"))
 
+    def test_upstream_headers_passed_on(self):
+        # request id, rate-limit state and processing time go to the
+        # client (SDKs pace themselves by them); cookies and anything else
+        # of the upstream's do not, streamed or not
+        for stream in (False, True):
+            self.m.reset()
+            st, h, _ = self.d.chat(CLIENT_KEY, "alias-b", stream=stream)
+            self.assertEqual(st, 200)
+            self.assertEqual(h.get("x-request-id"), "req-mock-1", (stream, h))
+            self.assertEqual(h.get("x-ratelimit-remaining-requests"), "99")
+            self.assertEqual(h.get("openai-processing-ms"), "7")
+            self.assertNotIn("set-cookie", h)
+            self.assertNotIn("x-mock-internal", h)
+            self.assertNotIn("mock-cookie-value", repr(h))
+
     def test_empty_alias_means_name(self):
         st, _, _ = self.d.chat(CLIENT_KEY, "same-name")
         self.assertEqual(st, 200)

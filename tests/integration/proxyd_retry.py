@@ -141,6 +141,13 @@ class Retry(unittest.TestCase):
         self.assertEqual(st, 429)
         self.assertEqual(json.loads(body)["error"]["message"], "quota exceeded")
         self.assertEqual(self.keys_seen(), ["k-429-ra60"])
+        # the upstream's own answer comes with its Retry-After, request
+        # id and rate-limit state, and without its cookie
+        self.assertEqual(h.get("retry-after"), "60")
+        self.assertEqual(h.get("x-request-id"), "req-mock-1")
+        self.assertEqual(h.get("x-ratelimit-remaining-requests"), "99")
+        self.assertNotIn("set-cookie", h)
+        self.assertNotIn("x-mock-internal", h)
 
     def test_retry_after_honoured(self):
         d = self.start(["k-429-ra1"])

@@ -90,6 +90,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         for k, v in (extra or {}).items():
             self.send_header(k, v)
+        # what a provider sends along: the proxy passes the first three
+        # on and must keep the last two to itself
+        self.send_header("X-Request-Id", "req-mock-%d" % len(self.server.mock.requests()))
+        self.send_header("X-RateLimit-Remaining-Requests", "99")
+        self.send_header("Openai-Processing-Ms", "7")
+        self.send_header("Set-Cookie", "upstream-session=mock-cookie-value")
+        self.send_header("X-Mock-Internal", "upstream only")
         self.end_headers()
         self.wfile.write(body)
 
