@@ -192,9 +192,9 @@ class Deployment:
         return "http://localhost:8317" + PREFIX + path
 
 
-class EndpointSuite:
-    """Mixed into one unittest.TestCase per deployment; the subclass sets
-    KIND. Each test starts from a fresh config (reset)."""
+class DeploymentPerClass:
+    """Mixed into a unittest.TestCase: one Deployment of KIND started for
+    the whole class (stopped again if it fails to start), in cls.dep."""
 
     KIND = None
     dep = None
@@ -212,6 +212,11 @@ class EndpointSuite:
     def tearDownClass(cls):
         if cls.dep is not None:
             cls.dep.stop()
+
+
+class EndpointSuite(DeploymentPerClass):
+    """Mixed into one unittest.TestCase per deployment; the subclass sets
+    KIND. Each test starts from a fresh config (reset)."""
 
     def setUp(self):
         self.dep.reset()

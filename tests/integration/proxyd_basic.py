@@ -28,24 +28,10 @@ def make_cfg(m):
     }
 
 
-class Basic(unittest.TestCase):
+class Basic(ps.DaemonPerClass, unittest.TestCase):
     @classmethod
-    def setUpClass(cls):
-        cls.m = openai_mock.MockUpstream().start()
-        cls.d = ps.Daemon(make_cfg(cls.m))
-        cls.d.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.d.stop()
-        errs = cls.d.sanitizer_errors()
-        cls.d.cleanup()
-        cls.m.stop()
-        if rc != 0 or errs:
-            raise AssertionError("daemon exit %r, sanitizer: %r" % (rc, errs))
-
-    def setUp(self):
-        self.m.reset()
+    def cfg(cls, m):
+        return make_cfg(m)
 
     def error_of(self, body):
         j = json.loads(body)

@@ -75,24 +75,10 @@ def rss_kib(pid):
     return 0
 
 
-class Stream(unittest.TestCase):
+class Stream(ps.DaemonPerClass, unittest.TestCase):
     @classmethod
-    def setUpClass(cls):
-        cls.m = openai_mock.MockUpstream().start()
-        cls.d = ps.Daemon(cfg_for(cls.m))
-        cls.d.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.d.stop()
-        errs = cls.d.sanitizer_errors()
-        cls.d.cleanup()
-        cls.m.stop()
-        if rc != 0 or errs:
-            raise AssertionError("daemon exit %r, sanitizer: %r" % (rc, errs))
-
-    def setUp(self):
-        self.m.reset()
+    def cfg(cls, m):
+        return cfg_for(m)
 
     def test_sse_passthrough_byte_exact(self):
         st, h, body = self.d.chat(KEY, "m", stream=True)

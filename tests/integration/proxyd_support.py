@@ -19,6 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.environ.get("CLIPROXY_SRCDIR", os.path.dirname(os.path.dirname(HERE)))
 BUILDDIR = os.environ.get("CLIPROXY_BUILDDIR", SRCDIR)
 sys.path.insert(0, os.path.join(SRCDIR, "tests", "mock"))
+import openai_mock  # noqa: E402
 
 
 def daemon_path():
@@ -233,6 +234,35 @@ class Daemon:
             elif header == "query":
                 path = path + "?key=" + key
         return self.request("POST", path, body, h)
+
+
+class DaemonPerClass:
+    """Mixed into a unittest.TestCase: one mock upstream (cls.m) and one
+    cliproxyd on cfg(cls.m) (cls.d) for the whole class; a daemon that
+    does not exit 0, or that a sanitizer complained about, fails the
+    class at its end. Each test starts with an empty mock record."""
+
+    @classmethod
+    def cfg(cls, m):
+        raise NotImplementedError
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = openai_mock.MockUpstream().start()
+        cls.d = Daemon(cls.cfg(cls.m))
+        cls.d.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.d.stop()
+        errs = cls.d.sanitizer_errors()
+        cls.d.cleanup()
+        cls.m.stop()
+        if rc != 0 or errs:
+            raise AssertionError("daemon exit %r, sanitizer: %r" % (rc, errs))
+
+    def setUp(self):
+        self.m.reset()
 
 
 def wait_until(pred, timeout=10, step=0.01):

@@ -204,24 +204,8 @@ class Writers:
         return checked
 
 
-class ConcurrentWriters:
-    KIND = None
+class ConcurrentWriters(mgmtlib.DeploymentPerClass):
     MIN_PIDS = 2
-    dep = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.dep = mgmtlib.Deployment(cls.KIND)
-        try:
-            cls.dep.start()
-        except Exception:
-            cls.dep.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.dep is not None:
-            cls.dep.stop()
 
     def test_1_mixed_writers_equal_serial_application(self):
         self.dep.reset()

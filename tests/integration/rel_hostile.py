@@ -128,24 +128,7 @@ def raw_request(port, data, timeout=30):
     return (int(m.group(1)) if m else 0), out.partition(b"\r\n\r\n")[2]
 
 
-class HostileBodies:
-    KIND = None
-    dep = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.dep = mgmtlib.Deployment(cls.KIND)
-        try:
-            cls.dep.start()
-        except Exception:
-            cls.dep.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.dep is not None:
-            cls.dep.stop()
-
+class HostileBodies(mgmtlib.DeploymentPerClass):
     def setUp(self):
         self.dep.reset()
         self.log_before = len(rellib.error_log_crashes(self.dep.server.log))

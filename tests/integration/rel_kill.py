@@ -48,22 +48,8 @@ def pause(r):
         time.sleep(0.01)
 
 
-class KillMidWrite(unittest.TestCase):
-    dep = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.dep = mgmtlib.Deployment("lighttpd")
-        try:
-            cls.dep.start()
-        except Exception:
-            cls.dep.stop()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.dep is not None:
-            cls.dep.stop()
+class KillMidWrite(mgmtlib.DeploymentPerClass, unittest.TestCase):
+    KIND = "lighttpd"
 
     def req(self, method, path, body=None, timeout=60):
         return harness.http_request(self.dep.server.port, method, mgmtlib.PREFIX + path, body,
