@@ -48,6 +48,7 @@ os.environ["CLIPROXY_BUILDDIR"] = os.path.abspath(ARGS.builddir)
 sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
 import harness  # noqa: E402
 import mgmtlib  # noqa: E402
+import proxyd_support as ps  # noqa: E402
 
 _soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (_hard, _hard))
@@ -108,14 +109,6 @@ def interleave(cases, repeats=None):
         m["runs"] = len(rs)
         out[name] = m
     return out
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def cpu_seconds(pid):
@@ -371,9 +364,9 @@ def fig1_2():
             res["conns"] = conns
             pids = pids_of(dep.binary, "CLIPROXY_CONFIG=" + dep.config)
             res["responders"] = len(pids)
-            res["responder_rss_kib"] = statistics.median([rss_kib(p) for p in pids]) if pids else 0
+            res["responder_rss_kib"] = statistics.median([ps.rss_kib(p) for p in pids]) if pids else 0
             hp = pids_of(dep.hello)
-            res["hello_rss_kib"] = statistics.median([rss_kib(p) for p in hp]) if hp else 0
+            res["hello_rss_kib"] = statistics.median([ps.rss_kib(p) for p in hp]) if hp else 0
             RESULTS["fig1_" + kind] = res
             log("figure 1/%s: %s" % (kind, json.dumps(res)))
         finally:
@@ -439,12 +432,12 @@ def fig4_5_6_7():
     try:
         d.start()
         time.sleep(0.5)
-        RESULTS["fig7"] = {"daemon_idle_rss_kib": rss_kib(d.proc.pid)}
+        RESULTS["fig7"] = {"daemon_idle_rss_kib": ps.rss_kib(d.proc.pid)}
         d.chat()
         if 5 in ONLY:
             guarded(fig5, d, up_port, peer_port, up, peer)
         if 5 in ONLY:
-            RESULTS["fig7"]["daemon_after_load_rss_kib"] = rss_kib(d.proc.pid)
+            RESULTS["fig7"]["daemon_after_load_rss_kib"] = ps.rss_kib(d.proc.pid)
         if 6 in ONLY:
             guarded(fig6, dir, d)
     finally:
@@ -492,7 +485,7 @@ def fig5(d, up_port, peer_port, up, peer):
             ("cliproxyd", lambda: counted(viad, conns, d.proc.pid)),
         ])
         log("figure 5 @%d: %s" % (conns, json.dumps(res[conns])))
-    res["nginx_worker_rss_kib"] = rss_kib(peer_worker)
+    res["nginx_worker_rss_kib"] = ps.rss_kib(peer_worker)
     RESULTS["fig5"] = res
 
 
@@ -550,7 +543,7 @@ def fig6(dir, d):
                 vals.append(j["ttfb_p50_ms"])
             seq[name] = statistics.median(vals)
         res["ttfb_idle"] = seq
-        base_rss = rss_kib(sd.proc.pid)
+        base_rss = ps.rss_kib(sd.proc.pid)
         res["base_rss_kib"] = base_rss
         for n in [int(x) for x in ARGS.streams.split(",")]:
             if 2 * n + 64 > NOFILE:
@@ -566,7 +559,7 @@ def fig6(dir, d):
             c1 = cpu_seconds(sd.proc.pid)
             j = json.loads(line)
             time.sleep(1.0)
-            rss_open = rss_kib(sd.proc.pid)
+            rss_open = ps.rss_kib(sd.proc.pid)
             c2 = cpu_seconds(sd.proc.pid)
             time.sleep(3.0)
             c3 = cpu_seconds(sd.proc.pid)
@@ -579,7 +572,7 @@ def fig6(dir, d):
                    "ttfb_p99_ms": j["ttfb_p99_ms"], "rss_kib": rss_open,
                    "rss_per_stream_kib": (rss_open - base_rss) / max(j["open"], 1),
                    "ramp_cpu_s": c1 - c0, "hold_cpu_pct": (c3 - c2) / 3.0 * 100,
-                   "rss_after_close_kib": rss_kib(sd.proc.pid)}
+                   "rss_after_close_kib": ps.rss_kib(sd.proc.pid)}
             res["levels"][n] = lvl
             log("figure 6 @%d: %s" % (n, json.dumps(lvl)))
     finally:

@@ -27,14 +27,6 @@ import openai_mock  # noqa: E402
 HOLD = 90
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -53,7 +45,7 @@ def main():
     try:
         d.start()
         time.sleep(0.5)
-        idle = rss_kib(d.proc.pid)
+        idle = ps.rss_kib(d.proc.pid)
         body = json.dumps({"model": "hold", "stream": True}).encode()
         req = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
                key.encode() + b"\r\nContent-Type: application/json\r\n"
@@ -87,14 +79,14 @@ def main():
         opened = n - len(pending)
         t_open = time.time() - t0
         time.sleep(1.0)
-        busy = rss_kib(d.proc.pid)
+        busy = ps.rss_kib(d.proc.pid)
         st = d.status()
         for s in socks:
             s.close()
         socks = []
         ps.wait_until(lambda: d.status()["requests"]["in-flight"] == 0, timeout=30)
         time.sleep(0.5)
-        after = rss_kib(d.proc.pid)
+        after = ps.rss_kib(d.proc.pid)
     finally:
         for s in socks:
             s.close()

@@ -182,12 +182,7 @@ class Basic(ps.DaemonPerClass, unittest.TestCase):
         two = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
         s = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
         s.sendall(one + two)  # the second arrives while the first is proxied
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = ps.read_to_eof(s)
         s.close()
         self.assertEqual(data.count(b"HTTP/1.1 200"), 2, data[:300])
         self.assertIn(b"Hello from the mock", data)
@@ -310,12 +305,7 @@ class StartUp(unittest.TestCase):
             body = json.dumps({"model": "alias-a"}).encode()
             s.sendall(b"POST /v1/chat/completions HTTP/1.0\r\nAuthorization: Bearer " +
                       CLIENT_KEY.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = ps.read_to_eof(s)
             s.close()
             self.assertTrue(data.startswith(b"HTTP/1.0 200") or data.startswith(b"HTTP/1.1 200"),
                             data[:100])

@@ -67,14 +67,6 @@ def dechunk(data):
     return head, bytes(out)
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 class Stream(ps.DaemonPerClass, unittest.TestCase):
     @classmethod
     def cfg(cls, m):
@@ -117,7 +109,7 @@ class Stream(ps.DaemonPerClass, unittest.TestCase):
         self.assertEqual(st["requests"]["in-flight"], 0)
 
     def test_backpressure_pauses_upstream(self):
-        before = rss_kib(self.d.proc.pid)
+        before = ps.rss_kib(self.d.proc.pid)
         self.m.big_sent = 0
         s = socket.socket()
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
@@ -127,7 +119,7 @@ class Stream(ps.DaemonPerClass, unittest.TestCase):
                   b"Authorization: Bearer " + KEY.encode() + b"\r\n"
                   b"Content-Length: %d\r\n\r\n" % len(body) + body)
         time.sleep(2.0)  # do not read: the daemon must not buffer 64 MiB
-        during = rss_kib(self.d.proc.pid)
+        during = ps.rss_kib(self.d.proc.pid)
         sent_paused = self.m.big_sent * 16386
         data = read_until(s, b"\r\n0\r\n\r\n", limit=80 << 20, timeout=60)
         s.close()

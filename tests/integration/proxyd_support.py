@@ -265,6 +265,25 @@ class DaemonPerClass:
         self.m.reset()
 
 
+def rss_kib(pid):
+    """VmRSS of process pid in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for ln in f:
+            if ln.startswith("VmRSS:"):
+                return int(ln.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)
+
+
+def read_to_eof(s):
+    """Everything the peer sends on socket s until it closes."""
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
 def wait_until(pred, timeout=10, step=0.01):
     deadline = time.time() + timeout
     while time.time() < deadline:

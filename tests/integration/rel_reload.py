@@ -34,14 +34,6 @@ CLIENT_KEY = "rel-client-key-7f3a"
 TAG = re.compile(rb"\[up-(v|bad-)(\d+)\]")
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for ln in f:
-            if ln.startswith("VmRSS:"):
-                return int(ln.split()[1])
-    raise AssertionError("no VmRSS for %d" % pid)
-
-
 def sanitized(pid):
     with open("/proc/%d/maps" % pid) as f:
         return "asan" in f.read()
@@ -112,7 +104,7 @@ class ReloadStorm(unittest.TestCase):
         for t in threads:
             t.start()
         time.sleep(1.0)  # warm up: pools, connections, allocator
-        rss0 = rss_kib(d.proc.pid)
+        rss0 = ps.rss_kib(d.proc.pid)
         st0 = d.status()
         n = 0
         t_end = time.monotonic() + STORM
@@ -141,7 +133,7 @@ class ReloadStorm(unittest.TestCase):
             stop.set()
             for t in threads:
                 t.join(60)
-        rss1 = rss_kib(d.proc.pid)
+        rss1 = ps.rss_kib(d.proc.pid)
         st1 = d.status()
         self.assertEqual(failures[:10], [])
         bad = [r for r in results if r[2] != b"v"]
