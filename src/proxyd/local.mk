@@ -6,7 +6,9 @@ src_proxyd_cliproxyd_SOURCES = src/proxyd/proxyd.h \
 	src/proxyd/watch.c src/proxyd/upstream.c src/proxyd/pool.c \
 	src/proxyd/relay.c src/proxyd/sse.c src/proxyd/reqlog.c \
 	src/proxyd/status.c \
-	src/proxyd/formats/openai_chat.c \
+	src/proxyd/formats/pivot.h src/proxyd/formats/pivot.c \
+	src/proxyd/formats/openai_chat.c src/proxyd/formats/openai_responses.c \
+	src/proxyd/formats/claude.c src/proxyd/formats/gemini.c \
 	src/proxyd/providers/openai_compat.c
 src_proxyd_cliproxyd_CFLAGS = $(AM_CFLAGS) $(EVENT_CFLAGS) $(CURL_CFLAGS)
 src_proxyd_cliproxyd_LDADD = $(CORE_LIBS) $(EVENT_LIBS) $(CURL_LIBS)

@@ -28,6 +28,7 @@
 #include <event2/http.h>
 
 #include "core.h"
+#include "formats/pivot.h"
 
 /* ---------------------------------------------------------------- caps */
 
@@ -66,31 +67,10 @@ struct exchange;
 
 /* ------------------------------------------------------------- formats/ */
 
-/* Wire formats clients speak (DESIGN 6); later: responses, claude, gemini. */
-enum fmt_id {
-	FMT_OPENAI_CHAT = 0,     /* POST /v1/chat/completions */
-	FMT_OPENAI_COMPLETIONS,  /* POST /v1/completions (legacy) */
-	FMT__COUNT
-};
-
-struct fmt {
-	enum fmt_id id;          /* which one */
-	const char *name;        /* "openai-chat", for logs */
-	/* Model name and stream flag of a decoded request. CP_EINVAL when the
-	 * model is missing or not a string (the client gets 400). */
-	int (*request_model)(const cJSON *req, const char **model, bool *stream);
-	/* Replace the model member (passthrough keeps everything else). */
-	int (*set_model)(cJSON *req, const char *model);
-	/* The format's error body for status into out (replaces out). */
-	int (*error_body)(struct buf *out, int status, const char *message,
-	    const char *type, const char *code);
-};
-
-/* formats/openai_chat.c */
-extern const struct fmt fmt_openai_chat;
-extern const struct fmt fmt_openai_completions;
-int fmt_openai_error(struct buf *out, int status, const char *message,
-    const char *type, const char *code);
+/* The formats, their codecs and the pivot between them: formats/pivot.h.
+ * fmt_openai_error is the OpenAI error shape, shared by the OpenAI codecs. */
+int fmt_openai_error(struct buf *out, int status, enum pv_err kind,
+    const char *message, const char *type, const char *code);
 
 /* ----------------------------------------------------------- providers/ */
 
@@ -275,7 +255,7 @@ int sse_feed(struct sse_parser *p, const char *data, size_t len, sse_cb cb, void
 /* Run one proxied exchange for an authenticated request: fmt is the
  * client's format, body the raw request (copied). Answers the client in
  * every case. */
-void relay_start(struct evhttp_request *req, const struct fmt *fmt,
+void relay_start(struct evhttp_request *req, const struct codec *fmt,
     const char *body, size_t len, const char *client_addr);
 size_t relay_n_active(void);
 /* Cancel every exchange (shutdown deadline). */
@@ -300,7 +280,7 @@ void server_free(void);
 /* The address we listen on ("127.0.0.1:8318" or a socket path). */
 const char *server_listen_desc(void);
 /* Send an error in fmt's shape (fmt NULL: OpenAI shape). */
-void server_send_error(struct evhttp_request *req, const struct fmt *fmt, int status,
+void server_send_error(struct evhttp_request *req, const struct codec *fmt, int status,
     const char *message, const char *type, const char *code);
 /* Called by relay when an exchange ends (shutdown waits for them). */
 void server_exchange_done(void);

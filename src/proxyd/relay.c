@@ -43,7 +43,7 @@ struct exchange {
 	struct evhttp_request *req;      /* client request; NULL once freed */
 	struct evhttp_connection *evcon; /* its connection (closecb owner) */
 	struct snapshot *snap;           /* reference held for our whole life */
-	const struct fmt *fmt;           /* client format */
+	const struct codec *fmt;           /* client format */
 	cJSON *body;                     /* decoded client request */
 	char *model;                     /* alias the client asked for */
 	bool stream;                     /* client asked for a stream */
@@ -886,7 +886,7 @@ parse_body(const char *data, size_t len, cJSON **out)
 }
 
 void
-relay_start(struct evhttp_request *req, const struct fmt *fmt, const char *body,
+relay_start(struct evhttp_request *req, const struct codec *fmt, const char *body,
     size_t len, const char *client_addr)
 {
 	struct exchange *ex;
@@ -933,7 +933,7 @@ relay_start(struct evhttp_request *req, const struct fmt *fmt, const char *body,
 	 * stream holds for its whole life) is no longer needed. body points
 	 * into it and is not used after this. */
 	evbuffer_drain(evhttp_request_get_input_buffer(req), len);
-	if (fmt->request_model(ex->body, &model, &ex->stream) != CP_OK) {
+	if (fmt->request_model(ex->body, NULL, false, &model, &ex->stream) != CP_OK) {
 		ex_error(ex, 400, "request needs a string \"model\" and a boolean \"stream\"",
 		    "invalid_request_error", "invalid_request");
 		return;

@@ -36,7 +36,7 @@ struct route {
 	enum evhttp_cmd_type method;   /* GET or POST */
 	const char *path;              /* exact path */
 	bool auth;                     /* needs a client key (DESIGN 6) */
-	const struct fmt *fmt;         /* format of the body and of errors */
+	const struct codec *fmt;         /* format of the body and of errors */
 	route_fn fn;                   /* handler, or NULL for relay */
 };
 
@@ -49,9 +49,9 @@ static void h_models(struct evhttp_request *req, const char *client);
 static const struct route routes[] = {
 	{ EVHTTP_REQ_GET, "/", false, NULL, h_info },
 	{ EVHTTP_REQ_GET, "/healthz", false, NULL, h_healthz },
-	{ EVHTTP_REQ_GET, "/v1/models", true, &fmt_openai_chat, h_models },
-	{ EVHTTP_REQ_POST, "/v1/chat/completions", true, &fmt_openai_chat, NULL },
-	{ EVHTTP_REQ_POST, "/v1/completions", true, &fmt_openai_completions, NULL },
+	{ EVHTTP_REQ_GET, "/v1/models", true, &codec_openai_chat, h_models },
+	{ EVHTTP_REQ_POST, "/v1/chat/completions", true, &codec_openai_chat, NULL },
+	{ EVHTTP_REQ_POST, "/v1/completions", true, &codec_openai_completions, NULL },
 };
 
 /* ------------------------------------------------------------ replies */
@@ -91,16 +91,16 @@ err_reason(int status)
 }
 
 void
-server_send_error(struct evhttp_request *req, const struct fmt *fmt, int status,
+server_send_error(struct evhttp_request *req, const struct codec *fmt, int status,
     const char *message, const char *type, const char *code)
 {
 	struct buf b;
 
 	buf_init(&b, 64 * 1024);
 	if (fmt != NULL)
-		fmt->error_body(&b, status, message, type, code);
+		fmt->error_body(&b, status, pv_err_of_status(status), message, type, code);
 	else
-		fmt_openai_error(&b, status, message, type, code);
+		fmt_openai_error(&b, status, pv_err_of_status(status), message, type, code);
 	if (status == 401)
 		status_ctr.unauthorized++;
 	send_json(req, status, err_reason(status), b.p != NULL ? b.p : "{}");

@@ -15,10 +15,13 @@
 #include "proxyd.h"
 
 static int
-oa_request_model(const cJSON *req, const char **model, bool *stream)
+oa_request_model(const cJSON *req, const char *path_model, bool path_stream,
+    const char **model, bool *stream)
 {
 	const cJSON *m, *s;
 
+	(void)path_model;
+	(void)path_stream;
 	if (!cJSON_IsObject(req))
 		return CP_EINVAL;
 	m = cJSON_GetObjectItemCaseSensitive(req, "model");
@@ -53,15 +56,31 @@ oa_set_model(cJSON *req, const char *model)
 	return CP_OK;
 }
 
+/* OpenAI's "type" for each kind (their documented error types). */
+static const char *const oa_err_type[PVE__COUNT] = {
+	[PVE_INVALID] = "invalid_request_error",
+	[PVE_AUTH] = "authentication_error",
+	[PVE_PERMISSION] = "permission_error",
+	[PVE_NOT_FOUND] = "invalid_request_error",
+	[PVE_TOO_LARGE] = "invalid_request_error",
+	[PVE_RATE_LIMIT] = "rate_limit_error",
+	[PVE_SERVER] = "server_error",
+	[PVE_UPSTREAM] = "upstream_error",
+	[PVE_UNAVAILABLE] = "server_error",
+	[PVE_TIMEOUT] = "server_error",
+};
+
 int
-fmt_openai_error(struct buf *out, int status, const char *message, const char *type,
-    const char *code)
+fmt_openai_error(struct buf *out, int status, enum pv_err kind, const char *message,
+    const char *type, const char *code)
 {
 	cJSON *root = NULL, *err;
 	char *txt = NULL;
 	int rc = CP_ENOMEM;
 
 	(void)status;
+	if (type == NULL)
+		type = (unsigned)kind < PVE__COUNT ? oa_err_type[kind] : "server_error";
 	buf_reset(out);
 	if ((root = cJSON_CreateObject()) == NULL)
 		goto out;
@@ -84,7 +103,7 @@ out:
 	return rc;
 }
 
-const struct fmt fmt_openai_chat = {
+const struct codec codec_openai_chat = {
 	.id = FMT_OPENAI_CHAT,
 	.name = "openai-chat",
 	.request_model = oa_request_model,
@@ -92,7 +111,7 @@ const struct fmt fmt_openai_chat = {
 	.error_body = fmt_openai_error,
 };
 
-const struct fmt fmt_openai_completions = {
+const struct codec codec_openai_completions = {
 	.id = FMT_OPENAI_COMPLETIONS,
 	.name = "openai-completions",
 	.request_model = oa_request_model,
