@@ -218,7 +218,13 @@ struct pv_enc_opts {
 	bool include_usage;      /* OpenAI Chat: usage chunk at the end */
 	const char *model;       /* model name the client asked for (echoed) */
 	bool gemini_sse;         /* Gemini: ?alt=sse, else a JSON-array stream */
+	long long created;       /* unix time stamped into answers (relay: now;
+	                          * golden tests: a fixed value) */
 };
+
+/* Encoders are deterministic: given the same events and options they
+ * write the same bytes. Ids they need beyond the START id (items, blocks,
+ * tool calls without one) are derived from the START id and a counter. */
 
 struct codec {
 	enum fmt_id id;
@@ -269,6 +275,10 @@ struct codec {
 	 * NULL: derived from kind. Formats without such members ignore them. */
 	int (*error_body)(struct buf *out, int status, enum pv_err kind,
 	    const char *message, const char *type, const char *code);
+	/* The message of an upstream error body of this format (NUL-
+	 * terminated into msg; "" when the body is not this format's error).
+	 * The relay re-spells it in the client's shape. */
+	int (*decode_error)(const char *body, size_t len, char *msg, size_t msglen);
 	/* Model list in this format's shape (names borrowed); one model when
 	 * single (Gemini GET /v1beta/models/{m}). NULL: OpenAI shape is used. */
 	int (*models_body)(struct buf *out, const char *const *names, size_t n,
