@@ -126,3 +126,22 @@ cfg_tx_set(struct cfg_tx *tx, const char *const *path, const cJSON *value)
 	tx->outlen = outlen;
 	return CP_OK;
 }
+
+int
+cfg_tx_seq_remove(struct cfg_tx *tx, const char *const *path, const bool *drop, size_t n)
+{
+	const char *base = tx->out != NULL ? tx->out : tx->text;
+	size_t blen = tx->out != NULL ? tx->outlen : tx->len;
+	char *out = NULL;
+	size_t outlen = 0;
+	int rc;
+
+	rc = yaml_seq_remove(base, blen, path, drop, n, &out, &outlen, tx->err,
+	    sizeof(tx->err));
+	if (rc != CP_OK)
+		return rc;
+	free(tx->out);
+	tx->out = out;
+	tx->outlen = outlen;
+	return CP_OK;
+}

@@ -890,6 +890,32 @@ strlist_ok(const cJSON *a)
 	return true;
 }
 
+/* The members of an object-list item the model reads (get_keyed,
+ * get_compat); everything else in an item is the administrator's and is
+ * kept (DESIGN 3). */
+static const char *const keyed_fields[] = { "api-key", "base-url", NULL };
+static const char *const compat_fields[] = { "name", "base-url", "api-keys", "models", NULL };
+
+static const struct {
+	const char *key;                 /* list key */
+	const char *const *fields;       /* members of its items we model */
+} item_fields[] = {
+	{ "claude-api-key", keyed_fields },
+	{ "codex-api-key", keyed_fields },
+	{ "openai-compatibility", compat_fields },
+};
+
+const char *const *
+cfg_item_fields(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(item_fields) / sizeof(item_fields[0]); i++)
+		if (strcmp(item_fields[i].key, key) == 0)
+			return item_fields[i].fields;
+	return NULL;
+}
+
 int
 cfg_validate_item(const char *key, const cJSON *item, char *err, size_t errlen)
 {

@@ -344,6 +344,10 @@ void cfg_lock_path(const char *config_path, char *out, size_t outlen);
  * "openai-compatibility", "api-keys", "generative-language-api-key".
  * err names the field: "api-key must be a non-empty string". */
 int cfg_validate_item(const char *key, const cJSON *item, char *err, size_t errlen);
+/* The members of an item of object list key that the model reads
+ * ("api-key", "base-url", ...; NULL-terminated), NULL for other keys. A
+ * member not in it is unknown to the project and kept on every write. */
+const char *const *cfg_item_fields(const char *key);
 /* proxy-url rule (DESIGN 3): empty, or scheme in the allowed set with a host. */
 bool cfg_proxy_url_ok(const char *url);
 /* base-url rule: empty, or http(s)://host... */
@@ -409,6 +413,14 @@ int yaml_set(const char *text, size_t len, const char *const *path, const cJSON 
 /* Remove the key at path (and its value) from its mapping. CP_ENOTFOUND if absent. */
 int yaml_delete(const char *text, size_t len, const char *const *path,
     char **out, size_t *outlen, char *err, size_t errlen);
+/* Remove the items i of the block sequence at path where drop[i] is set
+ * (n: the sequence's length as the caller read it, else CP_EINVAL). Each
+ * removed item takes its own lines and the comment lines right above it
+ * at its '-' column; the other items keep their bytes. One pass over the
+ * list (issue 10 item 6). Flow lists and a list emptied completely are
+ * rewritten through yaml_set. *out is the whole new text, caller frees. */
+int yaml_seq_remove(const char *text, size_t len, const char *const *path, const bool *drop,
+    size_t n, char **out, size_t *outlen, char *err, size_t errlen);
 /* Does path exist as a key? */
 bool yaml_has(const char *text, size_t len, const char *const *path);
 /* The value at path converted to JSON (scalars typed by YAML 1.1 core
@@ -438,5 +450,8 @@ typedef int (*cfg_tx_fn)(struct cfg_tx *tx, void *arg);
 int cfg_transact(const char *path, cfg_tx_fn fn, void *arg, char *err, size_t errlen);
 /* Convenience inside fn: tx->out = yaml_set(current out or text, path, value). */
 int cfg_tx_set(struct cfg_tx *tx, const char *const *path, const cJSON *value);
+
+/* Same inside fn: tx->out = yaml_seq_remove(current out or text, ...). */
+int cfg_tx_seq_remove(struct cfg_tx *tx, const char *const *path, const bool *drop, size_t n);
 
 #endif /* CLIPROXY_CORE_H */

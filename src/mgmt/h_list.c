@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mgmt.h"
@@ -61,14 +62,60 @@ item_matches(const struct list_edit *e, const cJSON *item)
 	    memcmp(s->valuestring, e->match, e->match_len) == 0;
 }
 
+/* Is name a member of the items that the model reads? */
+static bool
+field_known(const char *const *known, const char *name)
+{
+	for (; known != NULL && *known != NULL; known++)
+		if (strcmp(*known, name) == 0)
+			return true;
+	return false;
+}
+
+/* The item that a PATCH of old with value writes; caller owns it. The
+ * spec's "replaces the whole item" holds for the members the project
+ * models (cfg_item_fields: one left out of value is gone); a member it
+ * does not model ("priority", "headers", a future one) keeps its value
+ * unless value names it (DESIGN 3: unknown keys survive every write;
+ * issue 10 item 9). */
+static cJSON *
+patched_item(const struct list_desc *d, const cJSON *old, const cJSON *value)
+{
+	const char *const *known = cfg_item_fields(d->key);
+	cJSON *item = cJSON_Duplicate(value, true), *m;
+	const cJSON *c;
+
+	if (item == NULL || d->kind != LIST_OBJECT || !cJSON_IsObject(old) ||
+	    !cJSON_IsObject(item))
+		return item;
+	cJSON_ArrayForEach(c, old) {
+		if (c->string == NULL || field_known(known, c->string) ||
+		    cJSON_GetObjectItemCaseSensitive(item, c->string) != NULL)
+			continue;
+		if ((m = cJSON_Duplicate(c, true)) == NULL ||
+		    !cJSON_AddItemToObject(item, c->string, m)) {
+			cJSON_Delete(m);
+			cJSON_Delete(item);
+			return NULL;
+		}
+	}
+	return item;
+}
+
+/* Every list operation is one pass over the list (issue 10 item 6: the
+ * config lock is held meanwhile): items are reached by walking the
+ * children, never by cJSON_GetArrayItem(i) in a loop, and removals are
+ * one splice of the file (yaml_seq_remove). */
 static int
 list_fn(struct cfg_tx *tx, void *arg)
 {
 	struct list_edit *e = arg;
 	const char *path[2] = { e->d->key, NULL };
-	cJSON *cur = NULL, *dup = NULL;
+	cJSON *cur = NULL, *it, *target = NULL, *item = NULL;
+	bool *drop = NULL;
 	char err[256];
-	int rc, n;
+	size_t n, i, hits = 0;
+	int rc;
 
 	e->ran = true;
 	if (e->op == OP_REPLACE_ALL)
@@ -85,65 +132,57 @@ list_fn(struct cfg_tx *tx, void *arg)
 		snprintf(tx->err, sizeof(tx->err), "%s", err);
 		goto out;
 	}
-	n = cJSON_GetArraySize(cur);
+	n = (size_t)cJSON_GetArraySize(cur);
 	switch (e->op) {
 	case OP_PATCH_INDEX:
-	case OP_DELETE_INDEX:
-		if (e->index >= n) {
-			e->refused = CP_ENOTFOUND;
-			e->msg = "item not found";
-			rc = CP_ENOTFOUND;
-			goto out;
-		}
-		if (e->op == OP_DELETE_INDEX) {
-			cJSON_DeleteItemFromArray(cur, (int)e->index);
-		} else {
-			dup = cJSON_Duplicate(e->value, true);
-			if (dup == NULL || !cJSON_ReplaceItemInArray(cur, (int)e->index, dup)) {
-				cJSON_Delete(dup);
-				rc = CP_ENOMEM;
-				goto out;
-			}
-		}
-		break;
 	case OP_PATCH_MATCH:
-	case OP_DELETE_MATCH: {
-		int hits = 0;
-
-		for (int i = n - 1; i >= 0; i--) {
-			if (!item_matches(e, cJSON_GetArrayItem(cur, i)))
-				continue;
-			hits++;
-			if (e->op == OP_DELETE_MATCH)
-				cJSON_DeleteItemFromArray(cur, i);
-		}
-		if (hits == 0) {
-			e->refused = CP_ENOTFOUND;
-			e->msg = "item not found";
-			rc = CP_ENOTFOUND;
-			goto out;
-		}
-		if (e->op == OP_PATCH_MATCH) {
-			/* DESIGN 5: PATCH replaces the first equal entry */
-			for (int i = 0; i < n; i++) {
-				if (!item_matches(e, cJSON_GetArrayItem(cur, i)))
-					continue;
-				dup = cJSON_Duplicate(e->value, true);
-				if (dup == NULL || !cJSON_ReplaceItemInArray(cur, i, dup)) {
-					cJSON_Delete(dup);
-					rc = CP_ENOMEM;
-					goto out;
-				}
+		/* DESIGN 5: the item at index, or the first equal / matching one */
+		i = 0;
+		cJSON_ArrayForEach(it, cur) {
+			if (e->op == OP_PATCH_INDEX ? i == (size_t)e->index : item_matches(e, it)) {
+				target = it;
 				break;
 			}
+			i++;
 		}
+		if (target == NULL)
+			goto notfound;
+		if ((item = patched_item(e->d, target, e->value)) == NULL ||
+		    !cJSON_ReplaceItemViaPointer(cur, target, item)) {
+			cJSON_Delete(item);
+			rc = CP_ENOMEM;
+			goto out;
+		}
+		rc = h_tx_set(tx, path, cur);
 		break;
-	}
+	case OP_DELETE_INDEX:
+	case OP_DELETE_MATCH:
+		/* ?index= one item, ?value= / ?api-key= / ?name= every match */
+		if ((drop = calloc(n + 1, sizeof(*drop))) == NULL) {
+			rc = CP_ENOMEM;
+			goto out;
+		}
+		i = 0;
+		cJSON_ArrayForEach(it, cur) {
+			drop[i] = e->op == OP_DELETE_INDEX ? i == (size_t)e->index :
+			    item_matches(e, it);
+			hits += drop[i];
+			i++;
+		}
+		if (hits == 0)
+			goto notfound;
+		rc = cfg_tx_seq_remove(tx, path, drop, n);
+		break;
 	case OP_REPLACE_ALL:
 		break;
 	}
-	rc = h_tx_set(tx, path, cur);
+	goto out;
+notfound:
+	e->refused = CP_ENOTFOUND;
+	e->msg = "item not found";
+	rc = CP_ENOTFOUND;
 out:
+	free(drop);
 	cJSON_Delete(cur);
 	return rc;
 }
