@@ -526,7 +526,7 @@ static int
 parse_root(struct pctx *p, const struct ynode *r)
 {
 	struct cfg *c = p->c;
-	const struct ynode *n, *rm, *qe;
+	const struct ynode *n, *rm, *qe, *kn = NULL;
 	char *dir = NULL;
 	size_t i;
 	int rc;
@@ -541,6 +541,7 @@ parse_root(struct pctx *p, const struct ynode *r)
 	n = ynode_get(r, "remote-management-key");
 	if ((rc = get_str(p, n, "remote-management-key", &c->secret_key)) != CP_OK)
 		return rc;
+	kn = n;
 	if (c->secret_key != NULL && (c->secret_key_path = cp_strdup("remote-management-key")) == NULL)
 		return CP_ENOMEM;
 	rm = ynode_get(r, "remote-management");
@@ -554,11 +555,18 @@ parse_root(struct pctx *p, const struct ynode *r)
 		if (n != NULL && !yaml_scalar_is_null(n)) {
 			if ((rc = get_str(p, n, "remote-management.secret-key", &c->secret_key)) != CP_OK)
 				return rc;
+			kn = n;
 			free(c->secret_key_path);
 			if ((c->secret_key_path = cp_strdup("remote-management.secret-key")) == NULL)
 				return CP_ENOMEM;
 		}
 	}
+	/* bcrypt reads 72 bytes: a longer plaintext key would accept every
+	 * key that shares them (issue 10 item 8). Refused, never cut. */
+	if (c->secret_key != NULL && !pw_is_hash(c->secret_key) &&
+	    strlen(c->secret_key) > PW_KEY_MAX)
+		return bad(p, kn, c->secret_key_path, "the management key is longer than %d bytes, "
+		    "the most bcrypt reads; use a key of at most %d bytes", PW_KEY_MAX, PW_KEY_MAX);
 	if ((rc = get_str(p, ynode_get(r, "auth-dir"), "auth-dir", &dir)) != CP_OK)
 		return rc;
 	if (dir != NULL) {

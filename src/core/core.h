@@ -209,9 +209,13 @@ bool fio_stamp_eq(const struct fio_stamp *a, const struct fio_stamp *b);
 /* ------------------------------------------------------------------ pw.c */
 
 #define PW_HASH_MAX 128
-/* bcrypt "$2b$" cost 10 hash of plain into out (>= PW_HASH_MAX bytes). */
+#define PW_KEY_MAX  72      /* key bytes bcrypt reads: longer keys are refused */
+/* bcrypt "$2b$" cost 10 hash of plain into out (>= PW_HASH_MAX bytes).
+ * CP_ETOOBIG when plain is longer than PW_KEY_MAX bytes: bcrypt would
+ * ignore the rest, so every key sharing the first 72 bytes would match. */
 int pw_hash(const char *plain, char *out, size_t outlen);
-/* true if plain matches the bcrypt hash (full crypt_rn cost). */
+/* true if plain matches the bcrypt hash (full crypt_rn cost); always
+ * false for a plain longer than PW_KEY_MAX bytes. */
 bool pw_verify(const char *plain, const char *hash);
 /* true if s looks like a crypt hash we can verify ("$2a$", "$2b$", "$2y$"). */
 bool pw_is_hash(const char *s);
