@@ -1353,6 +1353,25 @@ own_comments(const struct splice *s, size_t floor, size_t ls, size_t col)
 	return cs;
 }
 
+/* The end of the item's notes: comment-only lines right below its last
+ * line indented deeper than its '-' (under the item, so they are its
+ * own), no blank line between. */
+static size_t
+own_notes(const struct splice *s, size_t le, size_t col)
+{
+	size_t i, e;
+
+	while (le < s->len) {
+		for (i = le; i < s->len && s->text[i] == ' '; i++)
+			;
+		if (i - le <= col || i >= s->len || s->text[i] != '#')
+			break;
+		e = eol_after(s->text, s->len, i);
+		le = e;
+	}
+	return le;
+}
+
 /* Line ranges of the items of block sequence v; false when an item does
  * not own whole lines (e.g. "- - a"). */
 static bool
@@ -1368,7 +1387,7 @@ seq_lines(const struct splice *s, const struct ynode *v, struct item_lines *il)
 			if (s->text[j] != ' ')
 				return false;
 		il[i].col = dash - il[i].ls;
-		il[i].le = eol_after(s->text, s->len, v->kids[i]->end);
+		il[i].le = own_notes(s, eol_after(s->text, s->len, v->kids[i]->end), il[i].col);
 		if (i > 0 && (il[i].ls < il[i - 1].le || il[i].col != il[0].col))
 			return false;
 		il[i].cs = own_comments(s, i > 0 ? il[i - 1].le : 0, il[i].ls, il[i].col);

@@ -27,7 +27,9 @@
 #define CP_CONFIG_MAX      (4u * 1024u * 1024u) /* config.yaml size we accept */
 #define CP_AUTHFILE_MAX    (1024u * 1024u)   /* one auth-dir JSON file (DESIGN 4) */
 #define CP_AUTHNAME_MAX    200               /* auth file name length (DESIGN 4) */
-#define CP_AUTHDIR_FILES_MAX 10000           /* files listed from auth-dir */
+#define CP_AUTHDIR_FILES_MAX 10000           /* files in auth-dir: uploads of new
+                                                names stop here, listings and the
+                                                daemon show this many */
 #define CP_LOCK_TIMEOUT_MS 5000              /* bounded lock wait (DESIGN 4) */
 #define CP_JSON_DEPTH_MAX  64                /* nesting accepted in bodies */
 #define CP_YAML_DEPTH_MAX  64                /* nesting accepted in config */
@@ -46,6 +48,7 @@ enum cp_err {
 	CP_ETYPE,      /* value present but of the wrong type */
 	CP_EEXIST,     /* already exists */
 	CP_EPERM,      /* not allowed (name, path, permission) */
+	CP_ELIMIT,     /* a named cap on what is stored is reached (auth-dir files) */
 };
 
 /* Short stable name of an error code, e.g. "busy". Never NULL. */
@@ -246,10 +249,12 @@ struct authstore_entry {
 	char *type;                     /* "type" string from the file, or NULL */
 };
 /* Regular *.json files directly in dir, passing the name check, no
- * dot-files, no symlinks, no directories; sorted by name. *out is freed with
- * authstore_list_free. CP_ENOTFOUND if dir is missing, CP_ETOOBIG past
- * CP_AUTHDIR_FILES_MAX files. */
-int authstore_list(const char *dir, struct authstore_entry **out, size_t *n);
+ * dot-files, no symlinks, no directories; sorted by name: at most the
+ * CP_AUTHDIR_FILES_MAX smallest names (bounded memory however many there
+ * are); *total (may be NULL) counts every visible file, so *n < *total
+ * says the list is cut. *out is freed with authstore_list_free.
+ * CP_ENOTFOUND if dir is missing. */
+int authstore_list(const char *dir, struct authstore_entry **out, size_t *n, size_t *total);
 void authstore_list_free(struct authstore_entry *v, size_t n);
 /* Read one file (name checked, openat + O_NOFOLLOW, regular only).
  * CP_EINVAL bad name, CP_ENOTFOUND missing or not a regular file (a
@@ -258,13 +263,16 @@ int authstore_read(const char *dir, const char *name, char **data, size_t *len);
 /* Validate data is a JSON object <= CP_AUTHFILE_MAX and write it atomically
  * under dir/.lock (mode 0600 for new files; dir created 0700 if absent).
  * CP_EINVAL bad name or not an object, CP_EPARSE not JSON, CP_ETOOBIG,
- * CP_EBUSY lock timeout, CP_EIO with the reason in err. */
+ * CP_EBUSY lock timeout, CP_ELIMIT a new name when the directory already
+ * holds CP_AUTHDIR_FILES_MAX files (err says so), CP_EIO with the reason
+ * in err. */
 int authstore_write(const char *dir, const char *name, const char *data, size_t len,
     char *err, size_t errlen);
 /* Under the lock; CP_EINVAL bad name, CP_ENOTFOUND missing or not a
  * regular file. */
 int authstore_delete(const char *dir, const char *name);
-/* Delete exactly what authstore_list shows; *deleted counts them. */
+/* Delete every file authstore_list's rules make visible (all of them,
+ * not only the listed CP_AUTHDIR_FILES_MAX); *deleted counts them. */
 int authstore_delete_all(const char *dir, size_t *deleted);
 /* Path of the auth-dir lock file into out. */
 void authstore_lock_path(const char *dir, char *out, size_t outlen);
