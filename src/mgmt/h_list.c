@@ -102,6 +102,90 @@ patched_item(const struct list_desc *d, const cJSON *old, const cJSON *value)
 	return item;
 }
 
+struct keyed_item {
+	const char *key;           /* the old item's match field */
+	size_t pos;                /* its position in the list */
+	const cJSON *item;         /* the old item (borrowed) */
+	bool used;                 /* paired with a new item already */
+};
+
+static int
+keyed_cmp(const void *a, const void *b)
+{
+	const struct keyed_item *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	if (c != 0)
+		return c;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* The match field of an object item, NULL if it has none. */
+static const char *
+item_key(const struct list_desc *d, const cJSON *item)
+{
+	const cJSON *s = cJSON_IsObject(item) ?
+	    cJSON_GetObjectItemCaseSensitive(item, d->match_field) : NULL;
+
+	return cJSON_IsString(s) ? s->valuestring : NULL;
+}
+
+/* PUT of an object list (DESIGN 3: unknown keys survive every write):
+ * a new item whose match field equals an old item's (the first old one of
+ * that key not yet paired) keeps the old item's members the project does
+ * not model, as a PATCH would (patched_item). A client that GETs the list
+ * (modelled members only), edits it and PUTs it back loses nothing.
+ * Sorted, so O(n log n) for any list. neu is changed in place. */
+static int
+put_keep_unknown(const struct list_desc *d, const cJSON *old, cJSON *neu)
+{
+	struct keyed_item *v = NULL, probe, *hit;
+	const cJSON *c;
+	cJSON *it, *next, *item;
+	size_t n = 0, cap = (size_t)cJSON_GetArraySize(old), lo, hi, mid;
+	int rc = CP_OK;
+
+	if (cap == 0 || (v = calloc(cap, sizeof(*v))) == NULL)
+		return cap == 0 ? CP_OK : CP_ENOMEM;
+	cJSON_ArrayForEach(c, old) {
+		if ((v[n].key = item_key(d, c)) == NULL)
+			continue;
+		v[n].pos = n;
+		v[n].item = c;
+		n++;
+	}
+	qsort(v, n, sizeof(*v), keyed_cmp);
+	for (it = neu->child; it != NULL && rc == CP_OK; it = next) {
+		next = it->next;
+		if ((probe.key = item_key(d, it)) == NULL)
+			continue;
+		/* the first entry of that key (pos 0 sorts first) */
+		probe.pos = 0;
+		for (lo = 0, hi = n; lo < hi;) {
+			mid = lo + (hi - lo) / 2;
+			if (strcmp(v[mid].key, probe.key) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (hit = NULL; lo < n && strcmp(v[lo].key, probe.key) == 0; lo++)
+			if (!v[lo].used) {
+				hit = &v[lo];
+				break;
+			}
+		if (hit == NULL)
+			continue;
+		hit->used = true;
+		if ((item = patched_item(d, hit->item, it)) == NULL ||
+		    !cJSON_ReplaceItemViaPointer(neu, it, item)) {
+			cJSON_Delete(item);
+			rc = CP_ENOMEM;
+		}
+	}
+	free(v);
+	return rc;
+}
+
 /* Every list operation is one pass over the list (issue 10 item 6: the
  * config lock is held meanwhile): items are reached by walking the
  * children, never by cJSON_GetArrayItem(i) in a loop, and removals are
@@ -118,7 +202,7 @@ list_fn(struct cfg_tx *tx, void *arg)
 	int rc;
 
 	e->ran = true;
-	if (e->op == OP_REPLACE_ALL)
+	if (e->op == OP_REPLACE_ALL && e->d->kind == LIST_STRING)
 		return h_tx_set(tx, path, e->value);
 
 	rc = yaml_get_json(tx->text, tx->len, path, &cur, err, sizeof(err));
@@ -174,6 +258,14 @@ list_fn(struct cfg_tx *tx, void *arg)
 		rc = cfg_tx_seq_remove(tx, path, drop, n);
 		break;
 	case OP_REPLACE_ALL:
+		if ((item = cJSON_Duplicate(e->value, true)) == NULL) {
+			rc = CP_ENOMEM;
+			goto out;
+		}
+		rc = put_keep_unknown(e->d, cur, item);
+		if (rc == CP_OK)
+			rc = h_tx_set(tx, path, item);
+		cJSON_Delete(item);
 		break;
 	}
 	goto out;

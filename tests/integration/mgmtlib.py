@@ -810,6 +810,53 @@ openai-compatibility:
         self.assertConfigHas("https://r2.example/v1", after)
         self.assertEqual(self.get("/openai-compatibility")["openai-compatibility"][0]["models"], [])
 
+    def test_list_put_keeps_fields_the_project_does_not_model(self):
+        # DESIGN 3, the class of issue 10 item 9 found in PUT: a client
+        # that GETs a list (modelled members only), edits it and PUTs it
+        # back dropped every item's "priority" / "headers". Items are
+        # paired by their match field (api-key / name), first with first.
+        text = self.dep.config_text().replace("claude-api-key: []\n", """\
+claude-api-key:
+  - api-key: "sk-a"
+    priority: 5
+  - api-key: "sk-dup"
+    priority: 1
+  - api-key: "sk-dup"
+    priority: 2
+  - api-key: "sk-gone"
+    priority: 3
+""")
+        self.dep.write_config(text)
+        items = self.get("/claude-api-key")["claude-api-key"]
+        self.assertEqual([i["api-key"] for i in items], ["sk-a", "sk-dup", "sk-dup", "sk-gone"])
+        items[0]["base-url"] = "https://a.example.com"
+        items[3] = {"api-key": "sk-new", "base-url": ""}
+        items.append({"api-key": "sk-dup", "priority": 7})
+        self.assertResp(self.req("PUT", "/claude-api-key", body=items), 200)
+        after = self.dep.read_config().decode()
+        # (not one of the splice's shapes: the list is written anew)
+        self.assertConfigHas("""\
+claude-api-key:
+  - api-key: sk-a
+    base-url: https://a.example.com
+    priority: 5
+  - api-key: sk-dup
+    base-url: ""
+    priority: 1
+  - api-key: sk-dup
+    base-url: ""
+    priority: 2
+  - api-key: sk-new
+    base-url: ""
+  - api-key: sk-dup
+    priority: 7
+codex-api-key: []
+""", after)
+        # the same PUT again changes nothing
+        st = os.stat(self.dep.config)
+        self.assertResp(self.req("PUT", "/claude-api-key", body=items), 200)
+        self.assertEqual(os.stat(self.dep.config).st_ino, st.st_ino)
+
     def test_list_delete_takes_the_items_own_comment(self):
         # issue 10 item 9: after DELETE ?index= the deleted item's comment
         # line stayed above the next item; and with equal items the
