@@ -1439,7 +1439,7 @@ set_block_seq(struct splice *s, const struct ynode *k, const struct ynode *v,
 		}
 	if (na == no) {
 		for (i = 0, c = arr->child; i < no && rc == CP_OK; i++, c = c->next) {
-			if (cJSON_Compare(old[i], c, true))
+			if (json_equal(old[i], c))
 				continue;
 			if (v->kids[i]->kind == YN_SCALAR && !v->kids[i]->virt && is_inline(c)) {
 				rc = replace_scalar(s, v->kids[i], c);
@@ -1464,7 +1464,7 @@ set_block_seq(struct splice *s, const struct ynode *k, const struct ynode *v,
 	if (na < no) {
 		/* Is arr old minus some items? Greedy subsequence match. */
 		for (i = 0, c = arr->child; i < no && c != NULL; i++)
-			if (cJSON_Compare(old[i], c, true)) {
+			if (json_equal(old[i], c)) {
 				keep[i] = true;
 				c = c->next;
 			}
@@ -1476,7 +1476,7 @@ set_block_seq(struct splice *s, const struct ynode *k, const struct ynode *v,
 		}
 	} else {
 		for (i = 0, c = arr->child; i < no; i++, c = c->next)
-			if (!cJSON_Compare(old[i], c, true))
+			if (!json_equal(old[i], c))
 				break;
 		if (i == no) {
 			if (il[no - 1].le == s->len && !text_ends_nl(s))
@@ -1510,21 +1510,92 @@ static int set_value(struct splice *s, const struct ynode *k, const struct ynode
 static int append_members(struct splice *s, const struct ynode *m, const cJSON *obj);
 static int delete_pair(struct splice *s, const struct ynode *m, size_t pi);
 
+struct map_ix {
+	const struct ynode *k;     /* a scalar key of the mapping */
+	size_t pi;                 /* its pair index */
+};
+
+static int
+map_ix_cmp(const void *a, const void *b)
+{
+	const struct map_ix *x = a, *y = b;
+
+	return key_cmp(&x->k, &y->k);
+}
+
+/* The scalar keys of mapping m sorted, for lookups in O(log n) where
+ * map_find scans: set_block_map looks up every member of both sides, which
+ * was O(n^2) for a mapping of n members. *out malloc'd (NULL if none). */
+static int
+map_index(const struct ynode *m, struct map_ix **out, size_t *n)
+{
+	struct map_ix *v = NULL;
+	size_t i, cnt = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (m->n < 2)
+		return CP_OK;
+	if ((v = malloc((m->n / 2) * sizeof(*v))) == NULL)
+		return CP_ENOMEM;
+	for (i = 0; i + 1 < m->n; i += 2)
+		if (m->kids[i]->kind == YN_SCALAR) {
+			v[cnt].k = m->kids[i];
+			v[cnt].pi = i;
+			cnt++;
+		}
+	qsort(v, cnt, sizeof(*v), map_ix_cmp);
+	*out = v;
+	*n = cnt;
+	return CP_OK;
+}
+
+/* Pair index of key in an index of map_index, or -1. */
+static long
+map_index_find(const struct map_ix *v, size_t n, const char *key)
+{
+	struct ynode probe;
+	struct map_ix p;
+	size_t lo = 0, hi = n, mid;
+	int c;
+
+	memset(&probe, 0, sizeof(probe));
+	probe.s = (char *)(uintptr_t)key;
+	probe.slen = strlen(key);
+	p.k = &probe;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = map_ix_cmp(&v[mid], &p);
+		if (c == 0)
+			return (long)v[mid].pi;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
 /* PUT of a whole block mapping: change, add and remove members one by one
- * so that untouched members keep their lines. */
+ * so that untouched members keep their lines. Lookups go through sorted
+ * indexes of both sides (linear-log in the members). */
 static int
 set_block_map(struct splice *s, const struct ynode *v, const cJSON *obj)
 {
-	const cJSON *c;
+	const cJSON *c, **om = NULL;
+	struct map_ix *ix = NULL;
 	cJSON *add = NULL;
-	size_t i;
+	size_t i, nix = 0, nom = 0;
 	long pi;
 	int rc = CP_OK;
 
-	if ((add = cJSON_CreateObject()) == NULL)
-		return CP_ENOMEM;
+	if ((add = cJSON_CreateObject()) == NULL ||
+	    map_index(v, &ix, &nix) != CP_OK || json_sorted_members(obj, &om, &nom) != CP_OK) {
+		rc = CP_ENOMEM;
+		goto out;
+	}
 	for (c = obj->child; c != NULL && rc == CP_OK; c = c->next) {
-		pi = map_find(v, c->string);
+		pi = map_index_find(ix, nix, c->string);
 		if (pi < 0) {
 			cJSON *d = cJSON_Duplicate(c, true);
 			if (d == NULL)
@@ -1537,10 +1608,13 @@ set_block_map(struct splice *s, const struct ynode *v, const cJSON *obj)
 	}
 	for (i = 0; i + 1 < v->n && rc == CP_OK; i += 2)
 		if (v->kids[i]->kind != YN_SCALAR ||
-		    cJSON_GetObjectItemCaseSensitive(obj, v->kids[i]->s) == NULL)
+		    json_sorted_find(om, nom, v->kids[i]->s) == NULL)
 			rc = delete_pair(s, v, i);
 	if (rc == CP_OK && add->child != NULL)
 		rc = append_members(s, v, add);
+out:
+	free(ix);
+	free(om);
 	cJSON_Delete(add);
 	return rc;
 }
@@ -1558,7 +1632,7 @@ set_value(struct splice *s, const struct ynode *k, const struct ynode *v, const 
 	}
 	if ((cur = ynode_to_json(v)) == NULL)
 		return CP_ENOMEM;
-	same = cJSON_Compare(cur, value, true);
+	same = json_equal(cur, value);
 	cJSON_Delete(cur);
 	if (same)
 		return CP_OK;
@@ -1750,7 +1824,7 @@ verify(const struct ydoc *old, const char *out, size_t outlen, const char *const
 	}
 	if ((rc = json_apply(want, path, value)) != CP_OK)
 		goto out;
-	if (!cJSON_Compare(want, got, true)) {
+	if (!json_equal(want, got)) {
 		cp_seterr(err, errlen, "edit of '%s' did not produce the requested value", path[0]);
 		rc = CP_EINVAL;
 	}

@@ -157,6 +157,16 @@ int json_get_array(const cJSON *obj, const char *key, const cJSON **out);
 int json_get_object(const cJSON *obj, const char *key, const cJSON **out);
 /* Same checks on a bare item (not a member). */
 int json_item_int(const cJSON *item, long long min, long long max, long long *out);
+/* Deep equality as cJSON_Compare(a, b, true), with objects compared by
+ * their members sorted by name: O(n log n) where cJSON_Compare is
+ * O(n^2) in the members of an object. false on ENOMEM. Recursion depth is
+ * the documents' (bounded by their parsers). */
+bool json_equal(const cJSON *a, const cJSON *b);
+/* The members of object o sorted by name (*out: malloc'd array of
+ * borrowed pointers, caller frees; NULL when o has none), for lookups in
+ * O(log n) with json_sorted_find where cJSON_GetObjectItem scans. */
+int json_sorted_members(const cJSON *o, const cJSON ***out, size_t *n);
+const cJSON *json_sorted_find(const cJSON *const *v, size_t n, const char *name);
 /* Compact serialization; caller frees with free(). NULL on ENOMEM. */
 char *json_print(const cJSON *item);
 

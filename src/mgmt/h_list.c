@@ -83,23 +83,32 @@ patched_item(const struct list_desc *d, const cJSON *old, const cJSON *value)
 {
 	const char *const *known = cfg_item_fields(d->key);
 	cJSON *item = cJSON_Duplicate(value, true), *m;
-	const cJSON *c;
+	const cJSON *c, **named = NULL;
+	size_t nnamed = 0;
 
 	if (item == NULL || d->kind != LIST_OBJECT || !cJSON_IsObject(old) ||
 	    !cJSON_IsObject(item))
 		return item;
+	/* value's names sorted: an item of many members costs n log n, not
+	 * n^2 lookups */
+	if (json_sorted_members(value, &named, &nnamed) != CP_OK)
+		goto fail;
 	cJSON_ArrayForEach(c, old) {
 		if (c->string == NULL || field_known(known, c->string) ||
-		    cJSON_GetObjectItemCaseSensitive(item, c->string) != NULL)
+		    json_sorted_find(named, nnamed, c->string) != NULL)
 			continue;
 		if ((m = cJSON_Duplicate(c, true)) == NULL ||
 		    !cJSON_AddItemToObject(item, c->string, m)) {
 			cJSON_Delete(m);
-			cJSON_Delete(item);
-			return NULL;
+			goto fail;
 		}
 	}
+	free(named);
 	return item;
+fail:
+	free(named);
+	cJSON_Delete(item);
+	return NULL;
 }
 
 struct keyed_item {
