@@ -24,9 +24,12 @@ the prefix it matched):
                chatgpt-account-id, originator, OpenAI-Beta: responses=...;
                only streams (stream: true, store: false required)
   claude       POST {p}/v1/messages, {p}/v1/messages/count_tokens
-               anthropic-version required; x-api-key, or Bearer with
-               anthropic-beta containing oauth-2025-04-20 (then the system
-               prompt must start with the Claude Code block CLAUDE_CODE_SYSTEM)
+               anthropic-version required; x-api-key or Bearer (an API key,
+               as the current SDK sends it); Bearer with anthropic-beta
+               containing oauth-2025-04-20 is an account token (then the
+               system prompt must start with the Claude Code block
+               CLAUDE_CODE_SYSTEM); a Bearer "sk-ant-oat..." token without
+               that beta is refused 401 as Anthropic does
   gemini       POST {p}/v1beta/models/{m}:generateContent,
                :streamGenerateContent (?alt=sse: SSE; else a JSON array),
                :countTokens                                    x-goog-api-key or ?key=
@@ -70,7 +73,8 @@ token), so a test can script one credential to fail and another to serve:
                S (Codex)
   midstream    streams: two text deltas, then the service's in-stream error
                (Claude event: error overloaded_error; Chat data {"error"};
-               Responses response.failed; Gemini data {"error"}), then close
+               Responses response.failed; Gemini data {"error"}), then the
+               stream ends (terminating chunk) and the connection closes
   midclose     streams: two text deltas, then the connection closes (chunked
                stream truncated, no terminator)
   drip         60 text deltas, one every drip_interval (0.1 s); a client that
@@ -1737,7 +1741,8 @@ class _Handler(BaseHTTPRequestHandler):
                             return
                         for s in on_fault(sent):
                             self._chunk(s)
-                        self._abort()
+                        self._end_stream()
+                        self.close_connection = True
                         m._event({"kind": "midstream", "model": model, "sent": sent})
                         return
                     continue
@@ -1774,12 +1779,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._key_ok(key, claude_error(401, "invalid x-api-key"))
             return key, False
         if auth.startswith("Bearer "):
-            beta = h.get("anthropic-beta") or ""
-            if "oauth-2025-04-20" not in [b.strip() for b in beta.split(",")]:
-                raise claude_error(401, "OAuth authentication is currently not supported.")
             tok = auth[7:].strip()
+            beta = h.get("anthropic-beta") or ""
+            oauth = "oauth-2025-04-20" in [b.strip() for b in beta.split(",")]
+            if not oauth and tok.startswith("sk-ant-oat"):
+                raise claude_error(401, "OAuth authentication is currently not supported.")
             self._key_ok(tok, claude_error(401, "Invalid bearer token"))
-            return tok, True
+            return tok, oauth
         raise claude_error(401, "x-api-key header is required")
 
     def _api_claude(self, rec, mt, split, count=False):
