@@ -2,6 +2,7 @@
 # official client SDKs (tests/sdk, installed by tools/test with npm ci):
 # the mock's refusals, and every SDK scenario straight against the mock.
 MOCK_PY_TESTS = \
+	tests/integration/api_mock_strict.py \
 	tests/integration/sdk_mock.py
 TESTS += $(MOCK_PY_TESTS)
 EXTRA_DIST += $(MOCK_PY_TESTS) \

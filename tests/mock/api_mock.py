@@ -13,8 +13,8 @@ until killed. Either way GET /_mock/requests and /_mock/events return what it
 saw (a JSON list), POST /_mock/reset forgets it.
 
 Endpoints (paths match at any base prefix: "/openai/v1/chat/completions"
-is Chat Completions with prefix "/openai"; every record names the api and
-the prefix it matched):
+is Chat Completions with prefix "/openai/v1", the path of the base URL a
+test configures; every record names the api and the prefix it matched):
 
   api          method + path                                   auth
   chat         POST {p}/chat/completions                       Bearer
