@@ -714,6 +714,30 @@ class Behaviour(unittest.TestCase):
         st, _, _ = call(self.mock.port, "/_mock/reset", {}, {})
         self.assertEqual(self.mock.requests(), [])
 
+    def test_script_by_name(self):
+        """A model name without tokens can be scripted (preview fallback
+        tests): in process and over HTTP, and cleared again."""
+        self.mock.script("gemini-2.5-pro", "err429x30")
+        try:
+            st, _, _ = self.post("/v1beta/models/gemini-2.5-pro:generateContent", GEM, G)
+            self.assertEqual(st, 429)
+            st, _, _ = self.post("/v1beta/models/gemini-2.5-pro-preview-05-06:generateContent",
+                                 GEM, G)
+            self.assertEqual(st, 200)
+        finally:
+            self.mock.script("gemini-2.5-pro", "")
+        st, _, _ = self.post("/v1beta/models/gemini-2.5-pro:generateContent", GEM, G)
+        self.assertEqual(st, 200)
+        st, _, _ = call(self.mock.port, "/_mock/script", {"name": "sk-bad", "script": "err401"}, {})
+        self.assertEqual(st, 200)
+        st, _, _ = self.post("/v1/chat/completions", CHAT, {"Authorization": "Bearer sk-bad"})
+        self.assertEqual(st, 401)
+        st, _, _ = call(self.mock.port, "/_mock/script", {"name": "sk-bad", "script": ""}, {})
+        st, _, _ = self.post("/v1/chat/completions", CHAT, {"Authorization": "Bearer sk-bad"})
+        self.assertEqual(st, 200)
+        st, _, _ = call(self.mock.port, "/_mock/script", b"[]", {})
+        self.assertEqual(st, 400)
+
     def test_model_lists(self):
         st, _, d = call(self.mock.port, "/v1/models", None, B, method="GET")
         self.assertEqual(json.loads(d)["object"], "list")

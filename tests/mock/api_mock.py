@@ -6,11 +6,17 @@ refuse, in each service's own error shape.
 Python standard library only. Listens on 127.0.0.1 on a port chosen at run
 time (bind port 0). In-process:
 
-    m = ApiMock(); m.start(); ... m.port, m.url ... m.requests() ... m.stop()
+    m = ApiMock(keys=None).start()   # keys: None = any non-empty key
+    m.port, m.url                     # "http://127.0.0.1:<port>"
+    m.requests(api=None), m.last(api=None), m.events(), m.reset()
+    m.script(name, tokens)            # script a model/credential (below)
+    m.drip_interval = 0.1; m.slow_seconds = 3.0; m.model_lists[...]
+    m.stop()
 
-or standalone: `api_mock.py [--port-file F]` prints "PORT <n>" and serves
-until killed. Either way GET /_mock/requests and /_mock/events return what it
-saw (a JSON list), POST /_mock/reset forgets it.
+or standalone: `api_mock.py [--port-file F]` prints "PORT <n>" (and writes
+the port to F) and serves until killed. Either way GET /_mock/requests and
+/_mock/events return what it saw (JSON lists), POST /_mock/reset forgets it,
+POST /_mock/script {"name": ..., "script": "err429"} scripts a name.
 
 Endpoints (paths match at any base prefix: "/openai/v1/chat/completions"
 is Chat Completions with prefix "/openai/v1", the path of the base URL a
@@ -44,8 +50,12 @@ Keys: any non-empty key is accepted unless ApiMock(keys=[...]) lists the
 valid ones (then others get the service's 401/400 for a wrong key).
 
 Behaviour is chosen per request by tokens found in the model name (for
-Gemini the model of the path or envelope) or in the credential (key or
-token), so a test can script one credential to fail and another to serve:
+Gemini the model of the path or envelope), in the credential (key or token:
+errNNN, midstream, midclose only), or set for a model or credential name by
+ApiMock.script(name, tokens) / POST /_mock/script {"name", "script"} (for
+names that cannot carry tokens, e.g. a real model name whose preview
+fallback a test exercises). So a test can script one credential to fail and
+another to serve:
 
   token        behaviour
   (none)       text "Hello from the mock." (words streamed one by one)
@@ -247,15 +257,16 @@ _ERR_RE = re.compile(r"err(\d{3})(?:x(\d+))?")
 
 
 class Script:
-    """What the request asks of the mock, from model name and credential."""
+    """What the request asks of the mock, from model name, credential and
+    the tokens a test set for that model or credential (ApiMock.scripts)."""
 
-    def __init__(self, model, cred):
-        s = (model or "") + " " + (cred or "")
+    def __init__(self, model, cred, extra=""):
         self.model = model or ""
+        mdl = self.model + " " + extra
+        s = mdl + " " + (cred or "")
         m = _ERR_RE.search(s)
         self.err = int(m.group(1)) if m else None
         self.retry = int(m.group(2)) if m and m.group(2) else DEFAULT_RETRY
-        mdl = self.model
         self.tools = "tools" in mdl
         self.think = "think" in mdl
         self.cache = "cache" in mdl
@@ -1613,6 +1624,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.mock.reset()
             self._send(200, b"{}")
             return
+        if path == "/_mock/script":
+            try:
+                d = json.loads(body)
+                self.server.mock.script(d["name"], d.get("script") or "")
+            except (ValueError, KeyError, TypeError, AttributeError):
+                self._send(400, {"error": {"message": 'mock: want {"name": ..., "script": ...}'}})
+                return
+            self._send(200, b"{}")
+            return
         for api, rx in ROUTES:
             mt = rx.match(path)
             if mt:
@@ -1709,6 +1729,12 @@ class _Handler(BaseHTTPRequestHandler):
                                     "retryDelay": "%ss" % ra}])
         raise gemini_error(st, "mock error %d" % st)
 
+    def _script(self, model, cred):
+        model = model if isinstance(model, str) else ""
+        scripts = self.server.mock.scripts
+        extra = " ".join(scripts.get(k, "") for k in (model, cred) if k)
+        return Script(model, cred, extra)
+
     def _slow(self, script, model):
         if not script.slow:
             return True
@@ -1791,7 +1817,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _api_claude(self, rec, mt, split, count=False):
         cred, oauth = self._claude_auth()
         req = self._json_body(rec, claude_error(400, "The request body is not valid JSON."))
-        script = Script(req.get("model") if isinstance(req.get("model"), str) else "", cred)
+        script = self._script(req.get("model"), cred)
         if script.err in (401, 403):
             self._scripted_error(script, "claude", req.get("model"))
         think_on = claude_validate(req, count, oauth)
@@ -1839,7 +1865,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _api_chat(self, rec, mt, split, completions=False):
         key = self._openai_auth()
         req = self._openai_body(rec)
-        script = Script(req.get("model") if isinstance(req.get("model"), str) else "", key)
+        script = self._script(req.get("model"), key)
         if script.err in (401, 403):
             self._scripted_error(script, "openai", req.get("model"))
         tools = chat_validate(req, completions)
@@ -1880,7 +1906,7 @@ class _Handler(BaseHTTPRequestHandler):
             key = self._openai_auth()
             req = self._openai_body(rec)
         fmt = "codex" if codex else "openai"
-        script = Script(req.get("model") if isinstance(req.get("model"), str) else "", key)
+        script = self._script(req.get("model"), key)
         if script.err in (401, 403):
             self._scripted_error(script, fmt, req.get("model"))
         tools, inp = responses_validate(req, codex)
@@ -1940,7 +1966,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             req = body
             model = urllib.parse.unquote(mt.group(2))
-        script = Script(model, key)
+        script = self._script(model, key)
         if script.err in (401, 403):
             self._scripted_error(script, "gemini", model)
         if action == "countTokens":
@@ -2013,6 +2039,7 @@ class ApiMock:
         self.drip_interval = 0.1
         self.slow_seconds = 3.0
         self.model_lists = dict(DEFAULT_MODELS)
+        self.scripts = {}
         self.srv = _Server(("127.0.0.1", 0), _Handler)
         self.srv.mock = self
         self.port = self.srv.server_address[1]
@@ -2023,6 +2050,16 @@ class ApiMock:
     def count(self):
         with self._lock:
             return len(self._reqs)
+
+    def script(self, name, tokens):
+        """Script a model or credential whose name carries no tokens, e.g.
+        script("gemini-2.5-pro", "err429x30"); "" clears it. Kept across
+        reset()."""
+        with self._lock:
+            if tokens:
+                self.scripts[name] = tokens
+            else:
+                self.scripts.pop(name, None)
 
     def models(self, kind):
         return list(self.model_lists.get(kind, []))
