@@ -46,6 +46,12 @@ test configures; every record names the api and the prefix it matched):
   models       GET {p}/v1/models (OpenAI; Claude shape with anthropic-version),
                GET {p}/v1beta/models (Gemini)
 
+A cliproxyd config points every upstream at one mock like this (U is m.url):
+
+    endpoints: {gemini: U, gemini-cli: U, claude: U, codex: U/backend-api/codex,
+                codex-api: U/v1}
+    openai-compatibility: [{name: mock, base-url: U/v1, ...}]
+
 Keys: any non-empty key is accepted unless ApiMock(keys=[...]) lists the
 valid ones (then others get the service's 401/400 for a wrong key).
 
@@ -104,7 +110,9 @@ Gemini responseId "mock-response".
 
 Strictness (each refusal names what was wrong, see the validators below):
 Claude: unknown top-level fields, model/max_tokens/messages required,
-messages non-empty, roles user/assistant alternating starting with user,
+messages non-empty, roles user/assistant alternating starting with user
+(stricter than today's API, which merges consecutive turns: a proxy that
+sends two user turns in a row is caught),
 empty text blocks, tool_use only from the assistant and answered by a
 tool_result with the same id in the next user turn (and no stray
 tool_result), tool names ^[a-zA-Z0-9_-]{1,64}$, input_schema type object,
