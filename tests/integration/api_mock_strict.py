@@ -490,6 +490,106 @@ for _c in CASES:
     setattr(Strict, "test_refuse_" + _c[0], _make(_c))
 
 
+class Hostile(unittest.TestCase):
+    """Malformed requests (values of the wrong type anywhere, seeded random
+    mutations of valid requests to every endpoint) get an answer in the
+    service's shape, never a 5xx or a dropped connection (a mock bug would
+    look like an upstream fault to the daemon under test)."""
+
+    MUTATIONS = int(os.environ.get("API_MOCK_MUTATIONS", "600"))
+    VALUES = [None, 1, -1, 1.5, True, "", "x", [], {}, [None], [1], [""], [{}], {"a": None},
+              {"type": None}, {"role": "user"}, [{"type": "text"}],
+              [{"role": None, "content": None}]]
+    BASES = [
+        ("claude", "/v1/messages", A, with_(CLAUDE, max_tokens=4000, messages=TOOL_LOOP,
+                                            tools=[{"name": "get_weather", "input_schema": SCHEMA}],
+                                            thinking={"type": "disabled"}, stop_sequences=["a"],
+                                            system=[{"type": "text", "text": "x"}])),
+        ("claude", "/v1/messages/count_tokens", A, with_(CLAUDE, max_tokens=None)),
+        ("openai", "/v1/chat/completions", B, with_(CHAT, messages=[
+            {"role": "user", "content": [{"type": "text", "text": "x"}]}, CHAT_CALL,
+            {"role": "tool", "tool_call_id": "call_1", "content": "r"}],
+            tools=[{"type": "function", "function": {"name": "f", "parameters": SCHEMA}}],
+            tool_choice={"type": "function", "function": {"name": "f"}}, stop=["a"], stream=True,
+            stream_options={"include_usage": True})),
+        ("openai", "/v1/completions", B, {"model": "m", "prompt": "x", "stop": "a"}),
+        ("openai", "/v1/responses", B, with_(RESP, stream=True, input=[
+            {"role": "user", "content": [{"type": "input_text", "text": "x"}]},
+            {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c", "output": "r"},
+            {"type": "reasoning", "id": "rs", "summary": [],
+             "encrypted_content": api_mock.ENC_CONTENT}],
+            tools=[{"type": "function", "name": "f", "parameters": SCHEMA}],
+            reasoning={"effort": "low", "summary": "auto"},
+            include=["reasoning.encrypted_content"])),
+        ("detail", "/backend-api/codex/responses", CX, CODEX),
+        ("gemini", "/v1beta/models/gemini-think-tools:streamGenerateContent?alt=sse", G, {
+            "contents": [GEM["contents"][0], {"role": "model", "parts": [
+                {"functionCall": {"name": "get_weather", "args": {}},
+                 "thoughtSignature": api_mock.GEMINI_SIGNATURE}]},
+                {"role": "user", "parts": [{"functionResponse": {
+                    "name": "get_weather", "response": {"output": "x"}}}]}],
+            "tools": [{"functionDeclarations": [{"name": "get_weather", "parameters": SCHEMA}]}],
+            "generationConfig": {"stopSequences": ["a"], "maxOutputTokens": 5,
+                                 "thinkingConfig": {"includeThoughts": True}},
+            "systemInstruction": {"parts": [{"text": "s"}]}}),
+        ("gemini", "/v1beta/models/g:countTokens", G, GEM),
+        ("gemini", "/v1internal:streamGenerateContent?alt=sse", B, CLI),
+        ("gemini", "/v1internal:countTokens", B, {"request": GEM}),
+    ]
+
+    def mutate(self, rnd, obj):
+        obj = copy.deepcopy(obj)
+        paths = []
+
+        def walk(x, p):
+            paths.append(p)
+            if isinstance(x, dict):
+                for k, v in x.items():
+                    walk(v, p + [k])
+            elif isinstance(x, list):
+                for i, v in enumerate(x):
+                    walk(v, p + [i])
+        walk(obj, [])
+        p = rnd.choice(paths)
+        if not p:
+            return rnd.choice(self.VALUES)
+        parent = obj
+        for k in p[:-1]:
+            parent = parent[k]
+        parent[p[-1]] = rnd.choice(self.VALUES)
+        return obj
+
+    def test_mutations_never_break_the_mock(self):
+        import random
+        rnd = random.Random(int(os.environ.get("API_MOCK_SEED", "11")))
+        m = api_mock.ApiMock().start()
+        statuses = {}
+        try:
+            for i in range(self.MUTATIONS):
+                shape, path, h, body = rnd.choice(self.BASES)
+                for _ in range(rnd.randint(1, 3)):
+                    body = self.mutate(rnd, body)
+                st, hd, data = call(m.port, path, body, h)
+                statuses[st] = statuses.get(st, 0) + 1
+                where = "%s %s" % (path, json.dumps(body)[:300])
+                self.assertLess(st, 500, where + " -> " + data.decode()[:300])
+                if st >= 400:
+                    d = json.loads(data)
+                    if shape == "claude":
+                        self.assertEqual(d["type"], "error", where)
+                    elif shape == "detail" and "detail" in d:
+                        self.assertIsInstance(d["detail"], str, where)
+                    else:
+                        self.assertIsInstance(d["error"]["message"], str, where)
+            self.assertEqual([e for e in m.events() if e["kind"] == "mock_bug"], [])
+        finally:
+            m.stop()
+        print("# %d mutated requests: %s" % (self.MUTATIONS, sorted(statuses.items())))
+        self.assertGreater(statuses.get(200, 0), 0)
+        self.assertGreater(statuses.get(400, 0), self.MUTATIONS // 2)
+
+
 def sse_events(data):
     """[(event, data-json)] of an SSE body (CRLF or LF separated)."""
     out = []

@@ -259,6 +259,25 @@ def gemini_unknown_name(name, where):
                                                          "description": msg}]}])
 
 
+def checked(fmt, fn, *args):
+    """Run a validator; a value of the wrong type deep inside the request
+    (which the validators do not all spell out) is still a 400 in the
+    service's shape, never a dropped connection."""
+    try:
+        return fn(*args)
+    except Refuse:
+        raise
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError) as e:
+        msg = "Invalid request: a member has the wrong type (%s: %s)" % (type(e).__name__, e)
+        if fmt == "claude":
+            raise claude_error(400, msg)
+        if fmt == "codex":
+            raise codex_detail(400, msg)
+        if fmt == "gemini":
+            raise gemini_error(400, "Invalid JSON payload received. " + msg)
+        raise openai_error(400, msg, None, "invalid_type")
+
+
 # ---------------------------------------------------------------- scripting
 
 _ERR_RE = re.compile(r"err(\d{3})(?:x(\d+))?")
@@ -350,7 +369,7 @@ class Plan:
             text = TEXT
         if text is not None:
             for seq in norm.get("stop") or []:
-                if seq and seq in text:
+                if isinstance(seq, str) and seq and seq in text:
                     text = text[:text.index(seq)]
                     self.stop, self.stop_seq = "stop_seq", seq
                     break
@@ -414,8 +433,11 @@ def claude_validate(req, count, oauth):
         mt = req["max_tokens"]
         if not isinstance(mt, int) or isinstance(mt, bool) or mt < 1:
             raise claude_error(400, "max_tokens: Input should be a valid integer greater than or equal to 1")
+    ss = req.get("stop_sequences")
+    if ss is not None and not (isinstance(ss, list) and all(isinstance(x, str) for x in ss)):
+        raise claude_error(400, "stop_sequences: Input should be a valid list of strings")
     t = req.get("temperature")
-    if t is not None and (not isinstance(t, (int, float)) or not 0 <= t <= 1):
+    if t is not None and (not isinstance(t, (int, float)) or isinstance(t, bool) or not 0 <= t <= 1):
         raise claude_error(400, "temperature: Input should be less than or equal to 1")
     sys_ = req.get("system")
     if sys_ is not None and not isinstance(sys_, (str, list)):
@@ -750,6 +772,20 @@ def chat_validate(req, completions=False):
         raise openai_error(400, "you must provide a model parameter", None, None)
     if not isinstance(req["model"], str):
         raise openai_error(400, "Invalid type for 'model': expected a string.", "model", "invalid_type")
+    so = req.get("stream_options")
+    if so is not None and not isinstance(so, dict):
+        raise openai_error(400, "Invalid type for 'stream_options': expected an object.",
+                           "stream_options", "invalid_type")
+    stop = req.get("stop")
+    if stop is not None and not isinstance(stop, str) and not (
+            isinstance(stop, list) and all(isinstance(x, str) for x in stop)):
+        raise openai_error(400, "Invalid type for 'stop': expected one of a string or array of "
+                           "strings.", "stop", "invalid_type")
+    for k in ("max_tokens", "max_completion_tokens", "n"):
+        v = req.get(k)
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+            raise openai_error(400, "Invalid type for '%s': expected an integer." % k, k,
+                               "invalid_type")
     if req.get("stream_options") is not None and req.get("stream") is not True:
         raise openai_error(400, "The 'stream_options' parameter is only allowed when 'stream' is "
                            "enabled.", "stream_options", None)
@@ -995,6 +1031,13 @@ def responses_validate(req, codex):
     if "model" not in req:
         raise openai_error(400, "Missing required parameter: 'model'.", "model",
                            "missing_required_parameter")
+    if not isinstance(req["model"], str):
+        raise openai_error(400, "Invalid type for 'model': expected a string.", "model",
+                           "invalid_type")
+    mot = req.get("max_output_tokens")
+    if mot is not None and (not isinstance(mot, int) or isinstance(mot, bool)):
+        raise openai_error(400, "Invalid type for 'max_output_tokens': expected an integer.",
+                           "max_output_tokens", "invalid_type")
     if codex:
         if req.get("stream") is not True:
             raise codex_detail(400, "Stream must be set to true")
@@ -1303,7 +1346,21 @@ def gemini_validate(req, think_model, where_prefix=""):
     _gkeys(req, GEMINI_TOP, where_prefix.rstrip("."))
     gen = _gget(req, "generationConfig") or {}
     _gkeys(gen, GEMINI_GEN, "generation_config")
+    if not isinstance(gen, dict):
+        raise gemini_error(400, "Invalid JSON payload received. Expected an object at "
+                           "'generation_config'.")
+    ss = _gget(gen, "stopSequences")
+    if ss is not None and not (isinstance(ss, list) and all(isinstance(x, str) for x in ss)):
+        raise gemini_error(400, "Invalid value at 'generation_config.stop_sequences': expected a "
+                           "list of strings")
+    mot = _gget(gen, "maxOutputTokens")
+    if mot is not None and (not isinstance(mot, int) or isinstance(mot, bool)):
+        raise gemini_error(400, "Invalid value at 'generation_config.max_output_tokens' "
+                           "(TYPE_INT32), %s" % json.dumps(mot))
     tc = _gget(gen, "thinkingConfig") or {}
+    if not isinstance(tc, dict):
+        raise gemini_error(400, "Invalid JSON payload received. Expected an object at "
+                           "'generation_config.thinking_config'.")
     _gkeys(tc, GEMINI_THINK, "generation_config.thinking_config")
     tools = []
     for i, tl in enumerate(req.get("tools") or []):
@@ -1523,6 +1580,7 @@ GET_ROUTES = [
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "api-mock/1"
+    disable_nagle_algorithm = True  # headers, body and each SSE event go out at once
 
     def log_message(self, fmt, *args):  # quiet
         pass
@@ -1665,6 +1723,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(r.status, r.body, extra=r.headers)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        except Exception as e:  # a mock bug: say so loudly, never hang up silently
+            import traceback
+            rec["status"] = 500
+            rec["error"] = "mock bug: %s: %s" % (type(e).__name__, e)
+            self.server.mock._event({"kind": "mock_bug", "path": path,
+                                     "traceback": traceback.format_exc()})
+            self.close_connection = True
+            try:
+                self._send(500, {"error": {"message": rec["error"], "type": "mock_bug"}})
+            except OSError:
+                pass
 
     def _record(self, body, api, prefix, action):
         split = urllib.parse.urlsplit(self.path)
@@ -1828,10 +1897,10 @@ class _Handler(BaseHTTPRequestHandler):
         script = self._script(req.get("model"), cred)
         if script.err in (401, 403):
             self._scripted_error(script, "claude", req.get("model"))
-        think_on = claude_validate(req, count, oauth)
+        think_on = checked("claude", claude_validate, req, count, oauth)
         model = req["model"]
         self._scripted_error(script, "claude", model)
-        norm = claude_norm(req, think_on)
+        norm = checked("claude", claude_norm, req, think_on)
         if count:
             self._send(200, {"input_tokens": norm["input_tokens"]})
             return
@@ -1876,10 +1945,10 @@ class _Handler(BaseHTTPRequestHandler):
         script = self._script(req.get("model"), key)
         if script.err in (401, 403):
             self._scripted_error(script, "openai", req.get("model"))
-        tools = chat_validate(req, completions)
+        tools = checked("openai", chat_validate, req, completions)
         model = req["model"]
         self._scripted_error(script, "openai", model)
-        norm = chat_norm(req, tools, completions)
+        norm = checked("openai", chat_norm, req, tools, completions)
         plan = Plan(script, norm)
         if not self._slow(script, model):
             return
@@ -1917,10 +1986,10 @@ class _Handler(BaseHTTPRequestHandler):
         script = self._script(req.get("model"), key)
         if script.err in (401, 403):
             self._scripted_error(script, fmt, req.get("model"))
-        tools, inp = responses_validate(req, codex)
+        tools, inp = checked(fmt, responses_validate, req, codex)
         model = req["model"]
         self._scripted_error(script, fmt, model)
-        norm = responses_norm(req, tools, inp)
+        norm = checked(fmt, responses_norm, req, tools, inp)
         plan = Plan(script, norm)
         if not self._slow(script, model):
             return
@@ -1984,15 +2053,18 @@ class _Handler(BaseHTTPRequestHandler):
                     req = _gget(req, "generateContentRequest")
             else:
                 req = {k: v for k, v in req.items() if k != "model"}
-            tools, think_on = gemini_validate(req, script.think)
+            if not isinstance(req, dict):
+                raise gemini_error(400, "Invalid JSON payload received. Expected an object at "
+                                   "'generate_content_request'.")
+            tools, think_on = checked("gemini", gemini_validate, req, script.think)
             self._scripted_error(script, "gemini", model)
-            n = gemini_norm(req, tools, think_on)["input_tokens"]
+            n = checked("gemini", gemini_norm, req, tools, think_on)["input_tokens"]
             self._send(200, {"totalTokens": n,
                              "promptTokensDetails": [{"modality": "TEXT", "tokenCount": n}]})
             return
-        tools, think_on = gemini_validate(req, script.think)
+        tools, think_on = checked("gemini", gemini_validate, req, script.think)
         self._scripted_error(script, "gemini", model)
-        norm = gemini_norm(req, tools, think_on)
+        norm = checked("gemini", gemini_norm, req, tools, think_on)
         plan = Plan(script, norm)
         if not self._slow(script, model):
             return
