@@ -116,13 +116,15 @@ sends two user turns in a row is caught),
 empty text blocks, tool_use only from the assistant and answered by a
 tool_result with the same id in the next user turn (and no stray
 tool_result), tool names ^[a-zA-Z0-9_-]{1,64}$, input_schema type object,
-tool_choice naming a declared tool, thinking budget >= 1024 and < max_tokens,
+tool_choice naming a declared tool, thinking budget >= 1024 and < max_tokens
+(and with thinking: temperature 1 or unset, no top_k, no forced tool_choice),
 with thinking enabled the assistant turn of an open tool loop starts with a
 thinking block, thinking signatures verified, temperature 0..1.
 OpenAI Chat: model, messages non-empty, roles, tool messages answer the
 preceding assistant tool_calls by tool_call_id (every call answered), tool
 names, content part types, stream_options only with stream, max_tokens
-refused for o-series/gpt-5 models.  Responses: model, input item types and
+refused for o-series/gpt-5 models (Chat and Responses: so is a temperature
+or top_p other than 1).  Responses: model, input item types and
 roles, content part types per role (assistant: output_text/refusal), flat
 function tools with names, function_call_output call_id matching an earlier
 function_call and every function_call answered, encrypted reasoning content
@@ -507,6 +509,15 @@ def claude_validate(req, count, oauth):
                 raise claude_error(400, "`max_tokens` must be greater than `thinking.budget_tokens`. "
                                    "Please consult our documentation at https://docs.claude.com/en/docs/"
                                    "build-with-claude/extended-thinking#max-tokens-and-context-window-size")
+            if req.get("temperature") not in (None, 1):
+                raise claude_error(400, "`temperature` may only be set to 1 when thinking is enabled. "
+                                   "Please consult our documentation at https://docs.claude.com/en/"
+                                   "docs/build-with-claude/extended-thinking#feature-compatibility")
+            if req.get("top_k") is not None:
+                raise claude_error(400, "`top_k` must be unset when thinking is enabled.")
+            if isinstance(tc, dict) and tc.get("type") in ("any", "tool"):
+                raise claude_error(400, "Thinking may not be enabled when tool_choice forces tool "
+                                   "use.")
     # messages
     msgs = req["messages"]
     if not isinstance(msgs, list):
@@ -726,6 +737,18 @@ CHAT_PARTS = ("text", "image_url", "input_audio", "refusal", "file")
 REASONING_MODEL_RE = re.compile(r"^(o1|o3|o4|gpt-5)")
 
 
+def _reasoning_temperature(req):
+    """o-series and gpt-5 models take only the default temperature / top_p."""
+    if not REASONING_MODEL_RE.match(req["model"]):
+        return
+    for k in ("temperature", "top_p"):
+        v = req.get(k)
+        if v is not None and v != 1:
+            raise openai_error(400, "Unsupported value: '%s' does not support %s with this model. "
+                               "Only the default (1) value is supported." % (k, json.dumps(v)),
+                               k, "unsupported_value")
+
+
 def _openai_tools(tools, flat):
     """[(name, schema)] of OpenAI tools; flat: Responses spelling."""
     if tools is None:
@@ -794,6 +817,7 @@ def chat_validate(req, completions=False):
             raise openai_error(400, "Missing required parameter: 'prompt'.", "prompt",
                                "missing_required_parameter")
         return []
+    _reasoning_temperature(req)
     if "max_tokens" in req and REASONING_MODEL_RE.match(req["model"]):
         raise openai_error(400, "Unsupported parameter: 'max_tokens' is not supported with this "
                            "model. Use 'max_completion_tokens' instead.", "max_tokens",
@@ -1038,6 +1062,8 @@ def responses_validate(req, codex):
     if mot is not None and (not isinstance(mot, int) or isinstance(mot, bool)):
         raise openai_error(400, "Invalid type for 'max_output_tokens': expected an integer.",
                            "max_output_tokens", "invalid_type")
+    if not codex:
+        _reasoning_temperature(req)
     if codex:
         if req.get("stream") is not True:
             raise codex_detail(400, "Stream must be set to true")
