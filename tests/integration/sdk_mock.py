@@ -217,7 +217,10 @@ class SdkScenarios:
 def _make(sdk, scenario):
     def test(self):
         if scenario == "codex_stream" and not self.target.codex:
-            self.skipTest("no Codex backend in this target")
+            # only a target with a Codex backend runs it (clients never
+            # talk that protocol to the proxy)
+            self.assertNotIn(scenario, self.results[sdk])
+            return
         self.check(sdk, scenario)
     test.__name__ = "test_%s_%s" % (sdk, scenario)
     return test
