@@ -29,7 +29,7 @@ test configures; every record names the api and the prefix it matched):
   codex        POST {p}/responses (prefix not ending in /v1)   Bearer +
                chatgpt-account-id, originator, OpenAI-Beta: responses=...;
                only streams (stream: true, store: false required)
-  claude       POST {p}/v1/messages, {p}/v1/messages/count_tokens
+  claude       POST {p}/v1/messages (claude_count: {p}/v1/messages/count_tokens)
                anthropic-version required; x-api-key or Bearer (an API key,
                as the current SDK sends it); Bearer with anthropic-beta
                containing oauth-2025-04-20 is an account token (then the
@@ -39,12 +39,12 @@ test configures; every record names the api and the prefix it matched):
   gemini       POST {p}/v1beta/models/{m}:generateContent,
                :streamGenerateContent (?alt=sse: SSE; else a JSON array),
                :countTokens                                    x-goog-api-key or ?key=
-  gemini-cli   POST {p}/v1internal:generateContent|streamGenerateContent|
+  gemini_cli   POST {p}/v1internal:generateContent|streamGenerateContent|
                countTokens, body {"project", "model", "request"} (countTokens:
                {"request"}); answers (each SSE event too) wrapped in
                {"response": ...}, countTokens unwrapped      Bearer
-  models       GET {p}/v1/models (OpenAI; Claude shape with anthropic-version),
-               GET {p}/v1beta/models (Gemini)
+  models       GET {p}/models (OpenAI; Claude shape with anthropic-version)
+  gemini_models GET {p}/v1beta/models (Gemini)
 
 A cliproxyd config points every upstream at one mock like this (U is m.url):
 
@@ -137,9 +137,16 @@ by the same number of functionResponse parts with matching names, function
 names, schema type names, thoughtSignature verified (and required on
 function calls of "think" models, as Gemini 3 does).
 
-Records (requests() and /_mock/requests): {"method", "path", "query",
-"api", "prefix", "action", "headers" (lower-case names), "body", "json",
-"status" (what the mock answered), "error" (the refusal message or null)}.
+A request of the wrong shape that no rule above names still gets a 400 in
+the service's shape ("a member has the wrong type"); an exception anywhere
+else is a mock bug: 500 {"error": {"type": "mock_bug"}} and an event.
+
+Records (requests() and /_mock/requests), in arrival order: {"method",
+"path", "query", "api" (the first column above, null for no route),
+"prefix", "action" (Gemini), "headers" (lower-case names), "body", "json",
+"status" (what the mock answered), "error" (the refusal message or null),
+"t"}. Events (events() and /_mock/events): {"kind": "client_closed" | "done"
+| "midstream" | "midclose" | "mock_bug", "model", "sent" (events sent) ...}.
 """
 import base64
 import hashlib
