@@ -1982,12 +1982,37 @@ walk(const struct ynode *root, const char *const *path, const struct ynode **pm,
 	return CP_OK;
 }
 
+/* The start of yaml_delete and yaml_seq_remove: parse, walk path to its
+ * mapping (walk), a splice on the text. On failure *d is freed and NULL. */
+static int
+open_walk(const char *text, size_t len, const char *const *path, struct ydoc **d,
+    struct splice *s, const struct ynode **m, long *pi, const struct ynode **pp, long *ppi,
+    char *err, size_t errlen)
+{
+	const struct ynode *root;
+	int rc;
+
+	*d = NULL;
+	memset(s, 0, sizeof(*s));
+	if (!path_ok(path, err, errlen))
+		return CP_EINVAL;
+	if ((rc = open_doc(text, len, d, &root, err, errlen)) != CP_OK)
+		return rc;
+	splice_init(s, text, len, err, errlen);
+	if ((rc = walk(root, path, m, pi, pp, ppi)) != CP_OK) {
+		cp_seterr(err, errlen, "no such key");
+		ydoc_free(*d);
+		*d = NULL;
+	}
+	return rc;
+}
+
 int
 yaml_delete(const char *text, size_t len, const char *const *path,
     char **out, size_t *outlen, char *err, size_t errlen)
 {
 	struct ydoc *d = NULL;
-	const struct ynode *root, *m, *pp;
+	const struct ynode *m, *pp;
 	struct splice s;
 	cJSON *cur = NULL;
 	long pi, ppi;
@@ -1995,16 +2020,8 @@ yaml_delete(const char *text, size_t len, const char *const *path,
 
 	*out = NULL;
 	*outlen = 0;
-	memset(&s, 0, sizeof(s));
-	if (!path_ok(path, err, errlen))
-		return CP_EINVAL;
-	if ((rc = open_doc(text, len, &d, &root, err, errlen)) != CP_OK)
-		return rc;
-	splice_init(&s, text, len, err, errlen);
-	if ((rc = walk(root, path, &m, &pi, &pp, &ppi)) != CP_OK) {
-		cp_seterr(err, errlen, "no such key");
+	if ((rc = open_walk(text, len, path, &d, &s, &m, &pi, &pp, &ppi, err, errlen)) != CP_OK)
 		goto out;
-	}
 	if (m->flow) {
 		if ((cur = ynode_to_json(m)) == NULL) {
 			rc = CP_ENOMEM;
@@ -2044,7 +2061,7 @@ yaml_seq_remove(const char *text, size_t len, const char *const *path, const boo
     size_t n, char **out, size_t *outlen, char *err, size_t errlen)
 {
 	struct ydoc *d = NULL;
-	const struct ynode *root, *m, *pp, *v;
+	const struct ynode *m, *pp, *v;
 	struct item_lines *il = NULL;
 	struct splice s;
 	cJSON *want = NULL, *c, *next;
@@ -2054,16 +2071,8 @@ yaml_seq_remove(const char *text, size_t len, const char *const *path, const boo
 
 	*out = NULL;
 	*outlen = 0;
-	memset(&s, 0, sizeof(s));
-	if (!path_ok(path, err, errlen))
-		return CP_EINVAL;
-	if ((rc = open_doc(text, len, &d, &root, err, errlen)) != CP_OK)
-		return rc;
-	splice_init(&s, text, len, err, errlen);
-	if ((rc = walk(root, path, &m, &pi, &pp, &ppi)) != CP_OK) {
-		cp_seterr(err, errlen, "no such key");
+	if ((rc = open_walk(text, len, path, &d, &s, &m, &pi, &pp, &ppi, err, errlen)) != CP_OK)
 		goto out;
-	}
 	v = m->kids[pi + 1];
 	if (v->kind != YN_SEQ || v->n != n) {
 		cp_seterr(err, errlen, "line %zu: %s is not the list that was read", v->line,

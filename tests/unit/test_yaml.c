@@ -451,6 +451,23 @@ seq_remove_case(const char *in, const char *const *path, const bool *drop, size_
 	free(out);
 }
 
+/* text without piece a and piece b (each must be there once); caller frees */
+static char *
+cut(const char *text, const char *a, const char *b)
+{
+	const char *pieces[2] = { a, b };
+	char *out = strdup(text), *p;
+	size_t i;
+
+	assert_non_null(out);
+	for (i = 0; i < 2 && pieces[i] != NULL; i++) {
+		p = strstr(out, pieces[i]);
+		assert_non_null(p);
+		memmove(p, p + strlen(pieces[i]), strlen(p + strlen(pieces[i])) + 1);
+	}
+	return out;
+}
+
 static void
 test_seq_remove(void **state)
 {
@@ -463,6 +480,7 @@ test_seq_remove(void **state)
 	static const bool ends[] = { true, false, true };
 	static const bool all2[] = { true, true };
 	static const bool first2[] = { true, false };
+	char *want;
 	const char *text =
 	    "# head\n"
 	    "keys:\n"
@@ -485,54 +503,18 @@ test_seq_remove(void **state)
 
 	(void)state;
 	/* equal items: the one at the position goes, with its own comments */
-	seq_remove_case(text, keys, first, 3, CP_OK,
-	    "# head\n"
-	    "keys:\n"
-	    "  # the second dup\n"
-	    "  # (two lines)\n"
-	    "  - dup   # c2\n"
-	    "\n"
-	    "  - tail\n"
-	    "# section comment of objs\n"
-	    "objs:\n"
-	    "  # A\n"
-	    "  - api-key: a\n"
-	    "    priority: 1\n"
-	    "      # a note indented under a\n"
-	    "  - api-key: b\n"
-	    "  - {api-key: c}\n"
-	    "after: 1\n");
-	seq_remove_case(text, keys, second, 3, CP_OK,
-	    "# head\n"
-	    "keys:\n"
-	    "  # the first dup\n"
-	    "  - dup   # c1\n"
-	    "\n"
-	    "  - tail\n"
-	    "# section comment of objs\n"
-	    "objs:\n"
-	    "  # A\n"
-	    "  - api-key: a\n"
-	    "    priority: 1\n"
-	    "      # a note indented under a\n"
-	    "  - api-key: b\n"
-	    "  - {api-key: c}\n"
-	    "after: 1\n");
-	/* a blank line separates a comment from the item below it */
-	seq_remove_case(text, objs, ends, 3, CP_OK,
-	    "# head\n"
-	    "keys:\n"
-	    "  # the first dup\n"
-	    "  - dup   # c1\n"
-	    "  # the second dup\n"
-	    "  # (two lines)\n"
-	    "  - dup   # c2\n"
-	    "\n"
-	    "  - tail\n"
-	    "# section comment of objs\n"
-	    "objs:\n"
-	    "  - api-key: b\n"
-	    "after: 1\n");
+	want = cut(text, "  # the first dup\n  - dup   # c1\n", NULL);
+	seq_remove_case(text, keys, first, 3, CP_OK, want);
+	free(want);
+	/* both comment lines above the second go; the blank line below stays */
+	want = cut(text, "  # the second dup\n  # (two lines)\n  - dup   # c2\n", NULL);
+	seq_remove_case(text, keys, second, 3, CP_OK, want);
+	free(want);
+	/* notes indented under an item go with it; the section comment stays */
+	want = cut(text, "  # A\n  - api-key: a\n    priority: 1\n      # a note indented under a\n",
+	    "  - {api-key: c}\n");
+	seq_remove_case(text, objs, ends, 3, CP_OK, want);
+	free(want);
 	/* every item: "keys: []", through yaml_set */
 	seq_remove_case("keys:\n  - a\n  - b\nx: 1\n", keys, all2, 2, CP_OK, "keys: []\nx: 1\n");
 	/* flow style stays flow */
