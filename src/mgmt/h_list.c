@@ -417,7 +417,10 @@ h_list_delete(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 {
 	const struct list_desc *d = arg;
 	struct list_edit e = { .d = d };
-	char v[MGMT_QVALUE_MAX];
+	/* An item is as long as a PUT made it: ?value= may name one as long
+	 * as the query string allows, not only MGMT_QVALUE_MAX (a 2 KiB key
+	 * was "invalid query" here, deletable only by index). */
+	char v[MGMT_QUERY_MAX + 1];
 	size_t vlen;
 	int rc;
 

@@ -861,6 +861,14 @@ codex-api-key: []
         self.assertResp(self.req("PUT", "/claude-api-key", body=items), 200)
         self.assertEqual(os.stat(self.dep.config).st_ino, st.st_ino)
 
+    def test_list_delete_by_value_of_a_long_item(self):
+        # a cap that counted the wrong thing: PUT takes items of any length
+        # but DELETE ?value= decoded at most 1 KiB ("invalid query")
+        long_key = "L" * 4000
+        self.assertResp(self.req("PUT", "/api-keys", body=["a", long_key, "b"]), 200)
+        self.assertResp(self.req("DELETE", "/api-keys?value=" + long_key), 200)
+        self.assertEqual(self.get("/api-keys"), {"api-keys": ["a", "b"]})
+
     def test_list_delete_takes_the_items_own_comment(self):
         # issue 10 item 9: after DELETE ?index= the deleted item's comment
         # line stayed above the next item; and with equal items the
