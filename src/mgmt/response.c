@@ -63,6 +63,7 @@ resp_init(struct mgmt_resp *rs)
 {
 	rs->status = 0;
 	rs->is_json = true;
+	rs->head = false;
 	buf_init(&rs->hdr, RESP_HDR_MAX);
 	buf_init(&rs->body, RESP_BODY_MAX);
 }
