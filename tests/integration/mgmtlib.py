@@ -904,7 +904,7 @@ claude-api-key:
         after = self.dep.read_config().decode()
         self.assertConfigHas('api-keys:\n  # the second dup\n  - "dup"   # c2\n  - "tail"\n',
                              after)
-        self.assertNotIn("c1", after)
+        self.assertNotIn("# c1\n", after)
         self.assertNotIn("the first dup", after)
         self.assertResp(self.req("DELETE", "/api-keys?value=dup"), 200)
         self.assertConfigHas('api-keys:\n  - "tail"\n')
