@@ -319,6 +319,9 @@ struct cfg {
 	size_t n_endpoints;
 	char *secret_key_path;        /* "remote-management.secret-key" or
 	                                 "remote-management-key": where it lives */
+	/* cliproxyd limits (DESIGN 6 "Limits"; ours, not the original's) */
+	long request_body_max;        /* request-body-max: bytes of a request body */
+	long max_connections;         /* max-connections: client connections at once */
 };
 
 /* Parse YAML text into a model, filling defaults and validating every key
