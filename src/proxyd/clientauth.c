@@ -57,7 +57,20 @@ ca_secret_header(const char *name)
 bool
 ca_secret_param(const char *name, size_t len)
 {
-	return len == strlen(CA_KEY_PARAM) && strncasecmp(name, CA_KEY_PARAM, len) == 0;
+	char *raw, *dec;
+	size_t dl = 0;
+	bool yes;
+
+	/* The name as evhttp_parse_query_str would read it: "%4Bey" is "Key". */
+	if (memchr(name, '%', len) == NULL && memchr(name, '+', len) == NULL)
+		return len == strlen(CA_KEY_PARAM) && strncasecmp(name, CA_KEY_PARAM, len) == 0;
+	if ((raw = strndup(name, len)) == NULL)
+		return true; /* unsure: treat it as a secret */
+	dec = evhttp_uridecode(raw, 1, &dl);
+	yes = dec == NULL || (dl == strlen(CA_KEY_PARAM) && strncasecmp(dec, CA_KEY_PARAM, dl) == 0);
+	free(dec);
+	free(raw);
+	return yes;
 }
 
 /* Copy a key of len bytes to out. A key must be non-empty, fit, and hold
