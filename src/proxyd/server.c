@@ -157,14 +157,29 @@ struct conn {
 	bool setup;                /* closecb installed, fd known */
 	bool closed;               /* released */
 	bool in_cb;                /* our own changes call us again */
+	bool once;                 /* conn_setup_cb still to run (frees then) */
 	void (*close_fn)(struct evhttp_connection *, void *); /* relay's closecb */
 	void *close_arg;
+	struct conn *prev, *next;  /* srv_conns */
 };
 
 static struct conn **srv_conn_by_fd; /* live connections by descriptor */
 static size_t srv_conn_cap;          /* size of srv_conn_by_fd */
 static size_t srv_nconns;            /* live client connections */
+static struct conn *srv_conns;       /* all of them (server_free) */
 static struct evbuffer *srv_scratch; /* gate_take's temporary */
+
+static void
+conn_free(struct conn *cn)
+{
+	if (cn->prev != NULL)
+		cn->prev->next = cn->next;
+	else
+		srv_conns = cn->next;
+	if (cn->next != NULL)
+		cn->next->prev = cn->prev;
+	free(cn);
+}
 
 static void
 conn_release(struct conn *cn)
@@ -178,8 +193,12 @@ conn_release(struct conn *cn)
 		evbuffer_remove_cb_entry(bufferevent_get_input(cn->bev), cn->cb);
 	srv_nconns--;
 	evbuffer_free(cn->stash);
+	cn->stash = NULL;
 	bufferevent_decref(cn->bev);
-	free(cn);
+	cn->bev = NULL;
+	/* The set-up event still holds cn: it frees it. */
+	if (!cn->once)
+		conn_free(cn);
 }
 
 static void
@@ -234,8 +253,13 @@ conn_setup_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	cn->once = false;
+	if (cn->closed) {
+		conn_free(cn);
+		return;
+	}
 	/* A connection evhttp freed before our setup (no closecb yet). */
-	if (!cn->closed && !conn_setup(cn))
+	if (!conn_setup(cn))
 		conn_release(cn);
 }
 
@@ -716,10 +740,15 @@ conn_new_bev(struct event_base *base, void *arg)
 	cn->fd = -1;
 	bufferevent_incref(bev);
 	srv_nconns++;
+	cn->next = srv_conns;
+	if (srv_conns != NULL)
+		srv_conns->prev = cn;
+	srv_conns = cn;
 	cn->over = srv_nconns > (size_t)snapshot_current()->cfg->max_connections;
 	if (cn->over)
 		status_ctr.refused_connections++;
-	if (event_base_once(base, -1, EV_TIMEOUT, conn_setup_cb, cn, &now) != 0)
+	cn->once = event_base_once(base, -1, EV_TIMEOUT, conn_setup_cb, cn, &now) == 0;
+	if (!cn->once)
 		log_warnx("cannot schedule a connection set-up");
 	return bev;
 }
@@ -1138,6 +1167,17 @@ server_free(void)
 	if (srv_http != NULL)
 		evhttp_free(srv_http);
 	srv_http = NULL;
+	/* Connections evhttp freed before their set-up ran, and set-ups that
+	 * will not run any more. */
+	while (srv_conns != NULL) {
+		struct conn *cn = srv_conns;
+
+		cn->once = false;
+		if (cn->closed)
+			conn_free(cn);
+		else
+			conn_release(cn);
+	}
 	if (srv_scratch != NULL)
 		evbuffer_free(srv_scratch);
 	srv_scratch = NULL;
