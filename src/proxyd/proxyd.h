@@ -282,12 +282,33 @@ void server_send_error(struct evhttp_request *req, const struct codec *fmt, int 
     const char *message, const char *type, const char *code);
 /* Called by relay when an exchange ends (shutdown waits for them). */
 void server_exchange_done(void);
+
+/* ---------------------------------------------------------------- gate.c */
+
+/* The answer the gate chose for a refused head, for dispatch to give. */
+#define GATE_HEADER "X-Cliproxy-Gate"
+struct gate_route {          /* what the gate needs of the route table */
+	bool path_known;         /* some route has this path */
+	bool known;              /* a route for this path and method */
+	bool auth;               /* it needs a client key */
+	bool body;               /* it takes a body (up to request-body-max) */
+};
+typedef void (*gate_route_fn)(const char *path, enum evhttp_cmd_type method,
+    struct gate_route *out);
+/* Gate every connection of http (evhttp_set_bevcb); route answers for the
+ * route table. */
+int gate_init(struct evhttp *http, gate_route_fn route);
+/* Peers are local whatever evhttp says (a unix socket). */
+void gate_set_local_peers(bool local);
+void gate_free(void);
+/* The peer address of a connection ("127.0.0.1" on a unix socket). */
+void gate_peer(struct evhttp_connection *evcon, char *out, size_t outlen);
 /* Be told when the client connection goes away (evhttp's closecb, which
- * the connection gate owns); fn NULL stops it. */
-void server_conn_watch(struct evhttp_connection *evcon,
+ * the gate owns); fn NULL stops it. */
+void gate_conn_watch(struct evhttp_connection *evcon,
     void (*fn)(struct evhttp_connection *, void *), void *arg);
 /* Client connections open now. */
-size_t server_n_connections(void);
+size_t gate_n_connections(void);
 
 /* ---------------------------------------------------------- clientauth.c */
 

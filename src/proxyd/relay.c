@@ -162,7 +162,7 @@ static void
 ex_unhook(struct exchange *ex)
 {
 	if (ex->evcon != NULL && !ex->client_gone)
-		server_conn_watch(ex->evcon, NULL, NULL);
+		gate_conn_watch(ex->evcon, NULL, NULL);
 	ex->evcon = NULL;
 	ex_peer_stop(ex);
 }
@@ -943,7 +943,7 @@ relay_start(struct evhttp_request *req, const struct codec *fmt, const char *bod
 		struct bufferevent *bev = evhttp_connection_get_bufferevent(ex->evcon);
 		evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
 
-		server_conn_watch(ex->evcon, ex_close_cb, ex);
+		gate_conn_watch(ex->evcon, ex_close_cb, ex);
 		if (fd >= 0 && event_assign(&ex->peer, relay_base, fd, EV_READ | EV_PERSIST,
 		    ex_peer_cb, ex) == 0 && event_add(&ex->peer, NULL) == 0)
 			ex->peer_on = true;
