@@ -370,7 +370,10 @@ gate_rewrite(const char *h, size_t len, const char *const *drop, const char *ext
 		size_t ll = l;
 		size_t i;
 
-		while (ll > 0 && (p[ll - 1] == '\n' || p[ll - 1] == '\r'))
+		/* One LF and one CR before it, as evbuffer_readln takes them. */
+		if (ll > 0 && p[ll - 1] == '\n')
+			ll--;
+		if (ll > 0 && p[ll - 1] == '\r')
 			ll--;
 		if (ll == 0)
 			break;
