@@ -81,9 +81,11 @@ class ForwardedFor(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         rc = cls.d.stop()
+        errs = cls.d.sanitizer_errors()
         cls.d.cleanup()
         cls.m.stop()
-        assert rc == 0
+        if rc != 0 or errs:
+            raise AssertionError("daemon exit %r, sanitizer: %r" % (rc, errs))
 
     def post(self, xff, key=None):
         h = {}
@@ -137,6 +139,7 @@ class TrustedProxiesEmpty(unittest.TestCase):
             self.assertEqual(st, 200)
         finally:
             self.assertEqual(d.stop(), 0)
+            self.assertEqual(d.sanitizer_errors(), [])
             d.cleanup()
             m.stop()
 
@@ -156,9 +159,11 @@ class Limits(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         rc = cls.d.stop()
+        errs = cls.d.sanitizer_errors()
         cls.d.cleanup()
         cls.m.stop()
-        assert rc == 0
+        if rc != 0 or errs:
+            raise AssertionError("daemon exit %r, sanitizer: %r" % (rc, errs))
 
     def test_unauthenticated_large_bodies_rss_bounded(self):
         # 20 clients without a key each announce 16 MiB, send all of it
@@ -291,6 +296,7 @@ class ConnectionCap(unittest.TestCase):
             for s in idle:
                 s.close()
             self.assertEqual(d.stop(), 0)
+            self.assertEqual(d.sanitizer_errors(), [])
             d.cleanup()
             m.stop()
 
@@ -306,9 +312,11 @@ class KeysAndLogs(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         rc = cls.d.stop()
+        errs = cls.d.sanitizer_errors()
         cls.d.cleanup()
         cls.m.stop()
-        assert rc == 0
+        if rc != 0 or errs:
+            raise AssertionError("daemon exit %r, sanitizer: %r" % (rc, errs))
 
     def files_text(self):
         out = b""
