@@ -301,6 +301,44 @@ class ConnectionCap(unittest.TestCase):
             m.stop()
 
 
+class HeadTimeout(unittest.TestCase):
+    def test_dripped_head_and_refused_body_are_cut(self):
+        # A slot of max-connections is not held by a client that never
+        # completes its head, nor by one that never finishes a refused body.
+        m = openai_mock.MockUpstream().start()
+        d = ps.Daemon(make_cfg(m, **{"max-connections": 8}))
+        socks = []
+        try:
+            d.start()
+            silent = socket.create_connection(("127.0.0.1", d.port), timeout=40)
+            drip = socket.create_connection(("127.0.0.1", d.port), timeout=40)
+            body = socket.create_connection(("127.0.0.1", d.port), timeout=40)
+            socks = [silent, drip, body]
+            body.sendall(chat_head(length=1000) + b"x" * 10)
+            self.assertEqual(status_of(body.recv(4096)), 401)
+            t0 = time.time()
+            drip.sendall(b"POST /v1/chat/completions HTTP/1.1\r\n")
+            for _ in range(10):
+                time.sleep(1)
+                drip.sendall(b"X-Slow: 1\r\n")
+            # A request that completes meanwhile is served.
+            st, _, _ = d.request("GET", "/healthz")
+            self.assertEqual(st, 200)
+            for s in socks:
+                self.assertEqual(ps.read_to_eof(s), b"")
+            took = time.time() - t0
+            print("# silent, dripping and unfinished-body connections closed after %.1f s"
+                  % took)
+            self.assertLess(took, 35)
+        finally:
+            for s in socks:
+                s.close()
+            self.assertEqual(d.stop(), 0)
+            self.assertEqual(d.sanitizer_errors(), [])
+            d.cleanup()
+            m.stop()
+
+
 class KeysAndLogs(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
