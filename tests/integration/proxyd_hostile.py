@@ -68,24 +68,13 @@ def chat_head(path="/v1/chat/completions", headers=None, length=0):
     return h + b"Content-Length: %d\r\n\r\n" % length
 
 
-class ForwardedFor(unittest.TestCase):
+class ForwardedFor(ps.DaemonPerClass, unittest.TestCase):
     """allow-localhost-unauthenticated behind a loopback (trusted) proxy:
     an address that cannot be determined is never loopback."""
 
     @classmethod
-    def setUpClass(cls):
-        cls.m = openai_mock.MockUpstream().start()
-        cls.d = ps.Daemon(make_cfg(cls.m, **{"allow-localhost-unauthenticated": True}))
-        cls.d.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.d.stop()
-        errs = cls.d.sanitizer_errors()
-        cls.d.cleanup()
-        cls.m.stop()
-        if rc != 0 or errs:
-            raise AssertionError("daemon exit %r, sanitizer: %r" % (rc, errs))
+    def cfg(cls, m):
+        return make_cfg(m, **{"allow-localhost-unauthenticated": True})
 
     def post(self, xff, key=None):
         h = {}
@@ -144,26 +133,14 @@ class TrustedProxiesEmpty(unittest.TestCase):
             m.stop()
 
 
-class Limits(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.m = openai_mock.MockUpstream().start()
-        # Under ASan, freed memory sits in a quarantine (256 MiB by
-        # default) that would count as RSS: keep it small, as rel_reload does.
-        cls.d = ps.Daemon(make_cfg(cls.m, **{"request-body-max": 1024 * 1024,
-                                             "max-connections": 64}),
-                          env={"ASAN_OPTIONS":
-                               "detect_leaks=1:abort_on_error=0:quarantine_size_mb=1"})
-        cls.d.start()
+class Limits(ps.DaemonPerClass, unittest.TestCase):
+    # Under ASan, freed memory sits in a quarantine (256 MiB by default)
+    # that would count as RSS: keep it small, as rel_reload does.
+    ENV = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:quarantine_size_mb=1"}
 
     @classmethod
-    def tearDownClass(cls):
-        rc = cls.d.stop()
-        errs = cls.d.sanitizer_errors()
-        cls.d.cleanup()
-        cls.m.stop()
-        if rc != 0 or errs:
-            raise AssertionError("daemon exit %r, sanitizer: %r" % (rc, errs))
+    def cfg(cls, m):
+        return make_cfg(m, **{"request-body-max": 1024 * 1024, "max-connections": 64})
 
     def test_unauthenticated_large_bodies_rss_bounded(self):
         # 20 clients without a key each announce 16 MiB, send all of it
@@ -339,22 +316,10 @@ class HeadTimeout(unittest.TestCase):
             m.stop()
 
 
-class KeysAndLogs(unittest.TestCase):
+class KeysAndLogs(ps.DaemonPerClass, unittest.TestCase):
     @classmethod
-    def setUpClass(cls):
-        cls.m = openai_mock.MockUpstream().start()
-        cls.d = ps.Daemon(make_cfg(cls.m, **{"request-log": True, "debug": True,
-                                             "request-log-dir": None}))
-        cls.d.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.d.stop()
-        errs = cls.d.sanitizer_errors()
-        cls.d.cleanup()
-        cls.m.stop()
-        if rc != 0 or errs:
-            raise AssertionError("daemon exit %r, sanitizer: %r" % (rc, errs))
+    def cfg(cls, m):
+        return make_cfg(m, **{"request-log": True, "debug": True, "request-log-dir": None})
 
     def files_text(self):
         out = b""
