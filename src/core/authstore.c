@@ -344,3 +344,63 @@ out:
 	authstore_end(dirfd, &lk);
 	return rc;
 }
+
+int
+authstore_update(const char *dir, const char *name, authstore_update_fn fn, void *arg,
+    char *err, size_t errlen)
+{
+	struct lock lk = LOCK_INIT;
+	char *data = NULL, *out = NULL;
+	size_t len = 0;
+	cJSON *doc = NULL;
+	int dirfd = -1, rc;
+
+	authstore_seterr(err, errlen, "");
+	if (name == NULL || !authstore_name_ok(name, strlen(name))) {
+		authstore_seterr(err, errlen, "invalid file name");
+		return CP_EINVAL;
+	}
+	if ((rc = authstore_begin(dir, false, &dirfd, &lk)) != CP_OK) {
+		authstore_seterr(err, errlen, rc == CP_EBUSY ? "auth-dir is busy" :
+		    "auth-dir is missing");
+		goto out;
+	}
+	/* DESIGN 4 step 2: the file as it is now, under the lock; a file
+	 * deleted meanwhile is not brought back */
+	rc = fio_read_at(dirfd, name, CP_AUTHFILE_MAX, &data, &len);
+	if (rc == CP_EPERM)
+		rc = CP_ENOTFOUND;
+	if (rc != CP_OK) {
+		authstore_seterr(err, errlen, rc == CP_ENOTFOUND ? "file not found" :
+		    "cannot read the file");
+		goto out;
+	}
+	if (json_parse_strict(data, len, &doc) != CP_OK || !cJSON_IsObject(doc)) {
+		/* never overwrite what we cannot read (an admin's half edit) */
+		authstore_seterr(err, errlen, "the file is not a JSON object");
+		rc = CP_EPARSE;
+		goto out;
+	}
+	if ((rc = fn(doc, arg)) != CP_OK)
+		goto out;
+	if ((out = cJSON_Print(doc)) == NULL) {
+		rc = CP_ENOMEM;
+		goto out;
+	}
+	if (strlen(out) > CP_AUTHFILE_MAX) {
+		authstore_seterr(err, errlen, "file too large");
+		rc = CP_ETOOBIG;
+		goto out;
+	}
+	rc = fio_write_atomic_at(dirfd, name, out, strlen(out), AUTHSTORE_FILE_MODE, err, errlen);
+out:
+	authstore_end(dirfd, &lk);
+	cJSON_Delete(doc);
+	if (data != NULL)
+		cp_wipe(data, len);   /* tokens */
+	free(data);
+	if (out != NULL)
+		cp_wipe(out, strlen(out));
+	free(out);
+	return rc;
+}
