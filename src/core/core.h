@@ -565,6 +565,18 @@ int oauth_auth_file(const struct oauth_provider *p, const struct oauth_tokens *t
  * name rule: other bytes become '_', at most 200 bytes. */
 int oauth_file_name(const struct oauth_provider *p, const char *email, const char *project,
     char *out, size_t outlen);
+/* What a redirect carried (or what a user pasted). */
+#define OAUTH_CODE_MAX 2048
+struct oauth_callback {
+	char code[OAUTH_CODE_MAX];  /* authorization code (secret) */
+	char state[128];            /* state, "" when not given */
+	char error[128];            /* error=, "" when none */
+};
+/* Parse a redirect URL ("http://localhost:1455/auth/callback?code=..&state=.."),
+ * a path with a query, Claude's "code#state", or a bare code. CP_OK with a
+ * code; CP_EPERM when the provider sent error= (cb->error); CP_EEXIST a
+ * parameter given twice; CP_EINVAL no code or bad %-encoding. */
+int oauth_parse_callback(const char *in, struct oauth_callback *cb);
 /* THE write-back of a refresh (PROVIDERS 4, 7): under dir/.lock, re-read
  * dir/name as it is now; if it is gone: *res GONE, nothing written; if its
  * refresh_token is not used_refresh (a re-login or an upload): *res
@@ -600,5 +612,39 @@ void httpc_resp_release(struct httpc_resp *r);  /* wipes the body */
 int httpc_request(const char *url, const char *ctype, const char *body, size_t len,
     const char *bearer, const char *proxy, long timeout_ms, struct httpc_resp *r,
     char *err, size_t errlen);
+
+/* ---------------------------------------------------------- oauth_flow.c */
+
+/* The network steps of a login (cliproxyctl and cliproxy-mgmt). Each
+ * returns CP_OK or an error with err naming the step and the HTTP status
+ * or RFC 6749 code (never a token). c may be NULL (real services). */
+struct oflow_device {
+	char *device_code;         /* to poll with */
+	char *user_code;           /* shown to the user */
+	char *verification_uri;    /* verification_uri_complete (else _uri) */
+	int interval;              /* seconds between polls */
+	int expires_in;            /* seconds the code lives */
+};
+int oflow_exchange(const struct cfg *c, const struct oauth_pending *pd, const char *code,
+    const char *redirect_uri, struct oauth_tokens *t, char *err, size_t errlen);
+int oflow_device_start(const struct cfg *c, const struct oauth_pending *pd, struct oflow_device *d,
+    char *err, size_t errlen);
+void oflow_device_release(struct oflow_device *d);
+/* One poll: CP_OK with tokens; CP_EPERM with t->error
+ * ("authorization_pending", "slow_down", "expired_token", ...). */
+int oflow_device_poll(const struct cfg *c, const struct oauth_pending *pd, const char *device_code,
+    struct oauth_tokens *t, char *err, size_t errlen);
+/* Google userinfo email of an access token; *email freed by the caller. */
+int oflow_gemini_email(const struct cfg *c, const char *access, char **email, char *err,
+    size_t errlen);
+/* Code Assist project (PROVIDERS 3): loadCodeAssist, else onboardUser
+ * polled every poll_ms until done. want: the project the user asked for
+ * or NULL. *project freed by the caller. */
+int oflow_gemini_project(const struct cfg *c, const char *access, const char *want,
+    int poll_ms, char **project, char *err, size_t errlen);
+/* Write the auth file of a new login into c->auth_dir (name rule, atomic,
+ * 0600); the file name into name. */
+int oflow_save(const struct cfg *c, const struct oauth_provider *p, const struct oauth_tokens *t,
+    const char *email, const char *project, char *name, size_t namelen, char *err, size_t errlen);
 
 #endif /* CLIPROXY_CORE_H */

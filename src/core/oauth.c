@@ -1011,3 +1011,112 @@ oauth_merge_tokens(const char *dir, const char *name, const struct oauth_provide
 		*res = a.res;
 	return rc;
 }
+
+/* ----------------------------------------------------- the callback */
+
+static int
+oauth_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* %-decode s[0..len) ('+' is a space) into out; NUL bytes refused. */
+static int
+oauth_unpct(const char *s, size_t len, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (c == '%') {
+			int h, l;
+
+			if (i + 2 >= len || (h = oauth_hexval(s[i + 1])) < 0 ||
+			    (l = oauth_hexval(s[i + 2])) < 0)
+				return CP_EINVAL;
+			c = (char)(h << 4 | l);
+			i += 2;
+		} else if (c == '+') {
+			c = ' ';
+		}
+		if (c == '\0' || o + 1 >= outlen)
+			return c == '\0' ? CP_EINVAL : CP_ETOOBIG;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return CP_OK;
+}
+
+int
+oauth_parse_callback(const char *in, struct oauth_callback *cb)
+{
+	const char *q, *end, *p;
+	bool have_code = false, have_state = false;
+	int rc;
+
+	memset(cb, 0, sizeof(*cb));
+	if (in == NULL)
+		return CP_EINVAL;
+	while (*in == ' ' || *in == '\t')
+		in++;
+	end = in + strlen(in);
+	while (end > in && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if (end == in)
+		return CP_EINVAL;
+	q = memchr(in, '?', (size_t)(end - in));
+	if (q == NULL) {
+		/* Claude's page shows "code#state"; a bare code has no state */
+		const char *h = memchr(in, '#', (size_t)(end - in));
+
+		if ((rc = oauth_unpct(in, (size_t)((h != NULL ? h : end) - in), cb->code,
+		    sizeof(cb->code))) != CP_OK)
+			return rc;
+		if (h != NULL && (rc = oauth_unpct(h + 1, (size_t)(end - h - 1), cb->state,
+		    sizeof(cb->state))) != CP_OK)
+			return rc;
+		return cb->code[0] != '\0' ? CP_OK : CP_EINVAL;
+	}
+	for (p = q + 1; p < end;) {
+		const char *amp = memchr(p, '&', (size_t)(end - p)), *eq;
+		const char *stop = amp != NULL ? amp : end;
+		char *dst = NULL;
+		size_t dlen = 0;
+		bool *seen = NULL;
+
+		/* a fragment ends the query */
+		if ((eq = memchr(p, '#', (size_t)(stop - p))) != NULL)
+			stop = eq, amp = NULL, end = eq;
+		eq = memchr(p, '=', (size_t)(stop - p));
+		if (eq != NULL) {
+			size_t klen = (size_t)(eq - p);
+
+			if (klen == 4 && memcmp(p, "code", 4) == 0)
+				dst = cb->code, dlen = sizeof(cb->code), seen = &have_code;
+			else if (klen == 5 && memcmp(p, "state", 5) == 0)
+				dst = cb->state, dlen = sizeof(cb->state), seen = &have_state;
+			else if (klen == 5 && memcmp(p, "error", 5) == 0)
+				dst = cb->error, dlen = sizeof(cb->error);
+			if (dst != NULL) {
+				/* a repeated parameter is ambiguous: refuse */
+				if ((seen != NULL && *seen) || (seen == NULL && dst[0] != '\0'))
+					return CP_EEXIST;
+				if ((rc = oauth_unpct(eq + 1, (size_t)(stop - eq - 1), dst, dlen)) != CP_OK)
+					return rc;
+				if (seen != NULL)
+					*seen = true;
+			}
+		}
+		p = amp != NULL ? amp + 1 : end;
+	}
+	if (cb->error[0] != '\0')
+		return CP_EPERM;
+	return cb->code[0] != '\0' ? CP_OK : CP_EINVAL;
+}

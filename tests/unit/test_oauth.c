@@ -372,6 +372,34 @@ test_auth_files_and_names(void **state)
 	assert_true(authstore_name_ok(name, strlen(name)));
 }
 
+
+static void
+test_parse_callback(void **state)
+{
+	struct oauth_callback cb;
+
+	(void)state;
+	assert_int_equal(oauth_parse_callback("http://localhost:1455/auth/callback?code=a%2Fb+c"
+	    "&scope=x&state=s1\n", &cb), CP_OK);
+	assert_string_equal(cb.code, "a/b c");
+	assert_string_equal(cb.state, "s1");
+	assert_int_equal(oauth_parse_callback("/cb?state=s2&code=k#frag", &cb), CP_OK);
+	assert_string_equal(cb.code, "k");
+	assert_string_equal(cb.state, "s2");
+	assert_int_equal(oauth_parse_callback("  c0de#st4te \r\n", &cb), CP_OK);
+	assert_string_equal(cb.code, "c0de");
+	assert_string_equal(cb.state, "st4te");
+	assert_int_equal(oauth_parse_callback("barecode", &cb), CP_OK);
+	assert_string_equal(cb.state, "");
+	assert_int_equal(oauth_parse_callback("http://x/cb?error=access_denied&state=s", &cb), CP_EPERM);
+	assert_string_equal(cb.error, "access_denied");
+	assert_int_equal(oauth_parse_callback("http://x/cb?code=a&code=b&state=s", &cb), CP_EEXIST);
+	assert_int_equal(oauth_parse_callback("http://x/cb?code=a%00b", &cb), CP_EINVAL);
+	assert_int_equal(oauth_parse_callback("http://x/cb?code=a%2", &cb), CP_EINVAL);
+	assert_int_equal(oauth_parse_callback("http://x/cb?state=s", &cb), CP_EINVAL);
+	assert_int_equal(oauth_parse_callback("", &cb), CP_EINVAL);
+}
+
 /* ------------------------------------------------------------ merge */
 
 struct fixture {
@@ -604,6 +632,7 @@ main(void)
 		cmocka_unit_test(test_parse_answers),
 		cmocka_unit_test(test_times),
 		cmocka_unit_test(test_auth_files_and_names),
+		cmocka_unit_test(test_parse_callback),
 		cmocka_unit_test_setup_teardown(test_merge_flat_keeps_edits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_merge_gemini_token_object, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_merge_superseded_and_gone, setup, teardown),
