@@ -40,7 +40,7 @@ oflow_token_call(const struct cfg *c, const struct oauth_provider *p, const char
 	}
 	rc = oauth_parse_tokens(p, r.body.p != NULL ? r.body.p : "", r.body.len, t, e, sizeof(e));
 	if (rc == CP_EPARSE)
-		cp_seterr(err, errlen, "token endpoint answered %ld without a JSON object", r.status);
+		cp_seterr(err, errlen, "token endpoint answered HTTP %ld without a JSON object", r.status);
 	else if (rc != CP_OK)
 		cp_seterr(err, errlen, "%s (HTTP %ld)", e, r.status);
 	else if (r.status != 200) {
