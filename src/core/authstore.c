@@ -68,26 +68,35 @@ authstore_visible(int dirfd, const char *name, struct stat *st)
 	    fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st->st_mode);
 }
 
-/* "type" from the file when it is a JSON object with a string type
- * (DESIGN 5 "Auth files"); NULL otherwise or on any read error. */
-static char *
-authstore_type(int dirfd, const char *name)
+/* What the list shows from inside a file (DESIGN 5 "Auth files": "type";
+ * issue 12: email, disabled, expiry, never a token) when it is a JSON
+ * object; nothing on any read error. */
+static void
+authstore_meta(int dirfd, const char *name, struct authstore_entry *e)
 {
-	char *data = NULL, *type = NULL;
+	char *data = NULL;
 	const char *t;
 	cJSON *root = NULL;
 	size_t len;
+	bool b;
 
 	if (fio_read_at(dirfd, name, CP_AUTHFILE_MAX, &data, &len) != CP_OK)
 		goto out;
 	if (json_parse_strict(data, len, &root) != CP_OK || !cJSON_IsObject(root))
 		goto out;
 	if (json_get_string(root, "type", &t) == CP_OK)
-		type = cp_strdup(t);
+		e->type = cp_strdup(t);
+	if (json_get_string(root, "email", &t) == CP_OK && t[0] != '\0')
+		e->email = cp_strdup(t);
+	if (json_get_bool(root, "disabled", &b) == CP_OK)
+		e->disabled = b;
+	if (oauth_file_expiry(root, &e->expires) != CP_OK)
+		e->expires = 0;
 out:
 	cJSON_Delete(root);
+	if (data != NULL)
+		cp_wipe(data, len);   /* tokens */
 	free(data);
-	return type;
 }
 
 static int
@@ -104,8 +113,10 @@ authstore_list_free(struct authstore_entry *v, size_t n)
 
 	if (v == NULL)
 		return;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		free(v[i].type);
+		free(v[i].email);
+	}
 	free(v);
 }
 
@@ -149,7 +160,7 @@ authstore_list_fd(int dirfd, struct authstore_entry **out, size_t *n)
 		memcpy(v[cnt].name, de->d_name, strlen(de->d_name) + 1);
 		v[cnt].size = (long long)st.st_size;
 		v[cnt].mtime = st.st_mtime;
-		v[cnt].type = authstore_type(dirfd, de->d_name);
+		authstore_meta(dirfd, de->d_name, &v[cnt]);
 		cnt++;
 	}
 	if (errno != 0)

@@ -240,6 +240,9 @@ struct authstore_entry {
 	long long size;                 /* bytes */
 	time_t mtime;                   /* modification time */
 	char *type;                     /* "type" string from the file, or NULL */
+	char *email;                    /* "email" string from the file, or NULL */
+	bool disabled;                  /* "disabled": true at the top level */
+	time_t expires;                 /* token expiry (oauth_file_expiry), 0 if none */
 };
 /* Regular *.json files directly in dir, passing the name check, no
  * dot-files, no symlinks, no directories; sorted by name. *out is freed with
