@@ -268,6 +268,21 @@ class CtlLogin(unittest.TestCase):
             self.assertNotIn("saved", out)
         self.assertEqual(os.listdir(self.auth) if os.path.isdir(self.auth) else [], [])
 
+    def test_token_endpoint_hangs(self):
+        # the client's deadline (HTTPC_TIMEOUT_MS, 30 s) ends the wait
+        self.mock.hang_seconds = 45
+        self.mock.fail_next("claude", "hang")
+        run = Run(self, ["claude", "--no-browser"], stdin=True)
+        status, loc, _ = get(run.url())
+        t0 = time.monotonic()
+        run.paste(loc)
+        rc, out, err = run.wait(60)
+        took = time.monotonic() - t0
+        self.assertEqual(rc, 1, out)
+        self.assertIn("timed out", err.lower())
+        self.assertTrue(25 < took < 40, took)
+        self.assertEqual(os.listdir(self.auth) if os.path.isdir(self.auth) else [], [])
+
     def test_usage_errors(self):
         r = subprocess.run([self.ctl, "login", "openai", "-c", self.config],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
