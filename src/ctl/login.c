@@ -372,8 +372,6 @@ ctl_login(int argc, char **argv)
 
 	memset(&t, 0, sizeof(t));
 	memset(&pd, 0, sizeof(pd));
-	if (getenv("CLIPROXY_CONFIG") != NULL)
-		o.config = getenv("CLIPROXY_CONFIG");
 	while ((opt = getopt_long(argc, argv, "c:", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
