@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -621,6 +622,84 @@ test_merge_refuses_broken_file(void **state)
 	assert_int_equal(res, OAUTH_MERGE_GONE);
 }
 
+static int
+set_disabled(cJSON *doc, void *arg)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(doc, "disabled");
+	return cJSON_AddBoolToObject(doc, "disabled", *(bool *)arg) != NULL ? CP_OK : CP_ENOMEM;
+}
+
+#define RACE_ROUNDS 200
+
+/* A refresh writer (child process) merging rotated tokens 200 times while
+ * this process toggles "disabled" 200 times and then deletes the file:
+ * no toggle is undone, no field lost, the deleted file stays deleted. */
+static void
+test_merge_race_with_disable_and_delete(void **state)
+{
+	const struct fixture *f = *state;
+	enum oauth_merge_result res;
+	int status, interleaved = 0;
+	char p[128];
+	struct stat st;
+	pid_t pid;
+	cJSON *d;
+	bool b;
+
+	put(f, "codex-r.json", "{\"type\":\"codex\",\"access_token\":\"at0\","
+	    "\"refresh_token\":\"rt0\",\"x-keep\":\"yes\"}");
+	if ((pid = fork()) == 0) {
+		int rc = 0;
+
+		for (int i = 1; i <= RACE_ROUNDS; i++) {
+			char at[32], rt[32], used[32];
+			struct oauth_tokens t = { .access_token = at, .refresh_token = rt,
+			    .expires_in = 600 };
+
+			snprintf(at, sizeof(at), "at%d", i);
+			snprintf(rt, sizeof(rt), "rt%d", i);
+			snprintf(used, sizeof(used), "rt%d", i - 1);
+			if (oauth_merge_tokens(f->dir, "codex-r.json", oauth_provider(OAUTH_CODEX), used,
+			    &t, NOW, &res, NULL, 0) != CP_OK || res == OAUTH_MERGE_SUPERSEDED)
+				rc = 1;
+			if (res == OAUTH_MERGE_GONE)
+				break;
+		}
+		_exit(rc);
+	}
+	assert_true(pid > 0);
+	for (int i = 0; i < RACE_ROUNDS; i++) {
+		b = i % 2 == 0;
+		assert_int_equal(authstore_update(f->dir, "codex-r.json", set_disabled, &b, NULL, 0), CP_OK);
+		d = get(f, "codex-r.json");
+		/* our own toggle is there right after we wrote it, whatever
+		 * the refresh did in between */
+		assert_int_equal(json_get_bool(d, "disabled", &b), CP_OK);
+		assert_true(b == (i % 2 == 0));
+		assert_string_equal(str(d, "x-keep"), "yes");
+		if (strcmp(str(d, "access_token"), "at0") != 0 &&
+		    strcmp(str(d, "access_token"), "at200") != 0)
+			interleaved++;   /* the refresh was mid-way */
+		cJSON_Delete(d);
+	}
+	assert_int_equal(authstore_delete(f->dir, "codex-r.json"), CP_OK);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	snprintf(p, sizeof(p), "%s/codex-r.json", f->dir);
+	/* a merge after the delete found nothing and wrote nothing */
+	{
+		struct oauth_tokens t = { .access_token = "late", .refresh_token = "late",
+		    .expires_in = 1 };
+
+		assert_int_equal(oauth_merge_tokens(f->dir, "codex-r.json", oauth_provider(OAUTH_CODEX),
+		    "rt200", &t, NOW, &res, NULL, 0), CP_OK);
+		assert_int_equal(res, OAUTH_MERGE_GONE);
+	}
+	assert_int_not_equal(stat(p, &st), 0);
+	print_message("# race: %d of %d toggles saw a refresh in flight\n", interleaved, RACE_ROUNDS);
+}
+
 int
 main(void)
 {
@@ -637,6 +716,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_merge_gemini_token_object, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_merge_superseded_and_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_merge_refuses_broken_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_merge_race_with_disable_and_delete, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
