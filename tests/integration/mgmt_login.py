@@ -207,6 +207,18 @@ class LoginSuite(mgmtlib.DeploymentPerClass):
             "redirect_url": "http://localhost:54545/callback?error=access_denied&state=" + state})
         self.assertEqual(r.status, 400, r)
         self.assertEqual(self.status(state)["status"], "error")
+        # hostile input: NUL in the state, a repeated state, duplicate JSON
+        # members, an over-long redirect URL, a code without a state
+        self.assertEqual(self.status("abcdefgh%00ijk")["status"], "error")
+        self.assertEqual(self.req("GET", "/get-auth-status?state=abcdefghij&state=x").status, 400)
+        self.assertEqual(self.req("POST", "/oauth-callback", body=b'{"provider":"codex",'
+                                  b'"provider":"claude","redirect_url":"x"}').status, 400)
+        r = self.req("POST", "/oauth-callback", body={
+            "provider": "codex", "redirect_url": "http://localhost:1455/auth/callback?code=" +
+            "A" * 100000 + "&state=" + state})
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(self.req("POST", "/oauth-callback",
+                                  body={"provider": "codex", "code": "abc"}).status, 400)
         # an expired login
         url, state = self.auth_url("/codex-auth-url")
         pend = os.path.join(self.dep.auth_dir, ".oauth-%s.pending" % state)
