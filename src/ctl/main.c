@@ -1,11 +1,15 @@
 /*
  * main.c - cliproxyctl, the small admin CLI (DESIGN 2): log an OAuth
- * account in (login.c), hash a management key, check a config. Commands
+ * account in (login.c), hash a management key, check a config, print the
+ * daemon's status. Commands
  * are one table; each parses its own options.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +82,84 @@ cmd_check_config(int argc, char **argv)
 	return 0;
 }
 
+#define CTL_STATUS_NAME "cliproxyd.status"          /* DESIGN 6 */
+#define CTL_STATE_DIR LOCALSTATEDIR "/lib/cliproxy"  /* cliproxyd's packaged default */
+#define CTL_STATUS_MAX (4u * 1024u * 1024u)          /* status file we read */
+
+/* cliproxyd's status file: --state-dir, else the packaged state dir when
+ * it has one, else ".cliproxyd" beside the config (cliproxyd(8)'s rule). */
+static void
+status_path(const char *state_dir, const char *config, char *out, size_t outlen)
+{
+	const char *slash;
+
+	if (state_dir != NULL) {
+		snprintf(out, outlen, "%s/" CTL_STATUS_NAME, state_dir);
+		return;
+	}
+	snprintf(out, outlen, CTL_STATE_DIR "/" CTL_STATUS_NAME);
+	if (access(out, R_OK) == 0)
+		return;
+	slash = strrchr(config, '/');
+	if (slash == NULL)
+		snprintf(out, outlen, ".cliproxyd/" CTL_STATUS_NAME);
+	else
+		snprintf(out, outlen, "%.*s/.cliproxyd/" CTL_STATUS_NAME, (int)(slash - config), config);
+}
+
+/* Print the daemon's status file (it never holds a token, DESIGN 6).
+ * Exit 0: running; 3: the file names a process that is gone (LSB "not
+ * running"); 1: no readable status file. */
+static int
+cmd_status(int argc, char **argv)
+{
+	const char *config = cfg_default_path(), *state_dir = NULL;
+	char path[PATH_MAX], *data = NULL, *pretty = NULL;
+	cJSON *doc = NULL;
+	long long pid = 0;
+	size_t len;
+	int opt, rc = 1;
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	while ((opt = getopt_long(argc, argv, "c:", lo, NULL)) != -1) {
+		if (opt == 'c') {
+			config = optarg;
+		} else if (opt == 'S') {
+			state_dir = optarg;
+		} else {
+			fprintf(stderr, "usage: cliproxyctl status [-c config] [--state-dir DIR]\n");
+			return 2;
+		}
+	}
+	status_path(state_dir, config, path, sizeof(path));
+	if (fio_read_file(path, CTL_STATUS_MAX, &data, &len) != CP_OK) {
+		fprintf(stderr, "cliproxyctl: cannot read '%s': is cliproxyd running?\n", path);
+		goto out;
+	}
+	if (json_parse_strict(data, len, &doc) != CP_OK || !cJSON_IsObject(doc) ||
+	    (pretty = cJSON_Print(doc)) == NULL) {
+		fprintf(stderr, "cliproxyctl: '%s' is not a status file\n", path);
+		goto out;
+	}
+	printf("%s\n", pretty);
+	if (json_get_int(doc, "pid", 1, INT_MAX, &pid) != CP_OK ||
+	    (kill((pid_t)pid, 0) != 0 && errno != EPERM)) {
+		fprintf(stderr, "cliproxyctl: cliproxyd (pid %lld) is not running\n", pid);
+		rc = 3;
+		goto out;
+	}
+	rc = 0;
+out:
+	free(pretty);
+	cJSON_Delete(doc);
+	free(data);
+	return rc;
+}
+
 static const struct {
 	const char *name;                       /* command word */
 	int (*fn)(int argc, char **argv);       /* argv[0] is the command */
@@ -87,6 +169,7 @@ static const struct {
 	    "[--callback-port N] [--project ID] [--alias NAME] [--timeout S]" },
 	{ "hash-key", cmd_hash_key, "hash-key < keyfile" },
 	{ "check-config", cmd_check_config, "check-config [-c config]" },
+	{ "status", cmd_status, "status [-c config] [--state-dir DIR]" },
 };
 
 static void

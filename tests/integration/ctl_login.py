@@ -298,6 +298,38 @@ class CtlLogin(unittest.TestCase):
         self.assertEqual(r.returncode, 0)
         self.assertRegex(r.stdout.decode(), r"^\$2b\$10\$")
 
+    def test_status(self):
+        sd = os.path.join(self.dir, "state")
+        os.makedirs(sd, exist_ok=True)
+        st = os.path.join(sd, "cliproxyd.status")
+        cmd = [self.ctl, "status", "-c", self.config, "--state-dir", sd]
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"is cliproxyd running", r.stderr)
+        with open(st, "w") as f:
+            json.dump({"pid": os.getpid(), "started": "x", "credentials": []}, f)
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["pid"], os.getpid())
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        with open(st, "w") as f:
+            json.dump({"pid": dead.pid}, f)
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.assertEqual(r.returncode, 3)
+        with open(st, "w") as f:
+            f.write("{junk")
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.assertEqual(r.returncode, 1)
+        # the default: .cliproxyd beside the config (cliproxyd's development rule)
+        os.makedirs(os.path.join(self.dir, ".cliproxyd"), exist_ok=True)
+        with open(os.path.join(self.dir, ".cliproxyd", "cliproxyd.status"), "w") as f:
+            json.dump({"pid": os.getpid()}, f)
+        if not os.access("/var/lib/cliproxy/cliproxyd.status", os.R_OK):
+            r = subprocess.run([self.ctl, "status", "-c", self.config],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_zz_no_token_in_any_output(self):
         # runs last (alphabetical): every output of this class so far
         self.assertGreater(len(self.mock.issued), 5)
