@@ -25,6 +25,7 @@
 #define AUTHSTORE_DIR_MODE 0700      /* a created auth-dir holds secrets */
 #define AUTHSTORE_FILE_MODE 0600     /* new credential files */
 #define AUTHSTORE_TYPE_MAX 64        /* longest "type" a listing shows */
+#define AUTHSTORE_EMAIL_MAX 254      /* longest "email" a listing shows (RFC 5321) */
 #define AUTHSTORE_DELETE_PASSES 8    /* readdir passes of delete_all */
 
 bool
@@ -70,28 +71,39 @@ authstore_visible(int dirfd, const char *name, struct stat *st)
 	    fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st->st_mode);
 }
 
-/* "type" from the file when it is a JSON object with a string type
- * (DESIGN 5 "Auth files"); NULL otherwise or on any read error. */
-static char *
-authstore_type(int dirfd, const char *name)
+/* What the list shows from inside a file (DESIGN 5 "Auth files": "type";
+ * issue 12: email, disabled, expiry, never a token) when it is a JSON
+ * object; nothing on any read error. */
+static void
+authstore_meta(int dirfd, const char *name, struct authstore_entry *e)
 {
-	char *data = NULL, *type = NULL;
+	char *data = NULL;
 	const char *t;
 	cJSON *root = NULL;
 	size_t len;
+	bool b;
 
 	if (fio_read_at(dirfd, name, CP_AUTHFILE_MAX, &data, &len) != CP_OK)
 		goto out;
 	if (json_parse_strict(data, len, &root) != CP_OK || !cJSON_IsObject(root))
 		goto out;
-	/* A type is a short word ("gemini", "claude"); a long string is not
-	 * one and would blow up a listing of thousands of files. */
+	/* A type or an email is a short word; a long string is not one and
+	 * would blow up a listing of thousands of files (the answer is
+	 * capped): not shown. */
 	if (json_get_string(root, "type", &t) == CP_OK && strlen(t) <= AUTHSTORE_TYPE_MAX)
-		type = cp_strdup(t);
+		e->type = cp_strdup(t);
+	if (json_get_string(root, "email", &t) == CP_OK && t[0] != '\0' &&
+	    strlen(t) <= AUTHSTORE_EMAIL_MAX)
+		e->email = cp_strdup(t);
+	if (json_get_bool(root, "disabled", &b) == CP_OK)
+		e->disabled = b;
+	if (oauth_file_expiry(root, &e->expires) != CP_OK)
+		e->expires = 0;
 out:
 	cJSON_Delete(root);
+	if (data != NULL)
+		cp_wipe(data, len);   /* tokens */
 	free(data);
-	return type;
 }
 
 static int
@@ -108,8 +120,10 @@ authstore_list_free(struct authstore_entry *v, size_t n)
 
 	if (v == NULL)
 		return;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		free(v[i].type);
+		free(v[i].email);
+	}
 	free(v);
 }
 
@@ -220,7 +234,7 @@ authstore_list_fd(int dirfd, struct authstore_entry **out, size_t *n, size_t *to
 	if (cnt > 0)
 		qsort(v, cnt, sizeof(*v), authstore_cmp);
 	for (i = 0; i < cnt; i++)
-		v[i].type = authstore_type(dirfd, v[i].name);
+		authstore_meta(dirfd, v[i].name, &v[i]);
 	*out = v;
 	*n = cnt;
 	if (total != NULL)
@@ -466,5 +480,65 @@ out:
 	if (d != NULL)
 		closedir(d);
 	authstore_end(dirfd, &lk);
+	return rc;
+}
+
+int
+authstore_update(const char *dir, const char *name, authstore_update_fn fn, void *arg,
+    char *err, size_t errlen)
+{
+	struct lock lk = LOCK_INIT;
+	char *data = NULL, *out = NULL;
+	size_t len = 0;
+	cJSON *doc = NULL;
+	int dirfd = -1, rc;
+
+	authstore_seterr(err, errlen, "");
+	if (name == NULL || !authstore_name_ok(name, strlen(name))) {
+		authstore_seterr(err, errlen, "invalid file name");
+		return CP_EINVAL;
+	}
+	if ((rc = authstore_begin(dir, false, &dirfd, &lk)) != CP_OK) {
+		authstore_seterr(err, errlen, rc == CP_EBUSY ? "auth-dir is busy" :
+		    "auth-dir is missing");
+		goto out;
+	}
+	/* DESIGN 4 step 2: the file as it is now, under the lock; a file
+	 * deleted meanwhile is not brought back */
+	rc = fio_read_at(dirfd, name, CP_AUTHFILE_MAX, &data, &len);
+	if (rc == CP_EPERM)
+		rc = CP_ENOTFOUND;
+	if (rc != CP_OK) {
+		authstore_seterr(err, errlen, rc == CP_ENOTFOUND ? "file not found" :
+		    "cannot read the file");
+		goto out;
+	}
+	if (json_parse_strict(data, len, &doc) != CP_OK || !cJSON_IsObject(doc)) {
+		/* never overwrite what we cannot read (an admin's half edit) */
+		authstore_seterr(err, errlen, "the file is not a JSON object");
+		rc = CP_EPARSE;
+		goto out;
+	}
+	if ((rc = fn(doc, arg)) != CP_OK)
+		goto out;
+	if ((out = cJSON_Print(doc)) == NULL) {
+		rc = CP_ENOMEM;
+		goto out;
+	}
+	if (strlen(out) > CP_AUTHFILE_MAX) {
+		authstore_seterr(err, errlen, "file too large");
+		rc = CP_ETOOBIG;
+		goto out;
+	}
+	rc = fio_write_atomic_at(dirfd, name, out, strlen(out), AUTHSTORE_FILE_MODE, err, errlen);
+out:
+	authstore_end(dirfd, &lk);
+	cJSON_Delete(doc);
+	if (data != NULL)
+		cp_wipe(data, len);   /* tokens */
+	free(data);
+	if (out != NULL)
+		cp_wipe(out, strlen(out));
+	free(out);
 	return rc;
 }
