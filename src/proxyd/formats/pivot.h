@@ -184,6 +184,7 @@ struct pv_event {
 	struct pv_usage usage;   /* USAGE */
 	enum pv_stop stop;       /* STOP */
 	int status;              /* ERROR: HTTP-like status (500 when unknown) */
+	bool redacted;           /* THINKING_SIG: Claude redacted_thinking (text = data) */
 };
 
 /* Receives each decoded event; a non-CP_OK return stops the decoder and
@@ -316,5 +317,72 @@ long long pv_estimate_tokens(const struct pv_request *r);
  * owned by the caller. */
 int pv_schema_for_gemini(const cJSON *s, cJSON **out);
 int pv_schema_lower_types(const cJSON *s, cJSON **out);
+
+/* ------------------------------------------- helpers shared by codecs */
+
+#define PV_ANSWER_MAX (32u * 1024u * 1024u) /* a JSON answer or gathered text we keep */
+
+/* Fill the name of every TOOL_RESULT part that has none from the nearest
+ * earlier TOOL_CALL with the same id (formats whose results carry only
+ * the id: OpenAI, Claude). */
+int pv_result_names(struct pv_request *r);
+/* Append item as compact JSON; with sse, as one SSE event
+ * ("event: <event>\n" when event is non-NULL, "data: <json>\n\n"). */
+int pv_put_json(struct buf *out, const cJSON *item, bool sse, const char *event);
+/* Parse an upstream JSON document of len bytes (at most PV_ANSWER_MAX, no
+ * trailing bytes but whitespace). CP_EPARSE / CP_ETOOBIG. */
+int pv_parse_answer(const char *data, size_t len, cJSON **out);
+
+/* Optional members of a client request (JSON null counts as absent):
+ * CP_OK (set), CP_ENOTFOUND (absent), CP_EINVAL with err "<path>.<key>:
+ * must be ..." (path may be "" for top-level members). */
+int pv_get_str(const cJSON *o, const char *key, const char *path, const char **out,
+    char *err, size_t errlen);
+int pv_get_num(const cJSON *o, const char *key, const char *path, double min, double max,
+    double *out, char *err, size_t errlen);
+int pv_get_int(const cJSON *o, const char *key, const char *path, long long min,
+    long long max, long long *out, char *err, size_t errlen);
+int pv_get_bool(const cJSON *o, const char *key, const char *path, bool *out,
+    char *err, size_t errlen);
+/* A tool call's JSON arguments as an object ({} when args is NULL, empty
+ * or not a JSON object: logged at debug). NULL only on ENOMEM. */
+cJSON *pv_args_object(const char *args);
+
+/* An answer's events gathered into blocks, for encoders that write one
+ * JSON answer (and the Gemini stream, which needs whole tool calls). */
+struct pv_block {
+	enum pv_part_kind kind;  /* PV_TEXT, PV_THINKING or PV_TOOL_CALL */
+	char *text;              /* text / thinking text / call arguments (NUL-terminated) */
+	size_t len;              /* bytes in text */
+	size_t cap;              /* bytes allocated for text */
+	char *signature;         /* THINKING: signature (redacted: the data) */
+	bool redacted;           /* THINKING: Claude redacted_thinking */
+	char *id;                /* TOOL_CALL: call id */
+	char *name;              /* TOOL_CALL: tool name */
+	int index;               /* TOOL_CALL: the events' index */
+	bool done;               /* TOOL_CALL: TOOL_END seen */
+};
+struct pv_gather {
+	char *id;                /* START id, or NULL */
+	char *model;             /* START model, or NULL */
+	bool started;            /* START seen */
+	struct pv_block *blocks; /* content in order */
+	size_t n_blocks;
+	size_t bytes;            /* total kept, capped at PV_ANSWER_MAX */
+	struct pv_usage usage;   /* last USAGE */
+	bool have_usage;         /* a USAGE was seen */
+	enum pv_stop stop;       /* STOP reason (PV_STOP_UNSET: none yet) */
+	char *error;             /* first ERROR text, or NULL */
+	int error_status;        /* its status */
+	int n_tools;             /* TOOL_CALL blocks */
+};
+void pv_gather_init(struct pv_gather *g);
+void pv_gather_release(struct pv_gather *g);
+/* Add one event: TEXT after TEXT (THINKING after unsigned THINKING) grows
+ * the last block; a signature closes its thinking block. CP_ETOOBIG past
+ * PV_ANSWER_MAX. */
+int pv_gather_add(struct pv_gather *g, const struct pv_event *ev);
+/* The block of tool call index, or NULL. */
+struct pv_block *pv_gather_tool(struct pv_gather *g, int index);
 
 #endif /* CLIPROXY_PIVOT_H */
