@@ -633,7 +633,7 @@ cl_decode_request(const cJSON *req, const char *path_model, bool path_stream,
 		default: break;
 		}
 	}
-	if (pv_result_names(r) != CP_OK)
+	if (pv_normalize(r) != CP_OK || pv_result_names(r) != CP_OK)
 		goto nomem;
 	rc = CP_OK;
 	goto out;
@@ -1568,7 +1568,7 @@ cl_enc_stream(struct pv_enc *e, const struct pv_event *ev, struct buf *out)
 		return cl_put_delta(e, out, "text_delta", "text", ev->text, ev->len);
 	case PV_EV_THINKING:
 		if ((e->open != CLB_THINKING || e->open_signed) && (rc = cl_open(e, out, CLB_THINKING,
-		    cl_cb("thinking", "thinking", "", "signature", ""))) != CP_OK)
+		    cl_cb("thinking", "thinking", "", NULL, NULL))) != CP_OK)
 			return rc;
 		return cl_put_delta(e, out, "thinking_delta", "thinking", ev->text, ev->len);
 	case PV_EV_THINKING_SIG:
@@ -1580,7 +1580,7 @@ cl_enc_stream(struct pv_enc *e, const struct pv_event *ev, struct buf *out)
 			return rc != CP_OK ? rc : cl_close(e, out);
 		}
 		if ((e->open != CLB_THINKING || e->open_signed) && (rc = cl_open(e, out, CLB_THINKING,
-		    cl_cb("thinking", "thinking", "", "signature", ""))) != CP_OK)
+		    cl_cb("thinking", "thinking", "", NULL, NULL))) != CP_OK)
 			return rc;
 		e->open_signed = true;
 		return cl_put_delta(e, out, "signature_delta", "signature", ev->text, ev->len);

@@ -562,6 +562,8 @@ gm_decode_request(const cJSON *req, const char *path_model, bool path_stream,
 	if ((it = gm_get(req, "generationConfig", "generation_config")) != NULL &&
 	    (rc = gm_dec_gen(&c, it)) != CP_OK)
 		goto out;
+	if (pv_normalize(r) != CP_OK)
+		goto nomem;
 	rc = CP_OK;
 	goto out;
 nomem:
@@ -924,8 +926,9 @@ struct pv_dec {
 	struct buf body;         /* JSON answer bytes */
 	bool started;            /* START emitted */
 	bool stopped;            /* STOP emitted */
-	bool have_usage;         /* usage holds the last usageMetadata */
-	struct pv_usage usage;
+	bool usage_seen;         /* a usageMetadata came */
+	bool usage_dirty;        /* usage changed since the last USAGE event */
+	struct pv_usage usage;   /* the last usageMetadata */
 	int n_tools;             /* calls so far (call_<n>) */
 	pv_emit_fn emit;         /* during a feed */
 	void *arg;
@@ -1026,9 +1029,9 @@ gm_emit_usage(struct pv_dec *d)
 {
 	struct pv_event ev;
 
-	if (!d->have_usage)
+	if (!d->usage_dirty)
 		return CP_OK;
-	d->have_usage = false;
+	d->usage_dirty = false;
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = PV_EV_USAGE;
 	ev.usage = d->usage;
@@ -1088,11 +1091,19 @@ gm_response(struct pv_dec *d, const cJSON *root)
 	if ((u = gm_get(root, "usageMetadata", "usage_metadata")) != NULL && cJSON_IsObject(u)) {
 		long long cand_n = gm_num(u, "candidatesTokenCount"), th = gm_num(u, "thoughtsTokenCount");
 
-		d->have_usage = true;
+		d->usage_dirty = true;
 		d->usage.input = gm_num(u, "promptTokenCount");
 		d->usage.cached = gm_num(u, "cachedContentTokenCount");
 		d->usage.reasoning = th;
 		d->usage.output = cand_n < 0 && th < 0 ? -1 : (cand_n > 0 ? cand_n : 0) + (th > 0 ? th : 0);
+		/* the first usage goes out before the content (a Claude
+		 * client's message_start carries the input tokens); later
+		 * ones only with the stop */
+		if (!d->usage_seen && !d->stopped) {
+			d->usage_seen = true;
+			if ((rc = gm_emit_usage(d)) != CP_OK)
+				return rc;
+		}
 	}
 	cand = gm_get(root, "candidates", NULL);
 	cand = cJSON_IsArray(cand) ? cand->child : NULL;
@@ -1275,7 +1286,8 @@ gm_response_obj_of(struct pv_enc *e, cJSON *parts, bool final)
 		goto fail;
 	if (cJSON_AddNumberToObject(cand, "index", 0) == NULL)
 		goto fail;
-	if (final && e->g.have_usage && !cJSON_AddItemToObject(root, "usageMetadata", gm_usage_obj(&e->g.usage)))
+	/* like Gemini, every chunk carries the usage known so far */
+	if (e->g.have_usage && !cJSON_AddItemToObject(root, "usageMetadata", gm_usage_obj(&e->g.usage)))
 		goto fail;
 	if (model != NULL && !gm_add_str(root, "modelVersion", model))
 		goto fail;

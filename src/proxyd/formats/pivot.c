@@ -212,6 +212,55 @@ pv_result_names(struct pv_request *r)
 }
 
 int
+pv_normalize(struct pv_request *r)
+{
+	size_t i, j, k, out = 0;
+
+	for (i = 0; i < r->n_msgs; i++) {
+		struct pv_msg *m = &r->msgs[i];
+
+		/* empty text parts go (Anthropic refuses them, Gemini ignores) */
+		for (j = k = 0; j < m->n_parts; j++) {
+			struct pv_part *p = &m->parts[j];
+
+			if (p->kind == PV_TEXT && (p->text == NULL || p->text[0] == '\0')) {
+				pv_part_release(p);
+				continue;
+			}
+			m->parts[k++] = *p;
+		}
+		m->n_parts = k;
+		if (m->n_parts == 0) {
+			free(m->parts);
+			continue;
+		}
+		if (out > 0 && r->msgs[out - 1].role == m->role) {
+			struct pv_msg *prev = &r->msgs[out - 1];
+			struct pv_part *np;
+
+			if (prev->n_parts > SIZE_MAX / sizeof(*np) - m->n_parts)
+				return CP_ENOMEM;
+			np = realloc(prev->parts, (prev->n_parts + m->n_parts) * sizeof(*np));
+			if (np == NULL) {
+				/* keep r consistent: the rest stays where it is */
+				for (; i < r->n_msgs; i++)
+					r->msgs[out++] = r->msgs[i];
+				r->n_msgs = out;
+				return CP_ENOMEM;
+			}
+			memcpy(np + prev->n_parts, m->parts, m->n_parts * sizeof(*np));
+			prev->parts = np;
+			prev->n_parts += m->n_parts;
+			free(m->parts);
+			continue;
+		}
+		r->msgs[out++] = *m;
+	}
+	r->n_msgs = out;
+	return CP_OK;
+}
+
+int
 pv_put_json(struct buf *out, const cJSON *item, bool sse, const char *event)
 {
 	char *txt;

@@ -333,6 +333,11 @@ int pv_put_json(struct buf *out, const cJSON *item, bool sse, const char *event)
  * trailing bytes but whitespace). CP_EPARSE / CP_ETOOBIG. */
 int pv_parse_answer(const char *data, size_t len, cJSON **out);
 
+/* What every decoder does last: drop empty text parts and messages left
+ * without parts, merge neighbouring messages of one role (Claude and
+ * Gemini treat them as one turn; encoders write them as one). */
+int pv_normalize(struct pv_request *r);
+
 /* Optional members of a client request (JSON null counts as absent):
  * CP_OK (set), CP_ENOTFOUND (absent), CP_EINVAL with err "<path>.<key>:
  * must be ..." (path may be "" for top-level members). */
