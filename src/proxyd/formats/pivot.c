@@ -862,17 +862,38 @@ pv_lower_skip(const char *k)
 	return false;
 }
 
+/* Members whose values map names to schemas (a property may be called
+ * "type" or "enum"). */
+static bool
+pv_lower_names(const char *k)
+{
+	static const char *const maps[] = {
+		"properties", "patternProperties", "$defs", "definitions", "dependentSchemas",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		if (strcmp(k, maps[i]) == 0)
+			return true;
+	return false;
+}
+
+/* n is a schema (object), a list of schemas (array) or, with names, a
+ * map of names to schemas. */
 static void
-pv_lower(cJSON *n, int depth)
+pv_lower(cJSON *n, int depth, bool names)
 {
 	cJSON *it;
 
 	if (depth > PV_SCHEMA_DEPTH_MAX)
 		return;
 	cJSON_ArrayForEach(it, n) {
-		if (it->string != NULL && cJSON_IsObject(n) && pv_lower_skip(it->string))
+		if (names || cJSON_IsArray(n)) {
+			if (cJSON_IsObject(it) || cJSON_IsArray(it))
+				pv_lower(it, depth + 1, false);
 			continue;
-		if (it->string != NULL && cJSON_IsObject(n) && strcmp(it->string, "type") == 0) {
+		}
+		if (strcmp(it->string, "type") == 0 && (cJSON_IsString(it) || cJSON_IsArray(it))) {
 			cJSON *v = cJSON_IsArray(it) ? it->child : it;
 
 			for (; v != NULL; v = cJSON_IsArray(it) ? v->next : NULL)
@@ -882,8 +903,10 @@ pv_lower(cJSON *n, int depth)
 							*q = (char)(*q - 'A' + 'a');
 			continue;
 		}
+		if (pv_lower_skip(it->string))
+			continue;
 		if (cJSON_IsObject(it) || cJSON_IsArray(it))
-			pv_lower(it, depth + 1);
+			pv_lower(it, depth + 1, cJSON_IsObject(it) && pv_lower_names(it->string));
 	}
 }
 
@@ -895,7 +918,7 @@ pv_schema_lower_types(const cJSON *s, cJSON **out)
 	*out = NULL;
 	if ((o = cJSON_Duplicate(s, true)) == NULL)
 		return CP_ENOMEM;
-	pv_lower(o, 0);
+	pv_lower(o, 0, false);
 	*out = o;
 	return CP_OK;
 }
