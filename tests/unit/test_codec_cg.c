@@ -1088,6 +1088,19 @@ test_upstream_shapes(void **state)
 	decode_answer(&codec_gemini, false, blocked, sizeof(blocked) - 1, 0, &l);
 	assert_non_null(strstr(l.b.p, "|5|0|0|")); /* FILTER */
 	buf_release(&l.b);
+	/* a stream tool_use block whose start already holds the input */
+	{
+		static const char st[] = "event: content_block_start\ndata: {\"type\":\"content_block_start\","
+		    "\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"f\","
+		    "\"input\":{\"a\":1}}}\n\nevent: content_block_stop\ndata: {\"type\":\"content_block_stop\","
+		    "\"index\":0}\n\n";
+
+		decode_answer(&codec_claude, true, st, sizeof(st) - 1, 1, &l);
+		assert_non_null(strstr(l.b.p, "|{\"a\":1}\n"));
+		assert_non_null(strstr(l.b.p, "\n6|"));                /* one TOOL_END */
+		assert_null(strstr(strstr(l.b.p, "\n6|") + 1, "\n6|"));
+		buf_release(&l.b);
+	}
 	/* not the format: CP_EPARSE, never a crash */
 	d = codec_claude.dec_new(true);
 	assert_int_equal(codec_claude.dec_feed(d, "data: {nope\n\n", 13, ev_ignore, NULL), CP_EPARSE);

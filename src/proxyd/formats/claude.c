@@ -1096,6 +1096,7 @@ static int
 cl_block_start(struct pv_dec *d, const cJSON *blk, bool whole)
 {
 	const char *type = NULL, *s = NULL, *s2 = NULL;
+	const cJSON *input;
 	struct pv_event ev;
 	char *args;
 	int rc;
@@ -1138,15 +1139,20 @@ cl_block_start(struct pv_dec *d, const cJSON *blk, bool whole)
 		ev.id = s != NULL ? s : "";
 		ev.name = s2 != NULL ? s2 : "";
 		ev.index = d->cur_tool;
-		if ((rc = d->emit(&ev, d->arg)) != CP_OK || !whole)
+		if ((rc = d->emit(&ev, d->arg)) != CP_OK)
 			return rc;
-		if ((args = json_print(cJSON_GetObjectItemCaseSensitive(blk, "input"))) == NULL)
+		/* a stream's block starts with "input": {} and the arguments
+		 * follow as deltas; an input already there is sent as one */
+		input = cJSON_GetObjectItemCaseSensitive(blk, "input");
+		if (!whole && (!cJSON_IsObject(input) || input->child == NULL))
+			return CP_OK;
+		if ((args = json_print(input)) == NULL)
 			args = strdup("{}");
 		if (args == NULL)
 			return CP_ENOMEM;
 		rc = cl_emit(d, PV_EV_TOOL_ARGS, args, d->cur_tool);
 		free(args);
-		return rc != CP_OK ? rc : cl_emit(d, PV_EV_TOOL_END, NULL, d->cur_tool);
+		return rc != CP_OK || !whole ? rc : cl_emit(d, PV_EV_TOOL_END, NULL, d->cur_tool);
 	}
 	log_debug("claude: '%s' block of the answer dropped", type);
 	return CP_OK;
