@@ -1011,31 +1011,15 @@ cl_dec_free(struct pv_dec *d)
 static int
 cl_emit(struct pv_dec *d, enum pv_ev_kind kind, const char *text, int index)
 {
-	struct pv_event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.kind = kind;
-	ev.text = text;
-	ev.len = text != NULL ? strlen(text) : 0;
-	ev.index = index;
-	return d->emit(&ev, d->arg);
-}
-
-static long long
-cl_num(const cJSON *o, const char *k)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsNumber(it) && it->valuedouble >= 0 && it->valuedouble < 9e15 ?
-	    (long long)it->valuedouble : -1;
+	return pv_emit_text(d->emit, d->arg, kind, text, index);
 }
 
 /* Fold an Anthropic usage object into d->usage (only members present). */
 static void
 cl_usage_in(struct pv_dec *d, const cJSON *u)
 {
-	long long in = cl_num(u, "input_tokens"), cr = cl_num(u, "cache_read_input_tokens"),
-	    cc = cl_num(u, "cache_creation_input_tokens"), out = cl_num(u, "output_tokens");
+	long long in = pv_json_count(u, "input_tokens"), cr = pv_json_count(u, "cache_read_input_tokens"),
+	    cc = pv_json_count(u, "cache_creation_input_tokens"), out = pv_json_count(u, "output_tokens");
 
 	if (in >= 0)
 		d->usage.input = in + (cr > 0 ? cr : 0) + (cc > 0 ? cc : 0);
@@ -1307,9 +1291,7 @@ out:
 /* ------------------------------------------------------- client encoder */
 
 struct pv_enc {
-	struct pv_enc_opts o;    /* options (model copied) */
-	char *model;             /* opts.model copy */
-	struct pv_gather g;      /* what the answer holds so far */
+	struct pv_enc_base b;    /* options and the answer so far */
 	bool head;               /* message_start written */
 	enum cl_blk open;        /* the open block's kind */
 	int open_tool;           /* its tool index */
@@ -1325,13 +1307,11 @@ cl_enc_new(const struct pv_enc_opts *o)
 
 	if (e == NULL)
 		return NULL;
-	e->o = *o;
-	if (o->model != NULL && (e->model = strdup(o->model)) == NULL) {
+	if (pv_enc_base_init(&e->b, o) != CP_OK) {
+		pv_enc_base_release(&e->b);
 		free(e);
 		return NULL;
 	}
-	e->o.model = e->model;
-	pv_gather_init(&e->g);
 	return e;
 }
 
@@ -1340,24 +1320,23 @@ cl_enc_free(struct pv_enc *e)
 {
 	if (e == NULL)
 		return;
-	pv_gather_release(&e->g);
-	free(e->model);
+	pv_enc_base_release(&e->b);
 	free(e);
 }
 
 static const char *
 cl_enc_model(const struct pv_enc *e)
 {
-	return e->o.model != NULL ? e->o.model : e->g.model != NULL ? e->g.model : "";
+	return e->b.o.model != NULL ? e->b.o.model : e->b.g.model != NULL ? e->b.g.model : "";
 }
 
 /* The message id: the upstream's, else one made from the creation time. */
 static const char *
 cl_enc_id(const struct pv_enc *e, char *tmp, size_t tmplen)
 {
-	if (e->g.id != NULL && e->g.id[0] != '\0')
-		return e->g.id;
-	snprintf(tmp, tmplen, "msg_%lld", e->o.created);
+	if (e->b.g.id != NULL && e->b.g.id[0] != '\0')
+		return e->b.g.id;
+	snprintf(tmp, tmplen, "msg_%lld", e->b.o.created);
 	return tmp;
 }
 
@@ -1402,8 +1381,8 @@ cl_message(struct pv_enc *e, bool full)
 	    cJSON_AddStringToObject(m, "model", cl_enc_model(e)) == NULL ||
 	    (content = cJSON_AddArrayToObject(m, "content")) == NULL)
 		goto fail;
-	for (i = 0; full && i < e->g.n_blocks; i++) {
-		const struct pv_block *k = &e->g.blocks[i];
+	for (i = 0; full && i < e->b.g.n_blocks; i++) {
+		const struct pv_block *k = &e->b.g.blocks[i];
 
 		b = NULL;
 		if (k->kind == PV_TEXT) {
@@ -1429,12 +1408,12 @@ cl_message(struct pv_enc *e, bool full)
 	}
 	if (full) {
 		if (cJSON_AddStringToObject(m, "stop_reason",
-		    cl_stop_name(e->g.stop, e->g.n_tools > 0)) == NULL)
+		    cl_stop_name(e->b.g.stop, e->b.g.n_tools > 0)) == NULL)
 			goto fail;
 	} else if (cJSON_AddNullToObject(m, "stop_reason") == NULL)
 		goto fail;
 	if (cJSON_AddNullToObject(m, "stop_sequence") == NULL ||
-	    !cJSON_AddItemToObject(m, "usage", cl_usage_obj(&e->g.usage, false)))
+	    !cJSON_AddItemToObject(m, "usage", cl_usage_obj(&e->b.g.usage, false)))
 		goto fail;
 	return m;
 fail:
@@ -1638,9 +1617,9 @@ cl_enc_event(struct pv_enc *e, const struct pv_event *ev, struct buf *out)
 
 	if (e->errored)
 		return CP_OK;
-	if ((rc = pv_gather_add(&e->g, ev)) != CP_OK)
+	if ((rc = pv_gather_add(&e->b.g, ev)) != CP_OK)
 		return rc;
-	if (!e->o.stream)
+	if (!e->b.o.stream)
 		return CP_OK;
 	return cl_enc_stream(e, ev, out);
 }
@@ -1651,9 +1630,9 @@ cl_enc_finish(struct pv_enc *e, struct buf *out)
 	cJSON *b, *d;
 	int rc;
 
-	if (!e->o.stream) {
-		if (e->g.error != NULL && e->g.n_blocks == 0) {
-			b = cl_error_obj(cl_err_type_of_status(e->g.error_status), e->g.error);
+	if (!e->b.o.stream) {
+		if (e->b.g.error != NULL && e->b.g.n_blocks == 0) {
+			b = cl_error_obj(cl_err_type_of_status(e->b.g.error_status), e->b.g.error);
 		} else
 			b = cl_message(e, true);
 		if (b == NULL)
@@ -1667,9 +1646,9 @@ cl_enc_finish(struct pv_enc *e, struct buf *out)
 	if ((rc = cl_head(e, out)) != CP_OK || (rc = cl_close(e, out)) != CP_OK)
 		return rc;
 	if ((b = cl_ev("message_delta")) == NULL || (d = cJSON_AddObjectToObject(b, "delta")) == NULL ||
-	    cJSON_AddStringToObject(d, "stop_reason", cl_stop_name(e->g.stop, e->g.n_tools > 0)) == NULL ||
+	    cJSON_AddStringToObject(d, "stop_reason", cl_stop_name(e->b.g.stop, e->b.g.n_tools > 0)) == NULL ||
 	    cJSON_AddNullToObject(d, "stop_sequence") == NULL ||
-	    !cJSON_AddItemToObject(b, "usage", cl_usage_obj(&e->g.usage, true))) {
+	    !cJSON_AddItemToObject(b, "usage", cl_usage_obj(&e->b.g.usage, true))) {
 		cJSON_Delete(b);
 		return CP_ENOMEM;
 	}

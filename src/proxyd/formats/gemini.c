@@ -960,23 +960,7 @@ gm_dec_free(struct pv_dec *d)
 static int
 gm_emit(struct pv_dec *d, enum pv_ev_kind kind, const char *text, int index)
 {
-	struct pv_event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.kind = kind;
-	ev.text = text;
-	ev.len = text != NULL ? strlen(text) : 0;
-	ev.index = index;
-	return d->emit(&ev, d->arg);
-}
-
-static long long
-gm_num(const cJSON *o, const char *k)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsNumber(it) && it->valuedouble >= 0 && it->valuedouble < 9e15 ?
-	    (long long)it->valuedouble : -1;
+	return pv_emit_text(d->emit, d->arg, kind, text, index);
 }
 
 static int
@@ -1076,7 +1060,7 @@ gm_response(struct pv_dec *d, const cJSON *root)
 		(void)pv_get_str(e, "message", "", &s, NULL, 0);
 		ev.text = s != NULL ? s : "upstream error";
 		ev.len = strlen(ev.text);
-		ev.status = gm_num(e, "code") > 0 && gm_num(e, "code") < 1000 ? (int)gm_num(e, "code") : 500;
+		ev.status = pv_json_count(e, "code") > 0 && pv_json_count(e, "code") < 1000 ? (int)pv_json_count(e, "code") : 500;
 		return d->emit(&ev, d->arg);
 	}
 	if (!d->started) {
@@ -1089,11 +1073,11 @@ gm_response(struct pv_dec *d, const cJSON *root)
 			return rc;
 	}
 	if ((u = gm_get(root, "usageMetadata", "usage_metadata")) != NULL && cJSON_IsObject(u)) {
-		long long cand_n = gm_num(u, "candidatesTokenCount"), th = gm_num(u, "thoughtsTokenCount");
+		long long cand_n = pv_json_count(u, "candidatesTokenCount"), th = pv_json_count(u, "thoughtsTokenCount");
 
 		d->usage_dirty = true;
-		d->usage.input = gm_num(u, "promptTokenCount");
-		d->usage.cached = gm_num(u, "cachedContentTokenCount");
+		d->usage.input = pv_json_count(u, "promptTokenCount");
+		d->usage.cached = pv_json_count(u, "cachedContentTokenCount");
 		d->usage.reasoning = th;
 		d->usage.output = cand_n < 0 && th < 0 ? -1 : (cand_n > 0 ? cand_n : 0) + (th > 0 ? th : 0);
 		/* the first usage goes out before the content (a Claude
@@ -1189,9 +1173,7 @@ gm_dec_finish(struct pv_dec *d, pv_emit_fn emit, void *arg)
 /* ------------------------------------------------------- client encoder */
 
 struct pv_enc {
-	struct pv_enc_opts o;    /* options (model copied) */
-	char *model;             /* opts.model copy */
-	struct pv_gather g;      /* what the answer holds */
+	struct pv_enc_base b;    /* options and the answer so far */
 	cJSON *pending;          /* stream: the part of the next chunk, or NULL */
 	size_t chunks;           /* stream chunks written */
 	bool errored;            /* an error was written: nothing follows */
@@ -1204,13 +1186,11 @@ gm_enc_new(const struct pv_enc_opts *o)
 
 	if (e == NULL)
 		return NULL;
-	e->o = *o;
-	if (o->model != NULL && (e->model = strdup(o->model)) == NULL) {
+	if (pv_enc_base_init(&e->b, o) != CP_OK) {
+		pv_enc_base_release(&e->b);
 		free(e);
 		return NULL;
 	}
-	e->o.model = e->model;
-	pv_gather_init(&e->g);
 	return e;
 }
 
@@ -1219,9 +1199,8 @@ gm_enc_free(struct pv_enc *e)
 {
 	if (e == NULL)
 		return;
-	pv_gather_release(&e->g);
+	pv_enc_base_release(&e->b);
 	cJSON_Delete(e->pending);
-	free(e->model);
 	free(e);
 }
 
@@ -1265,7 +1244,7 @@ static cJSON *
 gm_response_obj_of(struct pv_enc *e, cJSON *parts, bool final)
 {
 	cJSON *root = cJSON_CreateObject(), *cands, *cand, *content;
-	const char *model = e->o.model != NULL ? e->o.model : e->g.model;
+	const char *model = e->b.o.model != NULL ? e->b.o.model : e->b.g.model;
 	char idtmp[48];
 
 	if (parts == NULL || root == NULL || (cands = cJSON_AddArrayToObject(root, "candidates")) == NULL ||
@@ -1282,20 +1261,20 @@ gm_response_obj_of(struct pv_enc *e, cJSON *parts, bool final)
 	parts = NULL;
 	if (!gm_add_str(content, "role", "model"))
 		goto fail;
-	if (final && !gm_add_str(cand, "finishReason", gm_stop_name(e->g.stop)))
+	if (final && !gm_add_str(cand, "finishReason", gm_stop_name(e->b.g.stop)))
 		goto fail;
 	if (cJSON_AddNumberToObject(cand, "index", 0) == NULL)
 		goto fail;
 	/* like Gemini, every chunk carries the usage known so far */
-	if (e->g.have_usage && !cJSON_AddItemToObject(root, "usageMetadata", gm_usage_obj(&e->g.usage)))
+	if (e->b.g.have_usage && !cJSON_AddItemToObject(root, "usageMetadata", gm_usage_obj(&e->b.g.usage)))
 		goto fail;
 	if (model != NULL && !gm_add_str(root, "modelVersion", model))
 		goto fail;
-	if (e->g.id != NULL && e->g.id[0] != '\0') {
-		if (!gm_add_str(root, "responseId", e->g.id))
+	if (e->b.g.id != NULL && e->b.g.id[0] != '\0') {
+		if (!gm_add_str(root, "responseId", e->b.g.id))
 			goto fail;
 	} else {
-		snprintf(idtmp, sizeof(idtmp), "resp_%lld", e->o.created);
+		snprintf(idtmp, sizeof(idtmp), "resp_%lld", e->b.o.created);
 		if (!gm_add_str(root, "responseId", idtmp))
 			goto fail;
 	}
@@ -1314,10 +1293,10 @@ gm_put_chunk(struct pv_enc *e, cJSON *chunk, struct buf *out)
 
 	if (chunk == NULL)
 		return CP_ENOMEM;
-	if (!e->o.gemini_sse && (rc = buf_appends(out, e->chunks == 0 ? "[" : ",\r\n")) != CP_OK)
+	if (!e->b.o.gemini_sse && (rc = buf_appends(out, e->chunks == 0 ? "[" : ",\r\n")) != CP_OK)
 		goto out;
 	e->chunks++;
-	rc = pv_put_json(out, chunk, e->o.gemini_sse, NULL);
+	rc = pv_put_json(out, chunk, e->b.o.gemini_sse, NULL);
 out:
 	cJSON_Delete(chunk);
 	return rc;
@@ -1425,7 +1404,7 @@ gm_enc_stream(struct pv_enc *e, const struct pv_event *ev, struct buf *out)
 		return gm_pend(e, p, out);
 	case PV_EV_TOOL_END:
 		/* Gemini sends a call whole, with its arguments as an object */
-		if ((b = pv_gather_tool(&e->g, ev->index)) == NULL)
+		if ((b = pv_gather_tool(&e->b.g, ev->index)) == NULL)
 			return CP_OK;
 		return gm_pend(e, gm_call_part(b), out);
 	case PV_EV_ERROR:
@@ -1449,9 +1428,9 @@ gm_enc_event(struct pv_enc *e, const struct pv_event *ev, struct buf *out)
 
 	if (e->errored)
 		return CP_OK;
-	if ((rc = pv_gather_add(&e->g, ev)) != CP_OK)
+	if ((rc = pv_gather_add(&e->b.g, ev)) != CP_OK)
 		return rc;
-	return e->o.stream ? gm_enc_stream(e, ev, out) : CP_OK;
+	return e->b.o.stream ? gm_enc_stream(e, ev, out) : CP_OK;
 }
 
 /* The gathered answer's parts. */
@@ -1462,8 +1441,8 @@ gm_parts_of(struct pv_enc *e)
 	const char *sig = NULL;
 	size_t i;
 
-	for (i = 0; parts != NULL && i < e->g.n_blocks; i++) {
-		const struct pv_block *b = &e->g.blocks[i];
+	for (i = 0; parts != NULL && i < e->b.g.n_blocks; i++) {
+		const struct pv_block *b = &e->b.g.blocks[i];
 
 		p = NULL;
 		if (b->kind == PV_THINKING && b->redacted)
@@ -1503,9 +1482,9 @@ gm_enc_finish(struct pv_enc *e, struct buf *out)
 	size_t i;
 	int rc;
 
-	if (!e->o.stream) {
-		if (e->g.error != NULL && e->g.n_blocks == 0)
-			root = gm_error_obj(e->g.error_status, pv_err_of_status(e->g.error_status), e->g.error);
+	if (!e->b.o.stream) {
+		if (e->b.g.error != NULL && e->b.g.n_blocks == 0)
+			root = gm_error_obj(e->b.g.error_status, pv_err_of_status(e->b.g.error_status), e->b.g.error);
 		else
 			root = gm_response_obj_of(e, gm_parts_of(e), true);
 		if (root == NULL)
@@ -1516,14 +1495,14 @@ gm_enc_finish(struct pv_enc *e, struct buf *out)
 	}
 	if (!e->errored) {
 		/* calls whose end never came still go out whole */
-		for (i = 0; i < e->g.n_blocks; i++)
-			if (e->g.blocks[i].kind == PV_TOOL_CALL && !e->g.blocks[i].done &&
-			    (rc = gm_pend(e, gm_call_part(&e->g.blocks[i]), out)) != CP_OK)
+		for (i = 0; i < e->b.g.n_blocks; i++)
+			if (e->b.g.blocks[i].kind == PV_TOOL_CALL && !e->b.g.blocks[i].done &&
+			    (rc = gm_pend(e, gm_call_part(&e->b.g.blocks[i]), out)) != CP_OK)
 				return rc;
 		if ((rc = gm_flush(e, out, true)) != CP_OK)
 			return rc;
 	}
-	return e->o.gemini_sse ? CP_OK : buf_appends(out, e->chunks == 0 ? "[]" : "]");
+	return e->b.o.gemini_sse ? CP_OK : buf_appends(out, e->chunks == 0 ? "[]" : "]");
 }
 
 static const char *

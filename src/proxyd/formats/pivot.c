@@ -308,6 +308,48 @@ bad:
 
 /* -------------------------------------------------------------- gather */
 
+int
+pv_enc_base_init(struct pv_enc_base *b, const struct pv_enc_opts *o)
+{
+	memset(b, 0, sizeof(*b));
+	b->o = *o;
+	if (o->model != NULL && (b->model = strdup(o->model)) == NULL)
+		return CP_ENOMEM;
+	b->o.model = b->model;
+	pv_gather_init(&b->g);
+	return CP_OK;
+}
+
+void
+pv_enc_base_release(struct pv_enc_base *b)
+{
+	pv_gather_release(&b->g);
+	free(b->model);
+	b->model = NULL;
+}
+
+int
+pv_emit_text(pv_emit_fn emit, void *arg, enum pv_ev_kind kind, const char *text, int index)
+{
+	struct pv_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = kind;
+	ev.text = text;
+	ev.len = text != NULL ? strlen(text) : 0;
+	ev.index = index;
+	return emit(&ev, arg);
+}
+
+long long
+pv_json_count(const cJSON *o, const char *key)
+{
+	const cJSON *it = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
+
+	return cJSON_IsNumber(it) && it->valuedouble >= 0 && it->valuedouble < 9007199254740992.0 ?
+	    (long long)it->valuedouble : -1;
+}
+
 void
 pv_gather_init(struct pv_gather *g)
 {

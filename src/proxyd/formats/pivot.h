@@ -381,6 +381,20 @@ struct pv_gather {
 	int error_status;        /* its status */
 	int n_tools;             /* TOOL_CALL blocks */
 };
+/* What every answer encoder keeps: its options and the answer so far. */
+struct pv_enc_base {
+	struct pv_enc_opts o;    /* options; o.model points at model */
+	char *model;             /* copy of the client's model, or NULL */
+	struct pv_gather g;      /* the answer gathered so far */
+};
+int pv_enc_base_init(struct pv_enc_base *b, const struct pv_enc_opts *o);
+void pv_enc_base_release(struct pv_enc_base *b);
+/* Emit one event of kind with text (NUL-terminated, or NULL) and index. */
+int pv_emit_text(pv_emit_fn emit, void *arg, enum pv_ev_kind kind, const char *text, int index);
+/* A token count member of an upstream answer: -1 unless a number in
+ * [0, 2^53). */
+long long pv_json_count(const cJSON *o, const char *key);
+
 void pv_gather_init(struct pv_gather *g);
 void pv_gather_release(struct pv_gather *g);
 /* Add one event: TEXT after TEXT (THINKING after unsigned THINKING) grows
