@@ -1206,6 +1206,34 @@ test_hostile(void **state)
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "contents")), 5000);
 	cJSON_Delete(o);
 	pv_request_release(&r);
+	/* 8000 calls and responses of one name: matched in order, each
+	 * once (a scan per response would be cubic) */
+	buf_reset(&b);
+	buf_appends(&b, "{\"contents\":[{\"role\":\"model\",\"parts\":[");
+	for (i = 0; i < 8000; i++)
+		buf_printf(&b, "%s{\"functionCall\":{\"name\":\"f\"}}", i > 0 ? "," : "");
+	buf_appends(&b, "]},{\"role\":\"user\",\"parts\":[");
+	for (i = 0; i < 8001; i++)
+		buf_printf(&b, "%s{\"functionResponse\":{\"name\":\"%s\",\"response\":{}}}", i > 0 ? "," : "",
+		    i == 0 ? "g" : "f");
+	buf_appends(&b, "]}]}");
+	assert_int_equal(decode_str(&codec_gemini, b.p, "m", &r, err, sizeof(err)), CP_OK);
+	assert_string_equal(r.msgs[1].parts[0].id, "call_8000"); /* "g": no call */
+	assert_string_equal(r.msgs[1].parts[1].id, "call_0");
+	assert_string_equal(r.msgs[1].parts[8000].id, "call_7999");
+	pv_request_release(&r);
+	/* 8000 Claude results of an id no call has */
+	buf_reset(&b);
+	buf_appends(&b, "{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\","
+	    "\"id\":\"a\",\"name\":\"f\",\"input\":{}}]},{\"role\":\"user\",\"content\":[");
+	for (i = 0; i < 8000; i++)
+		buf_printf(&b, "%s{\"type\":\"tool_result\",\"tool_use_id\":\"%s\"}", i > 0 ? "," : "",
+		    i == 7999 ? "a" : "zz");
+	buf_appends(&b, "]}]}");
+	assert_int_equal(decode_str(&codec_claude, b.p, NULL, &r, err, sizeof(err)), CP_OK);
+	assert_null(r.msgs[1].parts[0].name);
+	assert_string_equal(r.msgs[1].parts[7999].name, "f");
+	pv_request_release(&r);
 	buf_release(&b);
 }
 

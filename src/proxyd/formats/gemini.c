@@ -138,46 +138,87 @@ gm_set_model(cJSON *req, const char *model)
 
 /* ------------------------------------------------------ decode_request */
 
+#define GM_NONE SIZE_MAX
+
+/* The calls of one name, in order: the earliest unanswered one is head;
+ * next[] (per call number) chains them. */
+struct gm_queue {
+	size_t head;             /* earliest unanswered call number, or GM_NONE */
+	size_t tail;             /* latest call number */
+};
+
 struct gm_dec_ctx {
 	struct pv_request *r;    /* being filled */
 	size_t n_calls;          /* call_<n> counter */
+	struct pv_map names;     /* call name (borrowed from the request) -> queue */
+	struct gm_queue *q;      /* queues */
+	size_t n_q;
+	size_t *next;            /* per call number: next call of its name */
+	size_t cap_next;         /* entries allocated in next */
 	char *err;
 	size_t errlen;
 };
 
-/* The id of the earliest call named name that no earlier result answered. */
-static const char *
-gm_call_for(const struct pv_request *r, const char *name)
+/* A functionCall named name takes call number n. */
+static int
+gm_call_add(struct gm_dec_ctx *c, const char *name, size_t n)
 {
-	size_t i, j, k, l;
+	size_t qi, *nx;
+	struct gm_queue *q;
 
-	for (i = 0; i < r->n_msgs; i++) {
-		for (j = 0; j < r->msgs[i].n_parts; j++) {
-			const struct pv_part *c = &r->msgs[i].parts[j];
-			bool answered = false;
+	if (n >= c->cap_next) {
+		size_t cap = c->cap_next == 0 ? 64 : c->cap_next * 2;
 
-			if (c->kind != PV_TOOL_CALL || c->name == NULL || strcmp(c->name, name) != 0)
-				continue;
-			for (k = i; k < r->n_msgs && !answered; k++)
-				for (l = 0; l < r->msgs[k].n_parts && !answered; l++) {
-					const struct pv_part *p = &r->msgs[k].parts[l];
-
-					answered = p->kind == PV_TOOL_RESULT && p->id != NULL &&
-					    strcmp(p->id, c->id) == 0;
-				}
-			if (!answered)
-				return c->id;
-		}
+		if (cap > SIZE_MAX / sizeof(*nx) || (nx = realloc(c->next, cap * sizeof(*nx))) == NULL)
+			return CP_ENOMEM;
+		c->next = nx;
+		c->cap_next = cap;
 	}
-	return NULL;
+	c->next[n] = GM_NONE;
+	if (pv_map_get(&c->names, name, &qi)) {
+		q = &c->q[qi];
+		c->next[q->tail] = n;
+		if (q->head == GM_NONE)
+			q->head = n;
+		q->tail = n;
+		return CP_OK;
+	}
+	/* a new name: grow by doubling (n_q hits each power of two once) */
+	if ((c->n_q & (c->n_q - 1)) == 0) {
+		size_t cap = c->n_q == 0 ? 8 : c->n_q * 2;
+
+		if (cap > SIZE_MAX / sizeof(*q) || (q = realloc(c->q, cap * sizeof(*q))) == NULL)
+			return CP_ENOMEM;
+		c->q = q;
+	}
+	c->q[c->n_q].head = c->q[c->n_q].tail = n;
+	if (pv_map_put(&c->names, name, c->n_q) != CP_OK)
+		return CP_ENOMEM;
+	c->n_q++;
+	return CP_OK;
 }
 
+/* The number of the earliest call named name that no earlier response
+ * answered (now answered), or GM_NONE. */
+static size_t
+gm_call_take(struct gm_dec_ctx *c, const char *name)
+{
+	size_t qi, n;
+
+	if (!pv_map_get(&c->names, name, &qi) || c->q[qi].head == GM_NONE)
+		return GM_NONE;
+	n = c->q[qi].head;
+	c->q[qi].head = c->next[n];
+	return n;
+}
+
+/* "call_<n>" for call number n (GM_NONE: the next number). */
 static int
-gm_new_call_id(struct gm_dec_ctx *c, char **out)
+gm_call_id(struct gm_dec_ctx *c, size_t n, char **out)
 {
 	char id[32];
 
-	snprintf(id, sizeof(id), "call_%zu", c->n_calls++);
+	snprintf(id, sizeof(id), "call_%zu", n != GM_NONE ? n : c->n_calls++);
 	return (*out = strdup(id)) != NULL ? CP_OK : CP_ENOMEM;
 }
 
@@ -268,21 +309,19 @@ gm_dec_part(struct gm_dec_ctx *c, const cJSON *pj, struct pv_msg *m, size_t ci, 
 		if (pv_get_str(it, "name", "", &s, NULL, 0) != CP_OK || s[0] == '\0' ||
 		    (args != NULL && !cJSON_IsObject(args)))
 			goto bad;
-		if ((p = pv_part_add(m, PV_TOOL_CALL)) == NULL || gm_new_call_id(c, &p->id) != CP_OK ||
+		if (gm_call_add(c, s, c->n_calls) != CP_OK)
+			return CP_ENOMEM;
+		if ((p = pv_part_add(m, PV_TOOL_CALL)) == NULL || gm_call_id(c, GM_NONE, &p->id) != CP_OK ||
 		    (p->name = strdup(s)) == NULL ||
 		    (p->args = args != NULL ? json_print(args) : strdup("{}")) == NULL)
 			return CP_ENOMEM;
 		return CP_OK;
 	}
 	if ((it = gm_get(pj, "functionResponse", "function_response")) != NULL) {
-		const char *id;
-
 		if (pv_get_str(it, "name", "", &s, NULL, 0) != CP_OK || s[0] == '\0')
 			goto bad;
-		id = gm_call_for(c->r, s);
-		if ((p = pv_part_add(m, PV_TOOL_RESULT)) == NULL || (p->name = strdup(s)) == NULL)
-			return CP_ENOMEM;
-		if (id != NULL ? (p->id = strdup(id)) == NULL : gm_new_call_id(c, &p->id) != CP_OK)
+		if ((p = pv_part_add(m, PV_TOOL_RESULT)) == NULL || (p->name = strdup(s)) == NULL ||
+		    gm_call_id(c, gm_call_take(c, s), &p->id) != CP_OK)
 			return CP_ENOMEM;
 		return gm_response_text(gm_get(it, "response", NULL), p);
 	}
@@ -529,6 +568,7 @@ gm_decode_request(const cJSON *req, const char *path_model, bool path_stream,
 	const cJSON *it, *inner;
 	int rc = CP_EINVAL;
 
+	pv_map_init(&c.names);
 	pv_request_init(r);
 	if (!cJSON_IsObject(req)) {
 		cp_seterr(err, errlen, "request body must be a JSON object");
@@ -570,6 +610,9 @@ nomem:
 	rc = CP_ENOMEM;
 	cp_seterr(err, errlen, "out of memory");
 out:
+	pv_map_release(&c.names);
+	free(c.q);
+	free(c.next);
 	if (rc != CP_OK)
 		pv_request_release(r);
 	return rc;

@@ -179,36 +179,115 @@ pv_err_of_status(int status)
 
 /* ------------------------------------------------------ shared helpers */
 
+void
+pv_map_init(struct pv_map *m)
+{
+	memset(m, 0, sizeof(*m));
+}
+
+void
+pv_map_release(struct pv_map *m)
+{
+	free(m->keys);
+	free(m->vals);
+	pv_map_init(m);
+}
+
+static size_t
+pv_map_slot(const char **keys, size_t cap, const char *k)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	size_t i;
+
+	for (const unsigned char *p = (const unsigned char *)k; *p != '\0'; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	for (i = (size_t)h & (cap - 1); keys[i] != NULL && strcmp(keys[i], k) != 0; i = (i + 1) & (cap - 1))
+		;
+	return i;
+}
+
+int
+pv_map_put(struct pv_map *m, const char *k, size_t v)
+{
+	size_t i;
+
+	if (m->n + 1 > m->cap / 2) {
+		size_t cap = m->cap == 0 ? 16 : m->cap * 2, j;
+		const char **keys;
+		size_t *vals;
+
+		if (cap > SIZE_MAX / sizeof(*vals))
+			return CP_ENOMEM;
+		keys = calloc(cap, sizeof(*keys));
+		vals = calloc(cap, sizeof(*vals));
+		if (keys == NULL || vals == NULL) {
+			free(keys);
+			free(vals);
+			return CP_ENOMEM;
+		}
+		for (j = 0; j < m->cap; j++)
+			if (m->keys[j] != NULL) {
+				i = pv_map_slot(keys, cap, m->keys[j]);
+				keys[i] = m->keys[j];
+				vals[i] = m->vals[j];
+			}
+		free(m->keys);
+		free(m->vals);
+		m->keys = keys;
+		m->vals = vals;
+		m->cap = cap;
+	}
+	i = pv_map_slot(m->keys, m->cap, k);
+	if (m->keys[i] == NULL)
+		m->n++;
+	m->keys[i] = k;
+	m->vals[i] = v;
+	return CP_OK;
+}
+
+bool
+pv_map_get(const struct pv_map *m, const char *k, size_t *v)
+{
+	size_t i;
+
+	if (m->cap == 0)
+		return false;
+	i = pv_map_slot(m->keys, m->cap, k);
+	if (m->keys[i] == NULL)
+		return false;
+	*v = m->vals[i];
+	return true;
+}
+
 int
 pv_result_names(struct pv_request *r)
 {
-	size_t i, j, k, l;
+	struct pv_map ids;
+	size_t i, j, at;
+	int rc = CP_OK;
 
-	for (i = 0; i < r->n_msgs; i++) {
-		for (j = 0; j < r->msgs[i].n_parts; j++) {
-			struct pv_part *res = &r->msgs[i].parts[j];
-			bool found = false;
+	/* one pass: the map holds the latest call of each id so far, so a
+	 * result finds the nearest earlier call (a linear walk back per
+	 * result would be quadratic in a hostile request) */
+	pv_map_init(&ids);
+	for (i = 0; i < r->n_msgs && rc == CP_OK; i++) {
+		for (j = 0; j < r->msgs[i].n_parts && rc == CP_OK; j++) {
+			struct pv_part *p = &r->msgs[i].parts[j];
 
-			if (res->kind != PV_TOOL_RESULT || res->name != NULL || res->id == NULL)
-				continue;
-			/* walk back from the result to the nearest call with its id */
-			for (k = i + 1; k-- > 0 && !found;) {
-				l = k == i ? j : r->msgs[k].n_parts;
-				while (l-- > 0) {
-					const struct pv_part *c = &r->msgs[k].parts[l];
+			/* value: the call part itself (no part moves here) */
+			if (p->kind == PV_TOOL_CALL && p->id != NULL && p->name != NULL)
+				rc = pv_map_put(&ids, p->id, (size_t)(uintptr_t)p);
+			else if (p->kind == PV_TOOL_RESULT && p->name == NULL && p->id != NULL &&
+			    pv_map_get(&ids, p->id, &at)) {
+				const struct pv_part *c = (const struct pv_part *)(uintptr_t)at;
 
-					if (c->kind == PV_TOOL_CALL && c->id != NULL &&
-					    c->name != NULL && strcmp(c->id, res->id) == 0) {
-						if ((res->name = strdup(c->name)) == NULL)
-							return CP_ENOMEM;
-						found = true;
-						break;
-					}
-				}
+				if ((p->name = strdup(c->name)) == NULL)
+					rc = CP_ENOMEM;
 			}
 		}
 	}
-	return CP_OK;
+	pv_map_release(&ids);
+	return rc;
 }
 
 int

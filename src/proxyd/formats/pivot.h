@@ -322,6 +322,21 @@ int pv_schema_lower_types(const cJSON *s, cJSON **out);
 
 #define PV_ANSWER_MAX (32u * 1024u * 1024u) /* a JSON answer or gathered text we keep */
 
+/* A string -> index map for decoders (keys borrowed, never copied):
+ * linear probing, grows at half full. */
+struct pv_map {
+	const char **keys;       /* slot keys, NULL when free */
+	size_t *vals;            /* slot values */
+	size_t cap;              /* slots (a power of two, or 0) */
+	size_t n;                /* keys held */
+};
+void pv_map_init(struct pv_map *m);
+void pv_map_release(struct pv_map *m);
+/* Set k to v (replacing an old value). CP_ENOMEM. */
+int pv_map_put(struct pv_map *m, const char *k, size_t v);
+/* true and *v when k is held. */
+bool pv_map_get(const struct pv_map *m, const char *k, size_t *v);
+
 /* Fill the name of every TOOL_RESULT part that has none from the nearest
  * earlier TOOL_CALL with the same id (formats whose results carry only
  * the id: OpenAI, Claude). */
