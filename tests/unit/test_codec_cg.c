@@ -971,6 +971,39 @@ test_schema(void **state)
 	    "\"n\":{\"type\":[\"integer\",\"null\"],\"default\":{\"type\":\"X\"}}}}", false);
 }
 
+/* Empty parts and messages go, runs of one role become one message,
+ * and parts can still be added after (the array keeps its capacity). */
+static void
+test_normalize(void **state)
+{
+	static const int roles[] = { 1, 0, 0, 1, 1, 0 };
+	static const char *const texts[] = { "", "a", "", "b", "c", "d" };
+	struct pv_request r;
+	struct pv_msg *m;
+	size_t i;
+
+	(void)state;
+	pv_request_init(&r);
+	for (i = 0; i < 6; i++) {
+		m = pv_msg_add(&r, roles[i] ? PV_ASSISTANT : PV_USER);
+		pv_part_add(m, PV_TEXT)->text = strdup(texts[i]);
+	}
+	pv_msg_add(&r, PV_USER); /* no parts at all */
+	assert_int_equal(pv_normalize(&r), CP_OK);
+	assert_int_equal(r.n_msgs, 3);
+	assert_int_equal(r.msgs[0].role, PV_USER);
+	assert_int_equal(r.msgs[0].n_parts, 1);
+	assert_string_equal(r.msgs[0].parts[0].text, "a");
+	assert_int_equal(r.msgs[1].role, PV_ASSISTANT);
+	assert_int_equal(r.msgs[1].n_parts, 2);
+	assert_string_equal(r.msgs[1].parts[1].text, "c");
+	assert_int_equal(r.msgs[2].n_parts, 1);
+	for (i = 0; i < 100; i++)
+		assert_non_null(pv_part_add(&r.msgs[1], PV_TEXT));
+	assert_int_equal(r.msgs[1].n_parts, 102);
+	pv_request_release(&r);
+}
+
 /* The documented estimate: ceil(bytes/4) per text, 4 per message, 3,
  * 258 per image. */
 static void
@@ -1249,6 +1282,7 @@ main(void)
 		cmocka_unit_test(test_gemini_rules),
 		cmocka_unit_test(test_schema),
 		cmocka_unit_test(test_estimate),
+		cmocka_unit_test(test_normalize),
 		cmocka_unit_test(test_daemon_answers),
 		cmocka_unit_test(test_upstream_shapes),
 		cmocka_unit_test(test_encoder_edges),

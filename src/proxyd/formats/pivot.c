@@ -15,19 +15,37 @@
 #define PV_GROW(arr, n, type) \
 	((type *)pv_grow((void **)&(arr), (n), sizeof(type)))
 
+/* Elements allocated for a count of n: the next power of two (at least
+ * 4), so that appending one at a time costs amortized O(1) instead of a
+ * copy of the whole array per element. */
+static size_t
+pv_cap_for(size_t n)
+{
+	size_t c = 4;
+
+	while (c < n && c <= SIZE_MAX / 2)
+		c *= 2;
+	return c;
+}
+
 /* Grow *arr by one zeroed element of size sz; n is the current count.
- * The caller bumps its count when this returns non-NULL. */
+ * The caller bumps its count when this returns non-NULL. The array is
+ * reallocated only when n reaches its capacity (pv_cap_for). */
 static void *
 pv_grow(void **arr, size_t n, size_t sz)
 {
-	void *p;
+	size_t cap = pv_cap_for(n);
+	void *p = *arr;
 
-	if (n >= SIZE_MAX / sz - 1)
+	if (n >= SIZE_MAX / sz / 2)
 		return NULL;
-	p = realloc(*arr, (n + 1) * sz);
-	if (p == NULL)
-		return NULL;
-	*arr = p;
+	if (p == NULL || n == cap) {
+		if (n == cap)
+			cap *= 2;
+		if ((p = realloc(*arr, cap * sz)) == NULL)
+			return NULL;
+		*arr = p;
+	}
 	memset((char *)p + n * sz, 0, sz);
 	return (char *)p + n * sz;
 }
@@ -293,12 +311,12 @@ pv_result_names(struct pv_request *r)
 int
 pv_normalize(struct pv_request *r)
 {
-	size_t i, j, k, out = 0;
+	size_t i, j, k, g, total, out = 0;
 
+	/* empty text parts go (Anthropic refuses them, Gemini ignores) */
 	for (i = 0; i < r->n_msgs; i++) {
 		struct pv_msg *m = &r->msgs[i];
 
-		/* empty text parts go (Anthropic refuses them, Gemini ignores) */
 		for (j = k = 0; j < m->n_parts; j++) {
 			struct pv_part *p = &m->parts[j];
 
@@ -309,31 +327,54 @@ pv_normalize(struct pv_request *r)
 			m->parts[k++] = *p;
 		}
 		m->n_parts = k;
-		if (m->n_parts == 0) {
-			free(m->parts);
+	}
+	/* then each run of one role (empty messages skipped) becomes one
+	 * message, its parts copied once into an array of pv_cap_for size */
+	for (i = 0; i < r->n_msgs; i = g) {
+		struct pv_part *np;
+		enum pv_role role;
+		size_t nm = 0;
+
+		/* the run's role is its first non-empty message's */
+		for (g = i; g < r->n_msgs && r->msgs[g].n_parts == 0; g++)
+			;
+		role = g < r->n_msgs ? r->msgs[g].role : PV_USER;
+		total = 0;
+		for (g = i; g < r->n_msgs && (r->msgs[g].role == role || r->msgs[g].n_parts == 0); g++) {
+			total += r->msgs[g].n_parts;
+			nm += r->msgs[g].n_parts > 0;
+		}
+		if (total == 0) {
+			for (j = i; j < g; j++)
+				free(r->msgs[j].parts);
 			continue;
 		}
-		if (out > 0 && r->msgs[out - 1].role == m->role) {
-			struct pv_msg *prev = &r->msgs[out - 1];
-			struct pv_part *np;
-
-			if (prev->n_parts > SIZE_MAX / sizeof(*np) - m->n_parts)
-				return CP_ENOMEM;
-			np = realloc(prev->parts, (prev->n_parts + m->n_parts) * sizeof(*np));
-			if (np == NULL) {
-				/* keep r consistent: the rest stays where it is */
+		if (nm > 1) {
+			if ((np = malloc(pv_cap_for(total) * sizeof(*np))) == NULL) {
+				/* r stays consistent: what is not merged yet moves down */
 				for (; i < r->n_msgs; i++)
 					r->msgs[out++] = r->msgs[i];
 				r->n_msgs = out;
 				return CP_ENOMEM;
 			}
-			memcpy(np + prev->n_parts, m->parts, m->n_parts * sizeof(*np));
-			prev->parts = np;
-			prev->n_parts += m->n_parts;
-			free(m->parts);
-			continue;
+			for (j = i, k = 0; j < g; j++) {
+				memcpy(np + k, r->msgs[j].parts, r->msgs[j].n_parts * sizeof(*np));
+				k += r->msgs[j].n_parts;
+				free(r->msgs[j].parts);
+			}
+			r->msgs[out].role = role;
+			r->msgs[out].parts = np;
+			r->msgs[out].n_parts = total;
+		} else {
+			/* one non-empty message: it stays as it is */
+			for (j = i; j < g; j++) {
+				if (r->msgs[j].n_parts > 0)
+					r->msgs[out] = r->msgs[j];
+				else
+					free(r->msgs[j].parts);
+			}
 		}
-		r->msgs[out++] = *m;
+		out++;
 	}
 	r->n_msgs = out;
 	return CP_OK;
