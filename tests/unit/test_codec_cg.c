@@ -1002,6 +1002,17 @@ test_normalize(void **state)
 		assert_non_null(pv_part_add(&r.msgs[1], PV_TEXT));
 	assert_int_equal(r.msgs[1].n_parts, 102);
 	pv_request_release(&r);
+	/* user, a model turn without parts (no array at all), user: one
+	 * message (fuzz_codec_gemini found a memcpy from NULL here) */
+	for (i = 0; i < 3; i++) {
+		m = pv_msg_add(&r, i == 1 ? PV_ASSISTANT : PV_USER);
+		if (i != 1)
+			pv_part_add(m, PV_TEXT)->text = strdup(texts[i + 1]);
+	}
+	assert_int_equal(pv_normalize(&r), CP_OK);
+	assert_int_equal(r.n_msgs, 1);
+	assert_int_equal(r.msgs[0].n_parts, 2);
+	pv_request_release(&r);
 }
 
 /* The documented estimate: ceil(bytes/4) per text, 4 per message, 3,

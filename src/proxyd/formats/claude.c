@@ -238,7 +238,7 @@ cl_text_of(const cJSON *v, const char *path, char **out, char *err, size_t errle
 			goto out;
 		}
 		if (strcmp(type, "text") != 0) {
-			log_debug("claude: %s.%zu: '%s' block dropped", path, i, type);
+			log_debug("claude: %s.%zu: '%.64s' block dropped", path, i, type);
 			i++;
 			continue;
 		}
@@ -287,7 +287,7 @@ cl_dec_image(const cJSON *blk, struct pv_msg *m, const char *path, char *err, si
 			return CP_ENOMEM;
 		return CP_OK;
 	} else {
-		log_debug("claude: %s: source type '%s' dropped", path, st);
+		log_debug("claude: %s: source type '%.64s' dropped", path, st);
 		return CP_OK;
 	}
 	if ((p = pv_part_add(m, PV_IMAGE)) == NULL)
@@ -379,7 +379,7 @@ cl_dec_block(const cJSON *blk, struct pv_msg *m, const char *path, char *err, si
 		return CP_OK;
 	}
 	if (cl_in(type, cl_dropped_blocks, sizeof(cl_dropped_blocks) / sizeof(cl_dropped_blocks[0]))) {
-		log_debug("claude: %s: '%s' block dropped", path, type);
+		log_debug("claude: %s: '%.64s' block dropped", path, type);
 		return CP_OK;
 	}
 	cp_seterr(err, errlen, "%s.type: unknown content block type '%.64s'", path, type);
@@ -445,7 +445,7 @@ cl_dec_tools(const cJSON *tools, struct pv_request *r, char *err, size_t errlen)
 		type = NULL;
 		if (pv_get_str(t, "type", "", &type, NULL, 0) == CP_OK && strcmp(type, "custom") != 0) {
 			/* server tools (web_search_..., bash_..., ...) run at Anthropic */
-			log_debug("claude: tools.%zu: server tool '%s' dropped", i, type);
+			log_debug("claude: tools.%zu: server tool '%.64s' dropped", i, type);
 			i++;
 			continue;
 		}
@@ -703,7 +703,7 @@ cl_enc_part(const struct pv_part *p, size_t mi, size_t pi, cJSON **blk)
 			bool doc = strcmp(mime, "application/pdf") == 0;
 
 			if (!doc && strncmp(mime, "image/", 6) != 0) {
-				log_debug("claude: a '%s' file cannot be sent to Claude: dropped", mime);
+				log_debug("claude: a '%.64s' file cannot be sent to Claude: dropped", mime);
 				return CP_OK;
 			}
 			if ((b = cl_block(doc ? "document" : "image")) == NULL ||
@@ -1138,7 +1138,7 @@ cl_block_start(struct pv_dec *d, const cJSON *blk, bool whole)
 		free(args);
 		return rc != CP_OK || !whole ? rc : cl_emit(d, PV_EV_TOOL_END, NULL, d->cur_tool);
 	}
-	log_debug("claude: '%s' block of the answer dropped", type);
+	log_debug("claude: '%.64s' block of the answer dropped", type);
 	return CP_OK;
 }
 

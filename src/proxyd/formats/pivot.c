@@ -358,7 +358,9 @@ pv_normalize(struct pv_request *r)
 				return CP_ENOMEM;
 			}
 			for (j = i, k = 0; j < g; j++) {
-				memcpy(np + k, r->msgs[j].parts, r->msgs[j].n_parts * sizeof(*np));
+				/* an empty message may have no array at all */
+				if (r->msgs[j].n_parts > 0)
+					memcpy(np + k, r->msgs[j].parts, r->msgs[j].n_parts * sizeof(*np));
 				k += r->msgs[j].n_parts;
 				free(r->msgs[j].parts);
 			}
