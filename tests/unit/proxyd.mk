@@ -12,14 +12,21 @@ tests_unit_test_proxyd_pool_SOURCES = tests/unit/test_proxyd_pool.c src/proxyd/p
 tests_unit_test_proxyd_pool_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_proxyd_pool_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
 tests_unit_test_proxyd_pool_LDADD = $(UNIT_LIBS)
-# The Claude and Gemini codecs over their golden files (tests/data/formats/).
-PROXYD_FORMATS_SRC = src/proxyd/formats/pivot.c src/proxyd/formats/claude.c \
-	src/proxyd/formats/gemini.c src/proxyd/formats/openai_chat.c \
-	src/proxyd/formats/openai_responses.c src/proxyd/sse.c
+# The golden-file driver of the codecs (tests/data/formats/, DESIGN 6).
+PROXYD_CODEC_SOURCES = src/proxyd/sse.c src/proxyd/formats/pivot.c \
+	src/proxyd/formats/openai_chat.c src/proxyd/formats/openai_responses.c \
+	src/proxyd/formats/claude.c src/proxyd/formats/gemini.c
+check_PROGRAMS += tests/unit/test_formats
+TESTS += tests/unit/test_formats
+tests_unit_test_formats_SOURCES = tests/unit/test_formats.c $(PROXYD_CODEC_SOURCES)
+tests_unit_test_formats_CFLAGS = $(PROXYD_UNIT_CFLAGS)
+tests_unit_test_formats_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
+tests_unit_test_formats_LDADD = $(UNIT_LIBS) -lm
+# The Claude and Gemini codecs: direct tests and their count goldens.
 check_PROGRAMS += tests/unit/test_codec_cg
 TESTS += tests/unit/test_codec_cg
-tests_unit_test_codec_cg_SOURCES = tests/unit/test_codec_cg.c $(PROXYD_FORMATS_SRC)
+tests_unit_test_codec_cg_SOURCES = tests/unit/test_codec_cg.c $(PROXYD_CODEC_SOURCES)
 tests_unit_test_codec_cg_CFLAGS = $(PROXYD_UNIT_CFLAGS)
-tests_unit_test_codec_cg_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS) -I$(top_srcdir)/src/proxyd/formats
+tests_unit_test_codec_cg_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
 tests_unit_test_codec_cg_LDADD = $(UNIT_LIBS)
 EXTRA_DIST += tests/data/formats
