@@ -29,4 +29,4 @@ tests_unit_test_codec_cg_SOURCES = tests/unit/test_codec_cg.c $(PROXYD_CODEC_SOU
 tests_unit_test_codec_cg_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_codec_cg_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
 tests_unit_test_codec_cg_LDADD = $(UNIT_LIBS)
-EXTRA_DIST += tests/data/formats
+EXTRA_DIST += tests/data/formats tests/data/count
