@@ -490,6 +490,29 @@ test_gemini_rules(void **state)
 	    "skip_thought_signature_validator");
 	assert_null(cJSON_GetObjectItemCaseSensitive(parts->child->next, "thoughtSignature"));
 	cJSON_Delete(o);
+	/* a signed thinking before the calls (a Claude client's history of
+	 * a Gemini answer): the signature goes back on the first call, where
+	 * Gemini wrote it, and no placeholder is needed */
+	{
+		struct pv_part sig = { .kind = PV_THINKING };
+
+		sig.text = strdup("plan");
+		sig.signature = strdup("gsig");
+		p = pv_part_add(m, PV_TEXT); /* make room, then shift the calls */
+		memmove(&m->parts[1], &m->parts[0], 2 * sizeof(*p));
+		m->parts[0] = sig;
+	}
+	o = enc(&codec_gemini, &r);
+	parts = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "contents"), 1),
+	    "parts");
+	assert_int_equal(cJSON_GetArraySize(parts), 3);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(parts->child, "thought")));
+	assert_null(cJSON_GetObjectItemCaseSensitive(parts->child, "thoughtSignature"));
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(parts->child->next, "thoughtSignature")->valuestring,
+	    "gsig");
+	assert_non_null(cJSON_GetObjectItemCaseSensitive(parts->child->next, "functionCall"));
+	assert_null(cJSON_GetObjectItemCaseSensitive(parts->child->next->next, "thoughtSignature"));
+	cJSON_Delete(o);
 	/* Gemini 2.5 takes a budget for the same effort, and no placeholder */
 	free(r.model);
 	r.model = strdup("gemini-2.5-flash");
@@ -499,6 +522,8 @@ test_gemini_rules(void **state)
 	parts = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "contents"), 1),
 	    "parts");
 	assert_null(cJSON_GetObjectItemCaseSensitive(parts->child, "thoughtSignature"));
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(parts->child->next, "thoughtSignature")->valuestring,
+	    "gsig");
 	cJSON_Delete(o);
 	pv_request_release(&r);
 }

@@ -8,9 +8,13 @@
  * (n from 0 over the whole request) and each functionResponse takes the
  * id of the earliest unanswered call of the same name; an answer's calls
  * are call_<n> from 0. Ids never go to Gemini.
- * Thought signatures ride on a part (a thought, a functionCall or a
- * text); in the pivot a signature is a PV_THINKING part (or a
- * THINKING_SIG event) just before the part it rode on. Gemini 3 refuses a
+ * Thought signatures: Gemini puts the signature of its thoughts on the
+ * first part after them (a functionCall or a text; a thought part only
+ * when nothing follows). In the pivot the signature belongs to the
+ * thinking it signs (PV_THINKING.signature, THINKING_SIG after the
+ * thinking); the decoders take it from the part after the thoughts and
+ * the encoders put it back there, so that a history that went through
+ * another format reaches Gemini as Gemini wrote it. Gemini 3 refuses a
  * function call turn whose first call has no signature: a history from
  * another model gets Google's documented placeholder
  * (GM_SIG_PLACEHOLDER) there.
@@ -269,8 +273,12 @@ gm_dec_part(struct gm_dec_ctx *c, const cJSON *pj, struct pv_msg *m, size_t ci, 
 		}
 	}
 	if (sig != NULL) {
-		/* the signature of the thinking before this part */
-		if ((p = pv_part_add(m, PV_THINKING)) == NULL || (p->signature = strdup(sig->valuestring)) == NULL)
+		/* the signature of the thinking before this part: on that
+		 * thinking when it is right there, else a thinking of its own */
+		p = m->n_parts > 0 ? &m->parts[m->n_parts - 1] : NULL;
+		if (p == NULL || p->kind != PV_THINKING || p->signature != NULL || p->redacted)
+			p = pv_part_add(m, PV_THINKING);
+		if (p == NULL || (p->signature = strdup(sig->valuestring)) == NULL)
 			return CP_ENOMEM;
 	}
 	if (it != NULL) {
@@ -680,13 +688,11 @@ gm_enc_part(const struct pv_request *r, const struct pv_part *p, cJSON **out)
 			log_debug("gemini: redacted thinking dropped");
 			goto drop;
 		}
-		if (p->text != NULL && p->text[0] != '\0' &&
-		    (!gm_add_str(o, "text", p->text) || cJSON_AddTrueToObject(o, "thought") == NULL))
-			goto nomem;
-		if (p->signature != NULL && !gm_add_str(o, "thoughtSignature", p->signature))
-			goto nomem;
-		if (o->child == NULL)
+		/* the signature goes on the next part (gm_enc_parts) */
+		if (p->text == NULL || p->text[0] == '\0')
 			goto drop;
+		if (!gm_add_str(o, "text", p->text) || cJSON_AddTrueToObject(o, "thought") == NULL)
+			goto nomem;
 		break;
 	case PV_IMAGE:
 		if (p->data != NULL) {
@@ -725,8 +731,22 @@ nomem:
 	return CP_ENOMEM;
 }
 
-/* Append the parts of pivot message m to parts; a signature-only
- * thinking part is put on the next part. */
+/* A part {"text": "", "thoughtSignature": sig}: a signature with no part
+ * after it (Gemini writes the same). */
+static cJSON *
+gm_sig_part(const char *sig)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o == NULL || !gm_add_str(o, "text", "") || !gm_add_str(o, "thoughtSignature", sig)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Append the parts of pivot message m to parts; a thinking's signature
+ * goes on the first part after the thoughts. */
 static int
 gm_enc_parts(const struct pv_request *r, const struct pv_msg *m, cJSON *parts)
 {
@@ -737,30 +757,29 @@ gm_enc_parts(const struct pv_request *r, const struct pv_msg *m, cJSON *parts)
 
 	for (j = 0; j < m->n_parts; j++) {
 		const struct pv_part *p = &m->parts[j];
+		bool thought = p->kind == PV_THINKING;
 
-		if (p->kind == PV_THINKING && !p->redacted && (p->text == NULL || p->text[0] == '\0') &&
-		    p->signature != NULL) {
-			sig = p->signature;
-			continue;
-		}
 		if ((rc = gm_enc_part(r, p, &o)) != CP_OK)
 			return rc;
-		if (o == NULL)
-			continue;
-		if (sig != NULL && !cJSON_HasObjectItem(o, "thoughtSignature") &&
-		    !gm_add_str(o, "thoughtSignature", sig)) {
-			cJSON_Delete(o);
-			return CP_ENOMEM;
+		if (o != NULL && !thought && sig != NULL) {
+			if (!gm_add_str(o, "thoughtSignature", sig)) {
+				cJSON_Delete(o);
+				return CP_ENOMEM;
+			}
+			sig = NULL;
 		}
-		sig = NULL;
-		cJSON_AddItemToArray(parts, o);
+		if (o != NULL)
+			cJSON_AddItemToArray(parts, o);
+		if (thought && !p->redacted && p->signature != NULL) {
+			/* a second signature before any other part: the first
+			 * one stands alone */
+			if (sig != NULL && ((o = gm_sig_part(sig)) == NULL || !cJSON_AddItemToArray(parts, o)))
+				return CP_ENOMEM;
+			sig = p->signature;
+		}
 	}
-	if (sig != NULL) {
-		/* a signature with nothing after it stands alone */
-		if ((o = cJSON_CreateObject()) == NULL || !cJSON_AddItemToArray(parts, o) ||
-		    !gm_add_str(o, "thoughtSignature", sig))
-			return CP_ENOMEM;
-	}
+	if (sig != NULL && ((o = gm_sig_part(sig)) == NULL || !cJSON_AddItemToArray(parts, o)))
+		return CP_ENOMEM;
 	return CP_OK;
 }
 
@@ -1218,6 +1237,7 @@ gm_dec_finish(struct pv_dec *d, pv_emit_fn emit, void *arg)
 struct pv_enc {
 	struct pv_enc_base b;    /* options and the answer so far */
 	cJSON *pending;          /* stream: the part of the next chunk, or NULL */
+	char *sig;               /* a signature waiting for the next part */
 	size_t chunks;           /* stream chunks written */
 	bool errored;            /* an error was written: nothing follows */
 };
@@ -1244,6 +1264,7 @@ gm_enc_free(struct pv_enc *e)
 		return;
 	pv_enc_base_release(&e->b);
 	cJSON_Delete(e->pending);
+	free(e->sig);
 	free(e);
 }
 
@@ -1358,23 +1379,22 @@ gm_flush(struct pv_enc *e, struct buf *out, bool final)
 	return gm_put_chunk(e, gm_response_obj_of(e, parts, final), out);
 }
 
-/* Make p the pending part; a pending signature-only part takes p's
- * members instead. */
+/* Make p the pending part (the one before is written first); a
+ * non-thought part takes the signature that waits. */
 static int
 gm_pend(struct pv_enc *e, cJSON *p, struct buf *out)
 {
-	cJSON *it;
 	int rc;
 
 	if (p == NULL)
 		return CP_ENOMEM;
-	if (e->pending != NULL && e->pending->child != NULL && e->pending->child->next == NULL &&
-	    strcmp(e->pending->child->string, "thoughtSignature") == 0 &&
-	    !cJSON_HasObjectItem(p, "thought")) {
-		while ((it = p->child) != NULL)
-			cJSON_AddItemToObject(e->pending, it->string, cJSON_DetachItemViaPointer(p, it));
-		cJSON_Delete(p);
-		return CP_OK;
+	if (e->sig != NULL && !cJSON_HasObjectItem(p, "thought")) {
+		if (!gm_add_str(p, "thoughtSignature", e->sig)) {
+			cJSON_Delete(p);
+			return CP_ENOMEM;
+		}
+		free(e->sig);
+		e->sig = NULL;
 	}
 	if (e->pending != NULL && (rc = gm_flush(e, out, false)) != CP_OK) {
 		cJSON_Delete(p);
@@ -1417,7 +1437,7 @@ static int
 gm_enc_stream(struct pv_enc *e, const struct pv_event *ev, struct buf *out)
 {
 	struct pv_block *b;
-	cJSON *p, *err;
+	cJSON *err;
 	char *s;
 	int rc;
 
@@ -1431,20 +1451,19 @@ gm_enc_stream(struct pv_enc *e, const struct pv_event *ev, struct buf *out)
 			log_debug("gemini: redacted thinking dropped");
 			return CP_OK;
 		}
-		if ((s = pv_strndup(ev->text != NULL ? ev->text : "", ev->text != NULL ? ev->len : 0)) == NULL)
-			return CP_ENOMEM;
-		if (e->pending != NULL && cJSON_HasObjectItem(e->pending, "thought") &&
-		    !cJSON_HasObjectItem(e->pending, "thoughtSignature")) {
-			rc = gm_add_str(e->pending, "thoughtSignature", s) ? CP_OK : CP_ENOMEM;
+		/* it waits for the next part; a second one first lets the
+		 * waiting one out alone */
+		if (e->sig != NULL) {
+			s = e->sig;
+			e->sig = NULL;
+			rc = gm_pend(e, gm_sig_part(s), out);
 			free(s);
-			return rc;
+			if (rc != CP_OK)
+				return rc;
 		}
-		if ((p = cJSON_CreateObject()) != NULL && !gm_add_str(p, "thoughtSignature", s)) {
-			cJSON_Delete(p);
-			p = NULL;
-		}
-		free(s);
-		return gm_pend(e, p, out);
+		if ((e->sig = pv_strndup(ev->text != NULL ? ev->text : "", ev->text != NULL ? ev->len : 0)) == NULL)
+			return CP_ENOMEM;
+		return CP_OK;
 	case PV_EV_TOOL_END:
 		/* Gemini sends a call whole, with its arguments as an object */
 		if ((b = pv_gather_tool(&e->b.g, ev->index)) == NULL)
@@ -1476,7 +1495,7 @@ gm_enc_event(struct pv_enc *e, const struct pv_event *ev, struct buf *out)
 	return e->b.o.stream ? gm_enc_stream(e, ev, out) : CP_OK;
 }
 
-/* The gathered answer's parts. */
+/* The gathered answer's parts (signatures as gm_enc_parts puts them). */
 static cJSON *
 gm_parts_of(struct pv_enc *e)
 {
@@ -1490,27 +1509,23 @@ gm_parts_of(struct pv_enc *e)
 		p = NULL;
 		if (b->kind == PV_THINKING && b->redacted)
 			continue;
-		if (b->kind == PV_THINKING && b->len == 0) {
+		if (b->kind == PV_THINKING) {
+			if (sig != NULL && ((p = gm_sig_part(sig)) == NULL || !cJSON_AddItemToArray(parts, p)))
+				goto fail;
+			if (b->len > 0 && ((p = gm_text_part(b->text, b->len, true)) == NULL ||
+			    !cJSON_AddItemToArray(parts, p)))
+				goto fail;
 			sig = b->signature;
 			continue;
 		}
-		if (b->kind == PV_TOOL_CALL)
-			p = gm_call_part(b);
-		else if ((p = gm_text_part(b->text, b->len, b->kind == PV_THINKING)) != NULL &&
-		    b->kind == PV_THINKING && b->signature != NULL &&
-		    !gm_add_str(p, "thoughtSignature", b->signature)) {
-			cJSON_Delete(p);
-			p = NULL;
-		}
+		p = b->kind == PV_TOOL_CALL ? gm_call_part(b) : gm_text_part(b->text, b->len, false);
 		if (p == NULL || !cJSON_AddItemToArray(parts, p))
 			goto fail;
-		if (sig != NULL && !cJSON_HasObjectItem(p, "thoughtSignature") &&
-		    !gm_add_str(p, "thoughtSignature", sig))
+		if (sig != NULL && !gm_add_str(p, "thoughtSignature", sig))
 			goto fail;
 		sig = NULL;
 	}
-	if (sig != NULL && ((p = cJSON_CreateObject()) == NULL || !cJSON_AddItemToArray(parts, p) ||
-	    !gm_add_str(p, "thoughtSignature", sig)))
+	if (sig != NULL && ((p = gm_sig_part(sig)) == NULL || !cJSON_AddItemToArray(parts, p)))
 		goto fail;
 	return parts;
 fail:
@@ -1542,6 +1557,15 @@ gm_enc_finish(struct pv_enc *e, struct buf *out)
 			if (e->b.g.blocks[i].kind == PV_TOOL_CALL && !e->b.g.blocks[i].done &&
 			    (rc = gm_pend(e, gm_call_part(&e->b.g.blocks[i]), out)) != CP_OK)
 				return rc;
+		if (e->sig != NULL) {
+			char *sig = e->sig;
+
+			e->sig = NULL;
+			rc = gm_pend(e, gm_sig_part(sig), out);
+			free(sig);
+			if (rc != CP_OK)
+				return rc;
+		}
 		if ((rc = gm_flush(e, out, true)) != CP_OK)
 			return rc;
 	}
