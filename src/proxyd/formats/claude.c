@@ -981,7 +981,7 @@ struct pv_dec {
 	bool started;            /* START emitted */
 	bool stopped;            /* STOP emitted */
 	pv_emit_fn emit;         /* during a feed */
-	void *arg;
+	void *arg;               /* its argument */
 };
 
 static struct pv_dec *

@@ -156,11 +156,11 @@ struct gm_dec_ctx {
 	size_t n_calls;          /* call_<n> counter */
 	struct pv_map names;     /* call name (borrowed from the request) -> queue */
 	struct gm_queue *q;      /* queues */
-	size_t n_q;
+	size_t n_q;              /* queues used */
 	size_t *next;            /* per call number: next call of its name */
 	size_t cap_next;         /* entries allocated in next */
-	char *err;
-	size_t errlen;
+	char *err;               /* the caller's message buffer */
+	size_t errlen;           /* its size */
 };
 
 /* A functionCall named name takes call number n. */
@@ -993,7 +993,7 @@ struct pv_dec {
 	struct pv_usage usage;   /* the last usageMetadata */
 	int n_tools;             /* calls so far (call_<n>) */
 	pv_emit_fn emit;         /* during a feed */
-	void *arg;
+	void *arg;               /* its argument */
 };
 
 static struct pv_dec *

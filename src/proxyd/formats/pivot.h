@@ -387,7 +387,7 @@ struct pv_gather {
 	char *model;             /* START model, or NULL */
 	bool started;            /* START seen */
 	struct pv_block *blocks; /* content in order */
-	size_t n_blocks;
+	size_t n_blocks;         /* blocks used */
 	size_t bytes;            /* total kept, capped at PV_ANSWER_MAX */
 	struct pv_usage usage;   /* last USAGE */
 	bool have_usage;         /* a USAGE was seen */
