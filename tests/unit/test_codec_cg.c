@@ -257,6 +257,12 @@ test_bad_requests(void **state)
 		{ FMT_CLAUDE, "{\"model\":\"m\",\"messages\":[],\"stop_sequences\":[1]}", "stop_sequences" },
 		{ FMT_CLAUDE, "{\"model\":\"m\",\"messages\":[],\"metadata\":{\"user_id\":7}}", "metadata.user_id" },
 		{ FMT_CLAUDE, "{\"model\":\"m\",\"messages\":[],\"system\":{}}", "system" },
+		{ FMT_CLAUDE, "{\"model\":\"m\",\"messages\":[],\"thinking\":{\"type\":\"lots\"}}", "thinking.type" },
+		{ FMT_CLAUDE, "{\"model\":\"m\",\"messages\":[],\"thinking\":{\"type\":\"adaptive\",\"display\":1}}",
+		  "thinking.display" },
+		{ FMT_CLAUDE, "{\"model\":\"m\",\"messages\":[],\"output_config\":{\"effort\":\"huge\"}}",
+		  "output_config.effort" },
+		{ FMT_CLAUDE, "{\"model\":\"m\",\"messages\":[],\"output_config\":[]}", "output_config" },
 		{ FMT_GEMINI, "{}", "contents" },
 		{ FMT_GEMINI, "{\"contents\":[{\"role\":\"system\",\"parts\":[]}]}", "contents[0].role" },
 		{ FMT_GEMINI, "{\"contents\":[{\"role\":\"user\"}]}", "contents[0].parts" },
@@ -403,6 +409,58 @@ test_claude_rules(void **state)
 	assert_null(cJSON_GetObjectItemCaseSensitive(o, "thinking"));
 	assert_true(num_at(o, "temperature", NULL) == 0.7);
 	cJSON_Delete(o);
+	/* Claude 4.6 and later: adaptive thinking steered by an effort
+	 * (from the budget when there is no effort); 4.7 and later also
+	 * say whether to show the thinking; older models take a budget */
+	{
+		static const struct {
+			const char *model;
+			const char *type;
+			const char *effort;
+			bool display;
+		} vs[] = {
+			{ "claude-sonnet-4-6", "adaptive", "medium", false },
+			{ "claude-opus-4-7-20260101", "adaptive", "medium", true },
+			{ "claude-fable-5", "adaptive", "medium", true },
+			{ "claude-sonnet-4-5-20250929", "enabled", NULL, false },
+			{ "claude-3-7-sonnet-latest", "enabled", NULL, false },
+			{ "claude-opus-4", "enabled", NULL, false },
+			{ "my-alias", "enabled", NULL, false },
+		};
+		size_t k;
+
+		r.max_tokens = 20000;
+		r.effort = PV_EFFORT_UNSET;
+		r.budget = 5000;
+		r.want_thoughts = true;
+		for (k = 0; k < sizeof(vs) / sizeof(vs[0]); k++) {
+			const cJSON *th, *oc;
+
+			free(r.model);
+			r.model = strdup(vs[k].model);
+			o = enc(&codec_claude, &r);
+			th = cJSON_GetObjectItemCaseSensitive(o, "thinking");
+			oc = cJSON_GetObjectItemCaseSensitive(o, "output_config");
+			if (strcmp(cJSON_GetObjectItemCaseSensitive(th, "type")->valuestring, vs[k].type) != 0)
+				fail_msg("%s: thinking type %s", vs[k].model, cJSON_GetObjectItemCaseSensitive(th,
+				    "type")->valuestring);
+			if (vs[k].effort != NULL)
+				assert_string_equal(cJSON_GetObjectItemCaseSensitive(oc, "effort")->valuestring,
+				    vs[k].effort);
+			else {
+				assert_null(oc);
+				assert_true(num_at(th, "budget_tokens", NULL) == 5000);
+			}
+			assert_int_equal(cJSON_HasObjectItem(th, "display"), vs[k].display);
+			cJSON_Delete(o);
+		}
+		r.budget = -1;
+		r.want_thoughts = false;
+		r.effort = PV_EFFORT_HIGH;
+		r.max_tokens = 1000;
+		free(r.model);
+		r.model = strdup("claude-x");
+	}
 	/* OpenAI's temperature 2 is Anthropic's 1 */
 	r.temperature = 2;
 	o = enc(&codec_claude, &r);

@@ -32,6 +32,20 @@
 #define CL_THINK_DEFAULT 8192       /* budget for "think" without a number */
 #define CL_TEMP_MAX 1.0             /* Anthropic's temperature range is 0..1 */
 
+/* Claude 4.6 and later think "adaptive" (Opus 4.7 and later refuse a
+ * budget): the model decides, output_config.effort steers. */
+#define CL_ADAPTIVE_SINCE 46        /* version x 10 */
+#define CL_DISPLAY_SINCE 47         /* thinking.display exists from 4.7 */
+
+/* output_config.effort <-> pivot effort (xhigh and max read as high). */
+static const struct {
+	const char *name;
+	enum pv_effort effort;
+} cl_efforts[] = {
+	{ "low", PV_EFFORT_LOW }, { "medium", PV_EFFORT_MEDIUM }, { "high", PV_EFFORT_HIGH },
+	{ "xhigh", PV_EFFORT_HIGH }, { "max", PV_EFFORT_HIGH },
+};
+
 /* Budget per OpenAI-style effort (cliproxyd(8) "Thinking"). */
 static const long long cl_effort_budget[] = {
 	[PV_EFFORT_UNSET] = -1,
@@ -503,10 +517,40 @@ bad:
 	return CP_EINVAL;
 }
 
+/* The Claude version in a model name, times ten: "claude-opus-4-7" 47,
+ * "claude-sonnet-4-5-20250929" 45, "claude-3-5-haiku-latest" 35,
+ * "claude-fable-5" 50; 0 when the name says none. */
+static int
+cl_version(const char *model)
+{
+	const char *p;
+	int major = -1, minor = 0;
+
+	if (model == NULL || strncmp(model, "claude-", 7) != 0)
+		return 0;
+	for (p = model + 7; *p != '\0';) {
+		size_t n = strcspn(p, "-"), d = strspn(p, "0123456789");
+
+		if (d == n && n > 0 && n <= 2) {
+			if (major < 0)
+				major = (p[0] - '0') * (n == 2 ? 10 : 1) + (n == 2 ? p[1] - '0' : 0);
+			else {
+				minor = p[0] - '0';
+				break;
+			}
+		} else if (major >= 0)
+			break;
+		p += n;
+		if (*p == '-')
+			p++;
+	}
+	return major < 0 ? 0 : major * 10 + minor;
+}
+
 static int
 cl_dec_thinking(const cJSON *th, struct pv_request *r, char *err, size_t errlen)
 {
-	const char *type = NULL;
+	const char *type = NULL, *display = NULL;
 	long long budget;
 
 	if (!cJSON_IsObject(th) || pv_get_str(th, "type", "", &type, NULL, 0) != CP_OK) {
@@ -518,8 +562,17 @@ cl_dec_thinking(const cJSON *th, struct pv_request *r, char *err, size_t errlen)
 		r->budget = 0;
 		return CP_OK;
 	}
+	if (strcmp(type, "adaptive") == 0) {
+		/* display "omitted": thinking happens, its text is not shown */
+		if (pv_get_str(th, "display", "thinking", &display, err, errlen) == CP_EINVAL)
+			return CP_EINVAL;
+		r->want_thoughts = display == NULL || strcmp(display, "omitted") != 0;
+		if (r->effort == PV_EFFORT_UNSET && !r->want_thoughts)
+			r->effort = PV_EFFORT_MEDIUM;
+		return CP_OK;
+	}
 	if (strcmp(type, "enabled") != 0) {
-		cp_seterr(err, errlen, "thinking.type: must be \"enabled\" or \"disabled\"");
+		cp_seterr(err, errlen, "thinking.type: must be \"enabled\", \"adaptive\" or \"disabled\"");
 		return CP_EINVAL;
 	}
 	if (pv_get_int(th, "budget_tokens", "thinking", CL_THINK_MIN, 1LL << 40, &budget,
@@ -530,6 +583,36 @@ cl_dec_thinking(const cJSON *th, struct pv_request *r, char *err, size_t errlen)
 	r->budget = budget;
 	r->want_thoughts = true;
 	return CP_OK;
+}
+
+/* output_config {effort}; its "format" (structured output) has no pivot
+ * field and is dropped. */
+static int
+cl_dec_output_config(const cJSON *oc, struct pv_request *r, char *err, size_t errlen)
+{
+	const char *e = NULL;
+	size_t i;
+
+	if (!cJSON_IsObject(oc)) {
+		cp_seterr(err, errlen, "output_config: must be an object");
+		return CP_EINVAL;
+	}
+	if (cJSON_HasObjectItem(oc, "format"))
+		log_debug("claude: output_config.format dropped");
+	switch (pv_get_str(oc, "effort", "output_config", &e, err, errlen)) {
+	case CP_OK:
+		for (i = 0; i < sizeof(cl_efforts) / sizeof(cl_efforts[0]); i++)
+			if (strcmp(e, cl_efforts[i].name) == 0) {
+				r->effort = cl_efforts[i].effort;
+				return CP_OK;
+			}
+		cp_seterr(err, errlen, "output_config.effort: must be low, medium, high, xhigh or max");
+		return CP_EINVAL;
+	case CP_EINVAL:
+		return CP_EINVAL;
+	default:
+		return CP_OK;
+	}
 }
 
 static int
@@ -577,6 +660,9 @@ cl_decode_request(const cJSON *req, const char *path_model, bool path_stream,
 		goto out;
 	if ((it = cJSON_GetObjectItemCaseSensitive(req, "tool_choice")) != NULL && !cJSON_IsNull(it) &&
 	    (rc = cl_dec_tool_choice(it, r, err, errlen)) != CP_OK)
+		goto out;
+	if ((it = cJSON_GetObjectItemCaseSensitive(req, "output_config")) != NULL && !cJSON_IsNull(it) &&
+	    (rc = cl_dec_output_config(it, r, err, errlen)) != CP_OK)
 		goto out;
 	if ((it = cJSON_GetObjectItemCaseSensitive(req, "thinking")) != NULL && !cJSON_IsNull(it) &&
 	    (rc = cl_dec_thinking(it, r, err, errlen)) != CP_OK)
@@ -913,9 +999,10 @@ cl_encode_request(const struct pv_request *r, cJSON **out)
 	cJSON *root = NULL, *a, *o;
 	long long max_tokens, budget;
 	size_t i;
-	int rc = CP_ENOMEM;
+	int rc = CP_ENOMEM, version;
 
 	*out = NULL;
+	version = cl_version(r->model);
 	budget = cl_budget(r, &max_tokens);
 	if ((root = cJSON_CreateObject()) == NULL ||
 	    cJSON_AddStringToObject(root, "model", r->model != NULL ? r->model : "") == NULL ||
@@ -929,11 +1016,36 @@ cl_encode_request(const struct pv_request *r, cJSON **out)
 	rc = CP_ENOMEM;
 	if (cl_enc_tools(r, root, budget > 0) != CP_OK)
 		goto out;
-	if (budget > 0) {
+	if (budget > 0 && version >= CL_ADAPTIVE_SINCE) {
+		/* the model decides how much; the effort (the client's, else
+		 * one for its budget) steers */
+		enum pv_effort eff = r->effort;
+
+		if (eff == PV_EFFORT_UNSET && r->budget > 0)
+			eff = r->budget <= 2048 ? PV_EFFORT_LOW : r->budget <= 8192 ? PV_EFFORT_MEDIUM :
+			    PV_EFFORT_HIGH;
+		if (eff == PV_EFFORT_MINIMAL)
+			eff = PV_EFFORT_LOW;
+		if ((o = cJSON_AddObjectToObject(root, "thinking")) == NULL ||
+		    cJSON_AddStringToObject(o, "type", "adaptive") == NULL)
+			goto out;
+		if (version >= CL_DISPLAY_SINCE && cJSON_AddStringToObject(o, "display",
+		    r->want_thoughts ? "summarized" : "omitted") == NULL)
+			goto out;
+		for (i = 0; eff != PV_EFFORT_UNSET && i < sizeof(cl_efforts) / sizeof(cl_efforts[0]); i++)
+			if (cl_efforts[i].effort == eff) {
+				if ((o = cJSON_AddObjectToObject(root, "output_config")) == NULL ||
+				    cJSON_AddStringToObject(o, "effort", cl_efforts[i].name) == NULL)
+					goto out;
+				break;
+			}
+	} else if (budget > 0) {
 		if ((o = cJSON_AddObjectToObject(root, "thinking")) == NULL ||
 		    cJSON_AddStringToObject(o, "type", "enabled") == NULL ||
 		    cJSON_AddNumberToObject(o, "budget_tokens", (double)budget) == NULL)
 			goto out;
+	}
+	if (budget > 0) {
 		if (r->temperature >= 0 || r->top_k >= 0)
 			log_debug("claude: temperature/top_k are not allowed with thinking: dropped");
 	} else {
