@@ -236,9 +236,38 @@ authstore_seterr(char *err, size_t errlen, const char *msg)
 		snprintf(err, errlen, "%s", msg);
 }
 
+/* The If-Match precondition of a change to name, under the lock: the
+ * ETag of the file's bytes as they are now (a missing or invisible file
+ * has none, so it fails every If-Match). */
+static bool
+authstore_precondition(int dirfd, const char *name, const char *if_match)
+{
+	char etag[ETAG_LEN + 1];
+	char *cur = NULL;
+	size_t clen = 0;
+	bool ok;
+
+	if (if_match == NULL)
+		return true;
+	if (fio_read_at(dirfd, name, CP_AUTHFILE_MAX, &cur, &clen) != CP_OK)
+		return etag_if_match(if_match, NULL);
+	etag_of(cur, clen, etag, sizeof(etag));
+	cp_wipe(cur, clen);  /* tokens */
+	free(cur);
+	ok = etag_if_match(if_match, etag);
+	return ok;
+}
+
 int
 authstore_write(const char *dir, const char *name, const char *data, size_t len,
     char *err, size_t errlen)
+{
+	return authstore_write_if(dir, name, data, len, NULL, err, errlen);
+}
+
+int
+authstore_write_if(const char *dir, const char *name, const char *data, size_t len,
+    const char *if_match, char *err, size_t errlen)
 {
 	struct lock lk = LOCK_INIT;
 	struct stat st;
@@ -278,6 +307,11 @@ authstore_write(const char *dir, const char *name, const char *data, size_t len,
 		rc = CP_EEXIST;
 		goto out;
 	}
+	if (!authstore_precondition(dirfd, name, if_match)) {
+		authstore_seterr(err, errlen, "file changed since it was read");
+		rc = CP_ECHANGED;
+		goto out;
+	}
 	rc = fio_write_atomic_at(dirfd, name, data, len, AUTHSTORE_FILE_MODE, err, errlen);
 out:
 	authstore_end(dirfd, &lk);
@@ -287,6 +321,12 @@ out:
 
 int
 authstore_delete(const char *dir, const char *name)
+{
+	return authstore_delete_if(dir, name, NULL);
+}
+
+int
+authstore_delete_if(const char *dir, const char *name, const char *if_match)
 {
 	struct lock lk = LOCK_INIT;
 	struct stat st;
@@ -298,6 +338,10 @@ authstore_delete(const char *dir, const char *name)
 		goto out;
 	if (!authstore_visible(dirfd, name, &st)) {
 		rc = CP_ENOTFOUND;
+		goto out;
+	}
+	if (!authstore_precondition(dirfd, name, if_match)) {
+		rc = CP_ECHANGED;
 		goto out;
 	}
 	if (unlinkat(dirfd, name, 0) == -1) {

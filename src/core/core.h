@@ -46,6 +46,7 @@ enum cp_err {
 	CP_ETYPE,      /* value present but of the wrong type */
 	CP_EEXIST,     /* already exists */
 	CP_EPERM,      /* not allowed (name, path, permission) */
+	CP_ECHANGED,   /* If-Match precondition failed: the file changed */
 };
 
 /* Short stable name of an error code, e.g. "busy". Never NULL. */
@@ -134,6 +135,26 @@ void sha256_final(struct sha256_ctx *c, uint8_t out[SHA256_LEN]);
 void sha256(const void *data, size_t len, uint8_t out[SHA256_LEN]);
 /* Lowercase hex of out; hex must hold 65 bytes. */
 void sha256_hex(const void *data, size_t len, char hex[65]);
+
+/* ---------------------------------------------------------------- etag.c */
+
+/* Entity tags of files (RFC 9110 8.8.3): one strong validator derived from
+ * the bytes, '"' + sha256 hex + '"'. The one place that makes them and the
+ * one place that compares them (DESIGN 5 "Beyond the spec"). */
+#define ETAG_LEN 67            /* bytes of an ETag, quotes included */
+#define ETAG_HEADER_MAX 8192   /* If-Match / If-None-Match bytes we look at */
+/* ETag of data into out (>= ETAG_LEN + 1 bytes). */
+void etag_of(const void *data, size_t len, char *out, size_t outlen);
+/* ETag of a file whose sha256 hex is already known. */
+void etag_of_sha(const char sha[65], char *out, size_t outlen);
+/* If-Match (RFC 9110 13.1.1): true when header is "*" and the resource
+ * exists (etag != NULL), or lists etag by strong comparison. A weak tag or
+ * a malformed header never matches. */
+bool etag_if_match(const char *header, const char *etag);
+/* If-None-Match (RFC 9110 13.1.2): true when the header matches, i.e. a
+ * GET may answer 304: "*" with a resource, or etag listed (weak
+ * comparison). A malformed header matches nothing. */
+bool etag_if_none_match(const char *header, const char *etag);
 
 /* ---------------------------------------------------------------- json.c */
 
@@ -260,6 +281,12 @@ int authstore_write(const char *dir, const char *name, const char *data, size_t 
 /* Under the lock; CP_EINVAL bad name, CP_ENOTFOUND missing or not a
  * regular file. */
 int authstore_delete(const char *dir, const char *name);
+/* The same two with an If-Match precondition (etag_if_match, NULL: none)
+ * checked under the auth-dir lock against the file as it is then:
+ * CP_ECHANGED when it fails (a missing file fails every If-Match). */
+int authstore_write_if(const char *dir, const char *name, const char *data, size_t len,
+    const char *if_match, char *err, size_t errlen);
+int authstore_delete_if(const char *dir, const char *name, const char *if_match);
 /* Delete exactly what authstore_list shows; *deleted counts them. */
 int authstore_delete_all(const char *dir, size_t *deleted);
 /* Path of the auth-dir lock file into out. */
@@ -319,6 +346,8 @@ struct cfg {
 	size_t n_endpoints;
 	char *secret_key_path;        /* "remote-management.secret-key" or
 	                                 "remote-management-key": where it lives */
+	char *state_dir;              /* state-dir as written, "" = the default
+	                                 (cfg_state_dir) */
 };
 
 /* Parse YAML text into a model, filling defaults and validating every key
@@ -337,6 +366,14 @@ cJSON *cfg_to_json(const struct cfg *c, bool with_secret);
 const char *cfg_default_path(void);
 /* "~" / "~/x" expanded against the running user's home; caller frees. */
 char *cfg_expand_home(const char *path);
+/* The state directory (DESIGN 3 state-dir), the one rule both programs
+ * use: the config's state-dir ("~" expanded, relative to the config's
+ * directory), else LOCALSTATEDIR/lib/cliproxy when config_path is the
+ * packaged config, else "<config dir>/state". c may be NULL (a config
+ * that does not load). Caller frees; NULL on ENOMEM. */
+char *cfg_state_dir(const struct cfg *c, const char *config_path);
+/* The directory part of path into out ("." when none, "/" for "/x"). */
+void cfg_dir_of(const char *path, char *out, size_t outlen);
 /* Lock file beside the config: "<dir>/.cliproxy.lock" into out. */
 void cfg_lock_path(const char *config_path, char *out, size_t outlen);
 /* Validate one item of a list key given as JSON (used by the management
@@ -436,6 +473,25 @@ struct cfg_tx {
 };
 typedef int (*cfg_tx_fn)(struct cfg_tx *tx, void *arg);
 int cfg_transact(const char *path, cfg_tx_fn fn, void *arg, char *err, size_t errlen);
+/* What a caller may add to a transaction: a precondition checked and
+ * hooks run under the lock, and what happened. */
+struct cfg_tx_opts {
+	const char *if_match;      /* If-Match value (etag_if_match), NULL: none;
+	                              checked against the file read under the
+	                              lock: CP_ECHANGED, fn not called */
+	int (*before_write)(struct cfg_tx *tx, void *arg); /* new text
+	                              validated, not yet renamed; non-CP_OK
+	                              aborts with the file untouched; a
+	                              message goes in tx->err */
+	void (*after_write)(const struct cfg_tx *tx, void *arg); /* renamed */
+	void *hook_arg;            /* argument of both hooks */
+	char sha_before[65];       /* out: sha256 hex of the file read */
+	char sha_after[65];        /* out: of the file left (== before when
+	                              nothing was written) */
+	bool written;              /* out: a new file replaced the old */
+};
+int cfg_transact_opts(const char *path, struct cfg_tx_opts *o, cfg_tx_fn fn, void *arg,
+    char *err, size_t errlen);
 /* Convenience inside fn: tx->out = yaml_set(current out or text, path, value). */
 int cfg_tx_set(struct cfg_tx *tx, const char *const *path, const cJSON *value);
 

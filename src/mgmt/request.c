@@ -248,6 +248,20 @@ drain(struct mgmt_req *rq)
 int
 req_read_body(struct mgmt_req *rq)
 {
+	return req_read_body_cap(rq, CP_BODY_MAX);
+}
+
+const char *
+req_header(const struct mgmt_req *rq, const char *cgi_name)
+{
+	const char *v = req_env(rq, cgi_name);
+
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+int
+req_read_body_cap(struct mgmt_req *rq, size_t cap)
+{
 	const char *cl = req_env(rq, "CONTENT_LENGTH");
 	long long want = -1;
 	struct buf b;
@@ -257,7 +271,7 @@ req_read_body(struct mgmt_req *rq)
 	if (rq->body_read)
 		return rq->body != NULL ? CP_OK : CP_EINVAL;
 	rq->body_read = true;
-	buf_init(&b, CP_BODY_MAX);
+	buf_init(&b, cap);
 	/* RFC 3875 4.1.2: CONTENT_LENGTH is a decimal integer; an empty or
 	 * absent one means "read to the end" with our cap. */
 	if (cl != NULL && cl[0] != '\0') {
@@ -265,7 +279,7 @@ req_read_body(struct mgmt_req *rq)
 			rc = CP_EINVAL;
 			goto out;
 		}
-		if (want > (long long)CP_BODY_MAX) {
+		if (want > (long long)cap) {
 			drain(rq);
 			rc = CP_ETOOBIG;
 			goto out;
