@@ -141,7 +141,7 @@ void sha256_hex(const void *data, size_t len, char hex[65]);
 /* Entity tags of files (RFC 9110 8.8.3): one strong validator derived from
  * the bytes, '"' + sha256 hex + '"'. The one place that makes them and the
  * one place that compares them (DESIGN 5 "Beyond the spec"). */
-#define ETAG_LEN 67            /* bytes of an ETag, quotes included */
+#define ETAG_LEN 66            /* bytes of an ETag, quotes included */
 #define ETAG_HEADER_MAX 8192   /* If-Match / If-None-Match bytes we look at */
 /* ETag of data into out (>= ETAG_LEN + 1 bytes). */
 void etag_of(const void *data, size_t len, char *out, size_t outlen);

@@ -393,9 +393,9 @@ void
 h_reqlog_clear(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 {
 	struct rl_entry *v = NULL;
-	size_t n = 0, deleted = 0;
+	size_t n = 0, deleted = 0, failed = 0;
 	cJSON *o = NULL;
-	int dfd = reqlog_dir(rq, rs);
+	int dfd = reqlog_dir(rq, rs), why = 0;
 
 	(void)arg;
 	if (dfd == -2)
@@ -405,12 +405,24 @@ h_reqlog_clear(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 		goto out;
 	}
 	/* exactly what the list shows */
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if (unlinkat(dfd, v[i].name, 0) == 0)
 			deleted++;
+		else if (errno != ENOENT && failed++ == 0)
+			why = errno;
+	}
 	if (dfd >= 0)
 		(void)fsync(dfd);
-	chg_audit_files(rq, NULL, deleted);
+	if (deleted > 0)
+		chg_audit_files(rq, NULL, deleted);
+	if (failed > 0) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "cannot delete %zu request logs: %s", failed,
+		    strerror(why));
+		resp_cp_error(rs, CP_EIO, msg);
+		goto out;
+	}
 	if ((o = cJSON_CreateObject()) == NULL ||
 	    cJSON_AddStringToObject(o, "status", "ok") == NULL ||
 	    cJSON_AddNumberToObject(o, "deleted", (double)deleted) == NULL) {
