@@ -133,7 +133,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if ((state_dir = pick_state_dir(state_opt, config)) == NULL)
 		goto out;
-	if (mkdir(state_dir, 0750) != 0 && errno != EEXIST) {
+	if (mkdir(state_dir, 0770) != 0 && errno != EEXIST) {
 		log_err("cannot create state directory '%s'", state_dir);
 		goto out;
 	}
