@@ -28,7 +28,13 @@
 bool
 authstore_name_ok(const char *name, size_t len)
 {
-	size_t i;
+	return file_name_ok(name, len, ".json");
+}
+
+bool
+file_name_ok(const char *name, size_t len, const char *suffix)
+{
+	size_t i, sl = strlen(suffix);
 
 	if (name == NULL || len < 1 || len > CP_AUTHNAME_MAX || name[0] == '.')
 		return false;
@@ -42,7 +48,7 @@ authstore_name_ok(const char *name, size_t len)
 	}
 	/* The checks above rule out an embedded NUL, so name is a C string of
 	 * exactly len bytes from here on. */
-	return len > 5 && strncasecmp(name + len - 5, ".json", 5) == 0;
+	return len > sl && strncasecmp(name + len - sl, suffix, sl) == 0;
 }
 
 void

@@ -255,6 +255,8 @@ bool pw_check(struct pw_memo *m, const char *plain, const char *hash);
  * ".json" case-insensitively, does not start with '.'. len is explicit so
  * an embedded NUL fails. */
 bool authstore_name_ok(const char *name, size_t len);
+/* The same allow-list with another suffix (request logs: ".log"). */
+bool file_name_ok(const char *name, size_t len, const char *suffix);
 
 struct authstore_entry {
 	char name[CP_AUTHNAME_MAX + 1]; /* file name */

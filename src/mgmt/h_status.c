@@ -22,7 +22,7 @@
 #define STATUS_FILE      "cliproxyd.status"  /* DESIGN 6 */
 #define STATUS_FILE_MAX  (1024u * 1024u)     /* what we read of it */
 #define REQLOG_SUFFIX    ".log"              /* proxyd/reqlog.c */
-#define REQLOG_NAME_MAX  200                 /* as auth files (DESIGN 4) */
+#define REQLOG_NAME_MAX  CP_AUTHNAME_MAX     /* as auth files (DESIGN 4) */
 #define REQLOG_FILES_MAX 10000               /* listed at most */
 #define REQLOG_FILE_MAX  (8u * 1024u * 1024u) /* served at most */
 #define REQLOG_SCAN      65536               /* status scan chunk */
@@ -155,18 +155,7 @@ h_audit(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 static bool
 reqlog_name_ok(const char *s, size_t len)
 {
-	if (len == 0 || len > REQLOG_NAME_MAX || s[0] == '.' || strlen(s) != len ||
-	    !str_has_suffix_ci(s, REQLOG_SUFFIX) || len == sizeof(REQLOG_SUFFIX) - 1)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '@' ||
-		    c == '+' || c == '-'))
-			return false;
-	}
-	return true;
+	return file_name_ok(s, len, REQLOG_SUFFIX);
 }
 
 /* The request-log directory (request-log-dir, else <state-dir>/requests)
