@@ -104,11 +104,10 @@ before_write(struct cfg_tx *tx, void *arg)
 	if (c->keys == NULL)
 		return CP_ENOMEM;
 	/* Open the audit log first: a change that cannot be recorded is
-	 * not made (the file is still untouched here). */
-	if (c->state_dir == NULL) {
-		snprintf(tx->err, sizeof(tx->err), "no state directory");
+	 * not made (the file is still untouched here). Its place comes from
+	 * the config as read under the lock. */
+	if ((c->state_dir = cfg_state_dir(tx->cfg, tx->path)) == NULL)
 		return CP_ENOMEM;
-	}
 	rc = audit_open(&c->audit, c->state_dir, MGMT_AUDIT_MAX, MGMT_AUDIT_KEEP, err,
 	    sizeof(err));
 	if (rc != CP_OK) {
@@ -161,7 +160,6 @@ chg_config(struct mgmt_req *rq, struct mgmt_resp *rs, cfg_tx_fn fn, void *arg,
 	c.restored = restored;
 	c.audit.fd = -1;
 	c.audit.lk.fd = -1;
-	c.state_dir = chg_state_dir(rq);
 	o.if_match = req_header(rq, "HTTP_IF_MATCH");
 	o.before_write = before_write;
 	o.after_write = after_write;

@@ -337,13 +337,16 @@ class PlusSuite(mgmtlib.DeploymentPerClass):
         stale = etag_of(b"something else")
         for method, path, body in changes:
             before = self.config()
+            n, audit = len(self.history_ids()), self.audit()
             if path == "/config.yaml":
                 body = before + b"# appended by a whole-file write\n"
             for im in (stale, "W/" + etag_of(before), "not-a-tag", '"' + sha(before) + '" x'):
                 r = self.req(method, path, body=body, headers={"If-Match": im})
                 self.error(r, 412, "config changed since it was read")
                 self.untouched(before, "%s %s If-Match %s" % (method, path, im))
-            n = len(self.history_ids())
+            # a refused change leaves no history and no audit line either
+            self.assertEqual(len(self.history_ids()), n)
+            self.assertEqual(self.audit(), audit)
             r = self.ok(self.req(method, path, body=body,
                                  headers={"If-Match": '"nope", ' + etag_of(before)}))
             self.assertEqual(r.header("ETag"), etag_of(self.config()), path)
@@ -520,6 +523,29 @@ class PlusSuite(mgmtlib.DeploymentPerClass):
         self.assertEqual(r.json(), {"status": "ok", "kept": ["remote-management"]})
         self.assertIn(b"allow-remote: true", self.config())
         self.assertEqual(self.req("GET", "/debug").json(), {"debug": False})
+
+    def test_change_that_cannot_be_recorded_is_not_made(self):
+        before = self.config()
+        # no history directory possible: a file is in the way
+        harness.write_file(self.history, b"in the way")
+        r = self.req("PUT", "/debug", body={"value": True})
+        self.assertRegex(self.error(r, 500), r"^failed to save config: cannot keep the previous "
+                         r"version: ")
+        self.untouched(before, "(history impossible)")
+        self.assertEqual(self.audit(), [])
+        os.unlink(self.history)
+        # no audit log possible
+        shutil.rmtree(self.state)
+        harness.write_file(self.state, b"in the way")
+        r = self.req("PUT", "/debug", body={"value": True})
+        self.assertRegex(self.error(r, 500), r"^failed to save config: cannot write the audit "
+                         r"log: ")
+        self.untouched(before, "(audit impossible)")
+        self.assertFalse(os.path.exists(self.history) and os.listdir(self.history))
+        os.unlink(self.state)
+        # the state dir is made when missing
+        self.ok(self.req("PUT", "/debug", body={"value": True}))
+        self.assertEqual(len(self.audit()), 1)
 
     def test_history_keeps_twenty(self):
         for i in range(25):
