@@ -534,6 +534,30 @@ class PlusSuite(mgmtlib.DeploymentPerClass):
         self.untouched(before, "(history impossible)")
         self.assertEqual(self.audit(), [])
         os.unlink(self.history)
+        # a symlink in its place is not followed: nothing lands outside
+        outside = os.path.join(self.dep.outside, "hist")
+        os.mkdir(outside)
+        harness.give(outside)
+        os.symlink(outside, self.history)
+        r = self.req("PUT", "/debug", body={"value": True})
+        self.assertRegex(self.error(r, 500), r"^failed to save config: cannot keep the previous "
+                         r"version: ")
+        self.untouched(before, "(history is a symlink)")
+        self.assertEqual(os.listdir(outside), [])
+        os.unlink(self.history)
+        # an audit log that is a symlink is not followed either
+        target = os.path.join(self.dep.outside, "audit-target")
+        harness.write_file(target, b"")
+        log = os.path.join(self.state, "audit.log")
+        self.assertEqual(harness.read_file(log), b"")   # opened, never written
+        os.unlink(log)
+        os.symlink(target, log)
+        r = self.req("PUT", "/debug", body={"value": True})
+        self.assertRegex(self.error(r, 500), r"^failed to save config: cannot write the audit "
+                         r"log: ")
+        self.untouched(before, "(audit.log is a symlink)")
+        self.assertEqual(harness.read_file(target), b"")
+        os.unlink(os.path.join(self.state, "audit.log"))
         # no audit log possible
         shutil.rmtree(self.state)
         harness.write_file(self.state, b"in the way")
