@@ -45,21 +45,6 @@ now_ms(char *out, size_t outlen)
 	snprintf(out, outlen, "%.20s.%03dZ", s, (int)(ts.tv_nsec / 1000000L % 1000));
 }
 
-static const char *
-method_name(enum mgmt_method m)
-{
-	switch (m) {
-	case MGMT_GET: return "GET";
-	case MGMT_PUT: return "PUT";
-	case MGMT_PATCH: return "PATCH";
-	case MGMT_POST: return "POST";
-	case MGMT_DELETE: return "DELETE";
-	case MGMT_OPTIONS: return "OPTIONS";
-	case MGMT_OTHER: break;
-	}
-	return "OTHER";
-}
-
 /* The fields every audit line and history note share. The path is the
  * routed path without the query: "?value=<key>" would put a secret in
  * the log (issue 13: never a secret value). */
@@ -72,7 +57,8 @@ base_entry(const struct mgmt_req *rq)
 	now_ms(t, sizeof(t));
 	if (o == NULL || cJSON_AddStringToObject(o, "time", t) == NULL ||
 	    cJSON_AddStringToObject(o, "client", rq->remote_addr) == NULL ||
-	    cJSON_AddStringToObject(o, "method", method_name(rq->method)) == NULL ||
+	    cJSON_AddStringToObject(o, "method", req_method_name(rq->method) != NULL ?
+	    req_method_name(rq->method) : "OTHER") == NULL ||
 	    cJSON_AddStringToObject(o, "path", rq->path) == NULL) {
 		cJSON_Delete(o);
 		return NULL;

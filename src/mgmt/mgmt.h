@@ -93,6 +93,9 @@ struct mgmt_req {
 
 void req_init(struct mgmt_req *rq, const struct mgmt_io *io, struct mgmt_state *st);
 void req_release(struct mgmt_req *rq);
+/* The name of one method bit ("GET"), NULL for MGMT_OTHER or a mask. The
+ * bits in increasing order are the order of an Allow header. */
+const char *req_method_name(unsigned m);
 /* An environment value of this request, NULL if unset. */
 const char *req_env(const struct mgmt_req *rq, const char *name);
 /* Decoded value of query parameter name into out (NUL-terminated; *len

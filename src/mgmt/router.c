@@ -105,26 +105,19 @@ static const struct route routes[] = {
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
-static const struct {
-	enum mgmt_method m;        /* bit */
-	const char *name;          /* as in an Allow header */
-} method_names[] = {
-	{ MGMT_GET, "GET" }, { MGMT_PUT, "PUT" }, { MGMT_PATCH, "PATCH" },
-	{ MGMT_POST, "POST" }, { MGMT_DELETE, "DELETE" }, { MGMT_OPTIONS, "OPTIONS" },
-};
-
 static void
 allow_header(struct mgmt_resp *rs, const char *name, unsigned mask)
 {
 	char v[128] = "";
 	size_t o = 0;
 
-	for (size_t i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++) {
+	/* every named method bit below MGMT_OTHER, in Allow-header order */
+	for (unsigned b = 1; b < MGMT_OTHER; b <<= 1) {
 		int n;
 
-		if (!(mask & method_names[i].m))
+		if (!(mask & b) || req_method_name(b) == NULL)
 			continue;
-		n = snprintf(v + o, sizeof(v) - o, "%s%s", o > 0 ? ", " : "", method_names[i].name);
+		n = snprintf(v + o, sizeof(v) - o, "%s%s", o > 0 ? ", " : "", req_method_name(b));
 		if (n < 0 || (size_t)n >= sizeof(v) - o)
 			break;
 		o += (size_t)n;
@@ -194,12 +187,12 @@ h_endpoints(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 		if (cJSON_AddStringToObject(e, "path", routes[i].path) == NULL ||
 		    (ms = cJSON_AddArrayToObject(e, "methods")) == NULL)
 			goto nomem;
-		for (size_t k = 0; k < sizeof(method_names) / sizeof(method_names[0]); k++) {
+		for (unsigned b = 1; b < MGMT_OTHER; b <<= 1) {
 			cJSON *m;
 
-			if (!(mask & method_names[k].m))
+			if (!(mask & b) || req_method_name(b) == NULL)
 				continue;
-			if ((m = cJSON_CreateString(method_names[k].name)) == NULL ||
+			if ((m = cJSON_CreateString(req_method_name(b))) == NULL ||
 			    !cJSON_AddItemToArray(ms, m)) {
 				cJSON_Delete(m);
 				goto nomem;
