@@ -40,6 +40,10 @@ static const struct list_desc d_codex = {
 static const struct list_desc d_compat = {
 	"openai-compatibility", LIST_OBJECT, "name", "name", "name" };
 
+/* PROVIDERS.md 6: one login endpoint per kind */
+static const enum oauth_kind k_claude = OAUTH_CLAUDE, k_codex = OAUTH_CODEX,
+    k_gemini = OAUTH_GEMINI, k_qwen = OAUTH_QWEN;
+
 /* ------------------------------------------------------------- table */
 
 #define SET (MGMT_PUT | MGMT_PATCH)
@@ -88,6 +92,14 @@ static const struct route routes[] = {
 	{ MGMT_POST, "/auth-files", h_auth_upload, NULL, 0 },
 	{ DEL, "/auth-files", h_auth_delete, NULL, 0 },
 	{ MGMT_GET, "/auth-files/download", h_auth_download, NULL, 0 },
+	{ MGMT_PATCH, "/auth-files/status", h_auth_status, NULL, 0 },
+
+	{ MGMT_GET, "/anthropic-auth-url", h_login_url, &k_claude, 0 },
+	{ MGMT_GET, "/codex-auth-url", h_login_url, &k_codex, 0 },
+	{ MGMT_GET, "/gemini-cli-auth-url", h_login_url, &k_gemini, 0 },
+	{ MGMT_GET, "/qwen-auth-url", h_login_url, &k_qwen, 0 },
+	{ MGMT_GET, "/get-auth-status", h_login_status, NULL, 0 },
+	{ MGMT_POST, "/oauth-callback", h_login_callback, NULL, 0 },
 
 	/* beyond the spec (issue 13) */
 	{ MGMT_GET, "/config", h_config_get, NULL, CFG },
