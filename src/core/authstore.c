@@ -31,7 +31,13 @@
 bool
 authstore_name_ok(const char *name, size_t len)
 {
-	size_t i;
+	return file_name_ok(name, len, ".json");
+}
+
+bool
+file_name_ok(const char *name, size_t len, const char *suffix)
+{
+	size_t i, sl = strlen(suffix);
 
 	if (name == NULL || len < 1 || len > CP_AUTHNAME_MAX || name[0] == '.')
 		return false;
@@ -45,7 +51,7 @@ authstore_name_ok(const char *name, size_t len)
 	}
 	/* The checks above rule out an embedded NUL, so name is a C string of
 	 * exactly len bytes from here on. */
-	return len > 5 && strncasecmp(name + len - 5, ".json", 5) == 0;
+	return len > sl && strncasecmp(name + len - sl, suffix, sl) == 0;
 }
 
 void
@@ -340,9 +346,38 @@ authstore_seterr(char *err, size_t errlen, const char *msg)
 		snprintf(err, errlen, "%s", msg);
 }
 
+/* The If-Match precondition of a change to name, under the lock: the
+ * ETag of the file's bytes as they are now (a missing or invisible file
+ * has none, so it fails every If-Match). */
+static bool
+authstore_precondition(int dirfd, const char *name, const char *if_match)
+{
+	char etag[ETAG_LEN + 1];
+	char *cur = NULL;
+	size_t clen = 0;
+	bool ok;
+
+	if (if_match == NULL)
+		return true;
+	if (fio_read_at(dirfd, name, CP_AUTHFILE_MAX, &cur, &clen) != CP_OK)
+		return etag_if_match(if_match, NULL);
+	etag_of(cur, clen, etag, sizeof(etag));
+	cp_wipe(cur, clen);  /* tokens */
+	free(cur);
+	ok = etag_if_match(if_match, etag);
+	return ok;
+}
+
 int
 authstore_write(const char *dir, const char *name, const char *data, size_t len,
     char *err, size_t errlen)
+{
+	return authstore_write_if(dir, name, data, len, NULL, err, errlen);
+}
+
+int
+authstore_write_if(const char *dir, const char *name, const char *data, size_t len,
+    const char *if_match, char *err, size_t errlen)
 {
 	struct lock lk = LOCK_INIT;
 	struct stat st;
@@ -382,6 +417,11 @@ authstore_write(const char *dir, const char *name, const char *data, size_t len,
 		rc = CP_EEXIST;
 		goto out;
 	}
+	if (!authstore_precondition(dirfd, name, if_match)) {
+		authstore_seterr(err, errlen, "file changed since it was read");
+		rc = CP_ECHANGED;
+		goto out;
+	}
 	/* A new file past the cap would put the directory where the daemon
 	 * ignores files and the list is cut (issue 10 item 7): refused, under
 	 * the lock so that two uploads cannot both take the last place.
@@ -410,6 +450,12 @@ out:
 int
 authstore_delete(const char *dir, const char *name)
 {
+	return authstore_delete_if(dir, name, NULL);
+}
+
+int
+authstore_delete_if(const char *dir, const char *name, const char *if_match)
+{
 	struct lock lk = LOCK_INIT;
 	struct stat st;
 	int dirfd = -1, rc;
@@ -420,6 +466,10 @@ authstore_delete(const char *dir, const char *name)
 		goto out;
 	if (!authstore_visible(dirfd, name, &st)) {
 		rc = CP_ENOTFOUND;
+		goto out;
+	}
+	if (!authstore_precondition(dirfd, name, if_match)) {
+		rc = CP_ECHANGED;
 		goto out;
 	}
 	if (unlinkat(dirfd, name, 0) == -1) {

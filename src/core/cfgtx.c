@@ -19,22 +19,15 @@
                                      this go (issue 5: "older than a minute") */
 #define CFGTX_NEW_MODE 0600       /* a config created by a transaction */
 
-/* Directory of path into out ("." when it has none). */
-static void
-dir_of(const char *path, char *out, size_t outlen)
+int
+cfg_transact(const char *path, cfg_tx_fn fn, void *arg, char *err, size_t errlen)
 {
-	const char *sl = strrchr(path, '/');
-
-	if (sl == NULL)
-		snprintf(out, outlen, ".");
-	else if (sl == path)
-		snprintf(out, outlen, "/");
-	else
-		snprintf(out, outlen, "%.*s", (int)(sl - path), path);
+	return cfg_transact_opts(path, NULL, fn, arg, err, errlen);
 }
 
 int
-cfg_transact(const char *path, cfg_tx_fn fn, void *arg, char *err, size_t errlen)
+cfg_transact_opts(const char *path, struct cfg_tx_opts *o, cfg_tx_fn fn, void *arg,
+    char *err, size_t errlen)
 {
 	struct lock lk = LOCK_INIT;
 	struct cfg_tx tx;
@@ -45,6 +38,10 @@ cfg_transact(const char *path, cfg_tx_fn fn, void *arg, char *err, size_t errlen
 	int dfd = -1, rc;
 
 	memset(&tx, 0, sizeof(tx));
+	if (o != NULL) {
+		o->sha_before[0] = o->sha_after[0] = '\0';
+		o->written = false;
+	}
 	cfg_lock_path(path, lockpath, sizeof(lockpath));
 	rc = lock_acquire(&lk, lockpath, CP_LOCK_TIMEOUT_MS);
 	if (rc == CP_EBUSY) {
@@ -56,7 +53,7 @@ cfg_transact(const char *path, cfg_tx_fn fn, void *arg, char *err, size_t errlen
 		cp_seterr(err, errlen, "cannot lock the config: %s", strerror(errno));
 		goto out;
 	}
-	dir_of(path, dir, sizeof(dir));
+	cfg_dir_of(path, dir, sizeof(dir));
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
 		fio_clean_stale_temps(dfd, CFGTX_TEMP_MAX_AGE_S);
 	/* Read under the lock: never a cached copy (DESIGN 4 step 2). */
@@ -65,6 +62,21 @@ cfg_transact(const char *path, cfg_tx_fn fn, void *arg, char *err, size_t errlen
 		cp_seterr(err, errlen, "cannot read config: %s",
 		    rc == CP_ETOOBIG ? "file too large" : cp_strerror(rc));
 		goto out;
+	}
+	if (o != NULL) {
+		char etag[ETAG_LEN + 1];
+
+		sha256_hex(text, len, o->sha_before);
+		memcpy(o->sha_after, o->sha_before, sizeof(o->sha_after));
+		/* DESIGN 5: If-Match is judged against the file as it is now,
+		 * under the lock, so two read-modify-write clients cannot both
+		 * win. */
+		etag_of_sha(o->sha_before, etag, sizeof(etag));
+		if (o->if_match != NULL && !etag_if_match(o->if_match, etag)) {
+			cp_seterr(err, errlen, "config changed since it was read");
+			rc = CP_ECHANGED;
+			goto out;
+		}
 	}
 	rc = cfg_parse(text, len, &cur, perr, sizeof(perr));
 	if (rc != CP_OK) {
@@ -89,9 +101,22 @@ cfg_transact(const char *path, cfg_tx_fn fn, void *arg, char *err, size_t errlen
 		rc = CP_EINVAL;
 		goto out;
 	}
+	if (o != NULL && o->before_write != NULL &&
+	    (rc = o->before_write(&tx, o->hook_arg)) != CP_OK) {
+		cp_seterr(err, errlen, "%s", tx.err[0] != '\0' ? tx.err : cp_strerror(rc));
+		goto out;
+	}
 	rc = fio_write_atomic(path, tx.out, tx.outlen, CFGTX_NEW_MODE, perr, sizeof(perr));
-	if (rc != CP_OK)
+	if (rc != CP_OK) {
 		cp_seterr(err, errlen, "%s", perr);
+		goto out;
+	}
+	if (o != NULL) {
+		o->written = true;
+		sha256_hex(tx.out, tx.outlen, o->sha_after);
+		if (o->after_write != NULL)
+			o->after_write(&tx, o->hook_arg);
+	}
 out:
 	if (dfd >= 0)
 		close(dfd);

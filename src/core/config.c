@@ -468,6 +468,7 @@ cfg_free(struct cfg *c)
 	}
 	free(c->endpoints);
 	free(c->secret_key_path);
+	free(c->state_dir);
 	free(c);
 }
 
@@ -503,7 +504,8 @@ fill_defaults(struct cfg *c)
 	    (rc = set_default_str(&c->secret_key, "")) != CP_OK ||
 	    (rc = set_default_str(&c->proxy_url, "")) != CP_OK ||
 	    (rc = set_default_str(&c->request_log_dir, "")) != CP_OK ||
-	    (rc = set_default_str(&c->secret_key_path, "remote-management.secret-key")) != CP_OK)
+	    (rc = set_default_str(&c->secret_key_path, "remote-management.secret-key")) != CP_OK ||
+	    (rc = set_default_str(&c->state_dir, "")) != CP_OK)
 		return rc;
 	if (c->request_body_max == 0)
 		c->request_body_max = CFG_BODY_MAX_DEFAULT;
@@ -632,7 +634,8 @@ parse_root(struct pctx *p, const struct ynode *r)
 	    (rc = get_bool(p, ynode_get(r, "allow-localhost-unauthenticated"),
 	    "allow-localhost-unauthenticated", &c->allow_localhost_unauth)) != CP_OK ||
 	    (rc = get_str(p, ynode_get(r, "request-log-dir"), "request-log-dir",
-	    &c->request_log_dir)) != CP_OK)
+	    &c->request_log_dir)) != CP_OK ||
+	    (rc = get_str(p, ynode_get(r, "state-dir"), "state-dir", &c->state_dir)) != CP_OK)
 		return rc;
 	n = ynode_get(r, "trusted-proxies");
 	if ((rc = get_strlist(p, n, "trusted-proxies", &c->trusted_proxies)) != CP_OK)
@@ -815,7 +818,8 @@ cfg_to_json(const struct cfg *c, bool with_secret)
 	if (cJSON_AddBoolToObject(j, "request-log", c->request_log) == NULL ||
 	    cJSON_AddBoolToObject(j, "allow-localhost-unauthenticated",
 	    c->allow_localhost_unauth) == NULL ||
-	    cJSON_AddStringToObject(j, "request-log-dir", c->request_log_dir) == NULL)
+	    cJSON_AddStringToObject(j, "request-log-dir", c->request_log_dir) == NULL ||
+	    cJSON_AddStringToObject(j, "state-dir", c->state_dir) == NULL)
 		goto fail;
 	if ((x = strlist_json(&c->trusted_proxies)) == NULL)
 		goto fail;
@@ -868,6 +872,42 @@ cfg_expand_home(const char *path)
 		return NULL;
 	}
 	return buf_steal(&b, NULL);
+}
+
+void
+cfg_dir_of(const char *path, char *out, size_t outlen)
+{
+	const char *sl = strrchr(path, '/');
+
+	if (sl == NULL)
+		snprintf(out, outlen, ".");
+	else if (sl == path)
+		snprintf(out, outlen, "/");
+	else
+		snprintf(out, outlen, "%.*s", (int)(sl - path), path);
+}
+
+/* The state-dir rule (DESIGN 3), in one place so that cliproxyd and the
+ * responder agree on where the status file and the audit log are. */
+char *
+cfg_state_dir(const struct cfg *c, const char *config_path)
+{
+	char dir[CFG_PATH_MAX], out[CFG_PATH_MAX * 2];
+	char *exp;
+	int n;
+
+	cfg_dir_of(config_path, dir, sizeof(dir));
+	if (c != NULL && c->state_dir != NULL && c->state_dir[0] != '\0') {
+		if ((exp = cfg_expand_home(c->state_dir)) == NULL || exp[0] == '/')
+			return exp;
+		n = snprintf(out, sizeof(out), "%s/%s", dir, exp);
+		free(exp);
+		return n > 0 && (size_t)n < sizeof(out) ? cp_strdup(out) : NULL;
+	}
+	if (strcmp(config_path, SYSCONFDIR "/cliproxy/config.yaml") == 0)
+		return cp_strdup(LOCALSTATEDIR "/lib/cliproxy");
+	n = snprintf(out, sizeof(out), "%s/state", dir);
+	return n > 0 && (size_t)n < sizeof(out) ? cp_strdup(out) : NULL;
 }
 
 void

@@ -1513,11 +1513,6 @@ static int set_value(struct splice *s, const struct ynode *k, const struct ynode
 static int append_members(struct splice *s, const struct ynode *m, const cJSON *obj);
 static int delete_pair(struct splice *s, const struct ynode *m, size_t pi);
 
-struct map_ix {
-	const struct ynode *k;     /* a scalar key of the mapping */
-	size_t pi;                 /* its pair index */
-};
-
 static int
 map_ix_cmp(const void *a, const void *b)
 {
@@ -1529,8 +1524,8 @@ map_ix_cmp(const void *a, const void *b)
 /* The scalar keys of mapping m sorted, for lookups in O(log n) where
  * map_find scans: set_block_map looks up every member of both sides, which
  * was O(n^2) for a mapping of n members. *out malloc'd (NULL if none). */
-static int
-map_index(const struct ynode *m, struct map_ix **out, size_t *n)
+int
+ynode_map_index(const struct ynode *m, struct map_ix **out, size_t *n)
 {
 	struct map_ix *v = NULL;
 	size_t i, cnt = 0;
@@ -1553,9 +1548,9 @@ map_index(const struct ynode *m, struct map_ix **out, size_t *n)
 	return CP_OK;
 }
 
-/* Pair index of key in an index of map_index, or -1. */
-static long
-map_index_find(const struct map_ix *v, size_t n, const char *key)
+/* Pair index of key in an index of ynode_map_index, or -1. */
+long
+ynode_map_index_find(const struct map_ix *v, size_t n, const char *key)
 {
 	struct ynode probe;
 	struct map_ix p;
@@ -1593,12 +1588,12 @@ set_block_map(struct splice *s, const struct ynode *v, const cJSON *obj)
 	int rc = CP_OK;
 
 	if ((add = cJSON_CreateObject()) == NULL ||
-	    map_index(v, &ix, &nix) != CP_OK || json_sorted_members(obj, &om, &nom) != CP_OK) {
+	    ynode_map_index(v, &ix, &nix) != CP_OK || json_sorted_members(obj, &om, &nom) != CP_OK) {
 		rc = CP_ENOMEM;
 		goto out;
 	}
 	for (c = obj->child; c != NULL && rc == CP_OK; c = c->next) {
-		pi = map_index_find(ix, nix, c->string);
+		pi = ynode_map_index_find(ix, nix, c->string);
 		if (pi < 0) {
 			cJSON *d = cJSON_Duplicate(c, true);
 			if (d == NULL)

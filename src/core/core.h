@@ -49,6 +49,7 @@ enum cp_err {
 	CP_EEXIST,     /* already exists */
 	CP_EPERM,      /* not allowed (name, path, permission) */
 	CP_ELIMIT,     /* a named cap on what is stored is reached (auth-dir files) */
+	CP_ECHANGED,   /* If-Match precondition failed: the file changed */
 };
 
 /* Short stable name of an error code, e.g. "busy". Never NULL. */
@@ -137,6 +138,26 @@ void sha256_final(struct sha256_ctx *c, uint8_t out[SHA256_LEN]);
 void sha256(const void *data, size_t len, uint8_t out[SHA256_LEN]);
 /* Lowercase hex of out; hex must hold 65 bytes. */
 void sha256_hex(const void *data, size_t len, char hex[65]);
+
+/* ---------------------------------------------------------------- etag.c */
+
+/* Entity tags of files (RFC 9110 8.8.3): one strong validator derived from
+ * the bytes, '"' + sha256 hex + '"'. The one place that makes them and the
+ * one place that compares them (DESIGN 5 "Beyond the spec"). */
+#define ETAG_LEN 66            /* bytes of an ETag, quotes included */
+#define ETAG_HEADER_MAX 8192   /* If-Match / If-None-Match bytes we look at */
+/* ETag of data into out (>= ETAG_LEN + 1 bytes). */
+void etag_of(const void *data, size_t len, char *out, size_t outlen);
+/* ETag of a file whose sha256 hex is already known. */
+void etag_of_sha(const char sha[65], char *out, size_t outlen);
+/* If-Match (RFC 9110 13.1.1): true when header is "*" and the resource
+ * exists (etag != NULL), or lists etag by strong comparison. A weak tag or
+ * a malformed header never matches. */
+bool etag_if_match(const char *header, const char *etag);
+/* If-None-Match (RFC 9110 13.1.2): true when the header matches, i.e. a
+ * GET may answer 304: "*" with a resource, or etag listed (weak
+ * comparison). A malformed header matches nothing. */
+bool etag_if_none_match(const char *header, const char *etag);
 
 /* ---------------------------------------------------------------- json.c */
 
@@ -254,6 +275,8 @@ bool pw_check(struct pw_memo *m, const char *plain, const char *hash);
  * ".json" case-insensitively, does not start with '.'. len is explicit so
  * an embedded NUL fails. */
 bool authstore_name_ok(const char *name, size_t len);
+/* The same allow-list with another suffix (request logs: ".log"). */
+bool file_name_ok(const char *name, size_t len, const char *suffix);
 
 struct authstore_entry {
 	char name[CP_AUTHNAME_MAX + 1]; /* file name */
@@ -287,6 +310,12 @@ int authstore_write(const char *dir, const char *name, const char *data, size_t 
 /* Under the lock; CP_EINVAL bad name, CP_ENOTFOUND missing or not a
  * regular file. */
 int authstore_delete(const char *dir, const char *name);
+/* The same two with an If-Match precondition (etag_if_match, NULL: none)
+ * checked under the auth-dir lock against the file as it is then:
+ * CP_ECHANGED when it fails (a missing file fails every If-Match). */
+int authstore_write_if(const char *dir, const char *name, const char *data, size_t len,
+    const char *if_match, char *err, size_t errlen);
+int authstore_delete_if(const char *dir, const char *name, const char *if_match);
 /* Delete every file authstore_list's rules make visible (all of them,
  * not only the listed CP_AUTHDIR_FILES_MAX); *deleted counts them. */
 int authstore_delete_all(const char *dir, size_t *deleted);
@@ -357,6 +386,8 @@ struct cfg {
 	size_t n_endpoints;
 	char *secret_key_path;        /* "remote-management.secret-key" or
 	                                 "remote-management-key": where it lives */
+	char *state_dir;              /* state-dir as written, "" = the default
+	                                 (cfg_state_dir) */
 	/* cliproxyd limits (DESIGN 6 "Limits"; ours, not the original's) */
 	long request_body_max;        /* request-body-max: bytes of a request body */
 	long max_connections;         /* max-connections: client connections at once */
@@ -378,6 +409,14 @@ cJSON *cfg_to_json(const struct cfg *c, bool with_secret);
 const char *cfg_default_path(void);
 /* "~" / "~/x" expanded against the running user's home; caller frees. */
 char *cfg_expand_home(const char *path);
+/* The state directory (DESIGN 3 state-dir), the one rule both programs
+ * use: the config's state-dir ("~" expanded, relative to the config's
+ * directory), else LOCALSTATEDIR/lib/cliproxy when config_path is the
+ * packaged config, else "<config dir>/state". c may be NULL (a config
+ * that does not load). Caller frees; NULL on ENOMEM. */
+char *cfg_state_dir(const struct cfg *c, const char *config_path);
+/* The directory part of path into out ("." when none, "/" for "/x"). */
+void cfg_dir_of(const char *path, char *out, size_t outlen);
 /* Lock file beside the config: "<dir>/.cliproxy.lock" into out. */
 void cfg_lock_path(const char *config_path, char *out, size_t outlen);
 /* Validate one item of a list key given as JSON (used by the management
@@ -430,6 +469,16 @@ void ydoc_free(struct ydoc *d);
 const struct ynode *ydoc_root(const struct ydoc *d);
 /* Value of key in mapping m (NULL if absent or m is not a mapping). */
 const struct ynode *ynode_get(const struct ynode *m, const char *key);
+/* The scalar keys of mapping m sorted (*out malloc'd, NULL if none), for
+ * lookups in O(log n) where ynode_get scans: a caller that looks up every
+ * member of a mapping of n members would be O(n^2) (issue 10 item 6). */
+struct map_ix {
+	const struct ynode *k;     /* a scalar key of the mapping */
+	size_t pi;                 /* its pair index in m->kids */
+};
+int ynode_map_index(const struct ynode *m, struct map_ix **out, size_t *n);
+/* Pair index of key in an index of ynode_map_index, or -1. */
+long ynode_map_index_find(const struct map_ix *v, size_t n, const char *key);
 /* YAML 1.1 typing of a plain scalar: true when it reads as null/bool. */
 bool yaml_scalar_is_null(const struct ynode *n);
 bool yaml_scalar_bool(const struct ynode *n, bool *out);
@@ -489,6 +538,25 @@ struct cfg_tx {
 };
 typedef int (*cfg_tx_fn)(struct cfg_tx *tx, void *arg);
 int cfg_transact(const char *path, cfg_tx_fn fn, void *arg, char *err, size_t errlen);
+/* What a caller may add to a transaction: a precondition checked and
+ * hooks run under the lock, and what happened. */
+struct cfg_tx_opts {
+	const char *if_match;      /* If-Match value (etag_if_match), NULL: none;
+	                              checked against the file read under the
+	                              lock: CP_ECHANGED, fn not called */
+	int (*before_write)(struct cfg_tx *tx, void *arg); /* new text
+	                              validated, not yet renamed; non-CP_OK
+	                              aborts with the file untouched; a
+	                              message goes in tx->err */
+	void (*after_write)(const struct cfg_tx *tx, void *arg); /* renamed */
+	void *hook_arg;            /* argument of both hooks */
+	char sha_before[65];       /* out: sha256 hex of the file read */
+	char sha_after[65];        /* out: of the file left (== before when
+	                              nothing was written) */
+	bool written;              /* out: a new file replaced the old */
+};
+int cfg_transact_opts(const char *path, struct cfg_tx_opts *o, cfg_tx_fn fn, void *arg,
+    char *err, size_t errlen);
 /* Convenience inside fn: tx->out = yaml_set(current out or text, path, value). */
 int cfg_tx_set(struct cfg_tx *tx, const char *const *path, const cJSON *value);
 

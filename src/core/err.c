@@ -21,6 +21,7 @@ static const char *const err_names[] = {
 	[CP_EEXIST] = "already exists",
 	[CP_EPERM] = "not permitted",
 	[CP_ELIMIT] = "limit reached",
+	[CP_ECHANGED] = "changed since it was read",
 };
 
 const char *

@@ -89,12 +89,18 @@ out:
 	return rc;
 }
 
+/* The model of the file as it is now, with the bytes it came from
+ * (*text, *tlen: the caller's, wiped before free: they hold keys) and
+ * their sha256 (the ETag of every config-backed GET). */
 static int
 load_model(struct mgmt_state *st, struct fio_stamp *stamp, struct cfg **out,
-    char *err, size_t errlen)
+    char **text, size_t *tlen, char sha[65], char *err, size_t errlen)
 {
 	int rc = fio_stamp(st->config_path, stamp);
 
+	*text = NULL;
+	*tlen = 0;
+	sha[0] = '\0';
 	if (rc == CP_ENOTFOUND) {
 		/* no file yet: every default, hence no key and a 404 */
 		memset(stamp, 0, sizeof(*stamp));
@@ -104,7 +110,23 @@ load_model(struct mgmt_state *st, struct fio_stamp *stamp, struct cfg **out,
 		snprintf(err, errlen, "cannot stat '%s'", st->config_path);
 		return rc;
 	}
-	return cfg_load(st->config_path, out, err, errlen);
+	rc = fio_read_file(st->config_path, CP_CONFIG_MAX, text, tlen);
+	if (rc != CP_OK) {
+		snprintf(err, errlen, "cannot read '%s': %s", st->config_path,
+		    rc == CP_ETOOBIG ? "file too large" : cp_strerror(rc));
+		return rc;
+	}
+	sha256_hex(*text, *tlen, sha);
+	return cfg_parse(*text, *tlen, out, err, errlen);
+}
+
+static void
+drop_text(char **text, size_t len)
+{
+	if (*text != NULL)
+		cp_wipe(*text, len);
+	free(*text);
+	*text = NULL;
 }
 
 int
@@ -113,7 +135,9 @@ access_load_cfg(struct mgmt_req *rq, struct mgmt_resp *rs)
 	struct mgmt_state *st = rq->st;
 	struct fio_stamp now;
 	struct cfg *c = NULL;
-	char err[256] = "";
+	char err[256] = "", sha[65];
+	char *text = NULL;
+	size_t tlen = 0;
 	int rc;
 
 	if (st->have_stamp && fio_stamp(st->config_path, &now) == CP_OK &&
@@ -121,7 +145,7 @@ access_load_cfg(struct mgmt_req *rq, struct mgmt_resp *rs)
 		rq->cfg = st->cfg;
 		return CP_OK;
 	}
-	rc = load_model(st, &now, &c, err, sizeof(err));
+	rc = load_model(st, &now, &c, &text, &tlen, sha, err, sizeof(err));
 	if (rc == CP_OK && c->secret_key[0] != '\0' && !pw_is_hash(c->secret_key)) {
 		char terr[256] = "";
 		int trc = cfg_transact(st->config_path, hash_key_fn, NULL, terr, sizeof(terr));
@@ -129,7 +153,8 @@ access_load_cfg(struct mgmt_req *rq, struct mgmt_resp *rs)
 		if (trc == CP_OK) {
 			cfg_free(c);
 			c = NULL;
-			rc = load_model(st, &now, &c, err, sizeof(err));
+			drop_text(&text, tlen);
+			rc = load_model(st, &now, &c, &text, &tlen, sha, err, sizeof(err));
 		} else {
 			/* keep serving with the plaintext (compared in constant
 			 * time below); the reason is not secret */
@@ -140,6 +165,7 @@ access_load_cfg(struct mgmt_req *rq, struct mgmt_resp *rs)
 	if (rc != CP_OK) {
 		log_warnx("cannot load '%s': %s", st->config_path, err);
 		cfg_free(c);
+		drop_text(&text, tlen);
 		if (st->cfg == NULL) {
 			char msg[320];
 
@@ -158,6 +184,10 @@ access_load_cfg(struct mgmt_req *rq, struct mgmt_resp *rs)
 	}
 	cfg_free(st->cfg);
 	st->cfg = c;
+	drop_text(&st->text, st->text_len);
+	st->text = text;
+	st->text_len = tlen;
+	memcpy(st->sha, sha, sizeof(st->sha));
 	st->stamp = now;
 	st->have_stamp = true;
 	rq->cfg = c;

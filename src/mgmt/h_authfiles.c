@@ -118,7 +118,8 @@ h_auth_download(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 {
 	const char *dir = h_auth_dir(rq, rs);
 	char name[MGMT_QVALUE_MAX];
-	char cd[MGMT_QVALUE_MAX + 64];
+	char cd[MGMT_QVALUE_MAX + 64], etag[ETAG_LEN + 1];
+	const char *inm;
 	char *data = NULL;
 	size_t len = 0;
 	int rc;
@@ -146,12 +147,20 @@ h_auth_download(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 		resp_cp_error(rs, CP_EIO, "cannot read auth file");
 		goto out;
 	}
+	/* per-file validator (issue 13): the ETag of the bytes served */
+	etag_of(data, len, etag, sizeof(etag));
+	inm = req_header(rq, "HTTP_IF_NONE_MATCH");
+	if (inm != NULL && etag_if_none_match(inm, etag)) {
+		resp_not_modified(rs, etag);
+		goto out;
+	}
 	buf_reset(&rs->body);
 	if (buf_append(&rs->body, data, len) != CP_OK) {
 		resp_cp_error(rs, CP_EIO, "auth file too large");
 		goto out;
 	}
 	rs->status = 200;
+	resp_etag(rs, etag);
 	/* the name passed the allow-list: no quote or CR can be in it */
 	snprintf(cd, sizeof(cd), "attachment; filename=\"%s\"", name);
 	resp_header(rs, "Content-Disposition", cd);
@@ -171,9 +180,10 @@ ensure_dir(const char *dir)
 }
 
 static void
-store(struct mgmt_resp *rs, const char *dir, const char *name, const char *data, size_t len)
+store(struct mgmt_req *rq, struct mgmt_resp *rs, const char *dir, const char *name,
+    const char *data, size_t len)
 {
-	char err[256] = "";
+	char err[256] = "", etag[ETAG_LEN + 1];
 	cJSON *doc = NULL;
 	int rc;
 
@@ -189,9 +199,15 @@ store(struct mgmt_resp *rs, const char *dir, const char *name, const char *data,
 	}
 	cJSON_Delete(doc);
 	ensure_dir(dir);
-	rc = authstore_write(dir, name, data, len, err, sizeof(err));
+	rc = authstore_write_if(dir, name, data, len, req_header(rq, "HTTP_IF_MATCH"), err,
+	    sizeof(err));
 	if (rc == CP_OK) {
+		chg_audit_files(rq, name, 1);
+		etag_of(data, len, etag, sizeof(etag));
+		resp_etag(rs, etag);
 		resp_ok(rs);
+	} else if (rc == CP_ECHANGED) {
+		resp_cp_error(rs, CP_ECHANGED, "file changed since it was read");
 	} else if (rc == CP_EBUSY) {
 		resp_cp_error(rs, CP_EBUSY, "auth-dir is busy");
 	} else if (rc == CP_EINVAL || rc == CP_EPARSE) {
@@ -285,14 +301,14 @@ h_auth_upload(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 			resp_cp_error(rs, CP_EINVAL, "invalid name");
 			goto out;
 		}
-		store(rs, dir, base, file->data, file->len);
+		store(rq, rs, dir, base, file->data, file->len);
 	} else {
 		char name[MGMT_QVALUE_MAX];
 
 		/* raw JSON body with ?name= */
 		if (query_name(rq, rs, name, sizeof(name)) != CP_OK)
 			goto out;
-		store(rs, dir, name, rq->body, rq->body_len);
+		store(rq, rs, dir, name, rq->body, rq->body_len);
 	}
 out:
 	free(parts);
@@ -314,6 +330,7 @@ h_auth_delete(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 		size_t deleted = 0;
 		cJSON *o;
 
+		/* If-Match names one file's version: it does not apply here */
 		rc = authstore_delete_all(dir, &deleted);
 		if (rc != CP_OK && rc != CP_ENOTFOUND) {
 			log_warnx("cannot empty auth-dir '%s': %s", dir, cp_strerror(rc));
@@ -321,6 +338,7 @@ h_auth_delete(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 			    rc == CP_EBUSY ? "auth-dir is busy" : "cannot delete auth files");
 			return;
 		}
+		chg_audit_files(rq, NULL, deleted);
 		o = cJSON_CreateObject();
 		if (o == NULL || cJSON_AddStringToObject(o, "status", "ok") == NULL ||
 		    cJSON_AddNumberToObject(o, "deleted", (double)deleted) == NULL) {
@@ -334,9 +352,12 @@ h_auth_delete(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 	}
 	if (query_name(rq, rs, v, sizeof(v)) != CP_OK)
 		return;
-	rc = authstore_delete(dir, v);
-	if (rc == CP_OK)
+	rc = authstore_delete_if(dir, v, req_header(rq, "HTTP_IF_MATCH"));
+	if (rc == CP_OK) {
+		chg_audit_files(rq, v, 1);
 		resp_ok(rs);
+	} else if (rc == CP_ECHANGED)
+		resp_cp_error(rs, CP_ECHANGED, "file changed since it was read");
 	else if (rc == CP_ENOTFOUND || rc == CP_EPERM)
 		resp_cp_error(rs, CP_ENOTFOUND, "file not found");
 	else if (rc == CP_EINVAL)

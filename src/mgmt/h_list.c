@@ -292,7 +292,7 @@ static void
 commit(struct mgmt_req *rq, struct mgmt_resp *rs, struct list_edit *e)
 {
 	char err[256] = "";
-	int rc = cfg_transact(rq->st->config_path, list_fn, e, err, sizeof(err));
+	int rc = chg_config(rq, rs, list_fn, e, NULL, err, sizeof(err));
 
 	if (rc == CP_OK)
 		resp_ok(rs);

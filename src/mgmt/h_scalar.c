@@ -90,7 +90,7 @@ commit(struct mgmt_req *rq, struct mgmt_resp *rs, const struct scalar_desc *d,
 {
 	struct scalar_edit e = { d, value, false };
 	char err[256] = "";
-	int rc = cfg_transact(rq->st->config_path, scalar_fn, &e, err, sizeof(err));
+	int rc = chg_config(rq, rs, scalar_fn, &e, NULL, err, sizeof(err));
 
 	if (rc != CP_OK)
 		resp_tx_error(rs, rc, e.ran, err);

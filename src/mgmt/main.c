@@ -186,5 +186,8 @@ main(int argc, char **argv)
 		FCGX_Free(&r, 1);
 	}
 	cfg_free(st.cfg);
+	if (st.text != NULL)
+		cp_wipe(st.text, st.text_len);
+	free(st.text);
 	return 0;
 }

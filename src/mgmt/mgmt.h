@@ -24,6 +24,16 @@
 #define MGMT_BAN_SECONDS  1800      /* default ban length: 30 minutes */
 #define MGMT_BAN_MAX      4096      /* addresses kept in the ban table */
 #define MGMT_BAN_FILE_MAX (512u * 1024u) /* ban table file size */
+#define MGMT_PARAM_MAX    256       /* a {param} path segment */
+#define MGMT_YAML_BODY_MAX CP_CONFIG_MAX /* PUT /config.yaml body: 4 MiB */
+#define MGMT_SECRET_PLACEHOLDER "<secret-key unchanged>" /* GET /config.yaml */
+#define MGMT_HISTORY_KEEP 20        /* versions kept in .cliproxy-history */
+#define MGMT_HISTORY_DIR  ".cliproxy-history" /* beside the config */
+#define MGMT_AUDIT_NAME   "audit.log" /* in the state dir */
+#define MGMT_AUDIT_MAX    (10u * 1024u * 1024u) /* rotate past this */
+#define MGMT_AUDIT_KEEP   5         /* audit.log + 4 rotated files */
+#define MGMT_AUDIT_LIMIT  100       /* GET /audit default limit */
+#define MGMT_AUDIT_LIMIT_MAX 10000  /* and its cap */
 
 struct mgmt_resp;
 
@@ -42,6 +52,10 @@ struct mgmt_io {
 struct mgmt_state {
 	const char *config_path;   /* CLIPROXY_CONFIG or cfg_default_path() */
 	struct cfg *cfg;           /* last good model, NULL before the first */
+	char *text;                /* the bytes cfg was parsed from (GET
+	                              /config.yaml, unknown keys of /config) */
+	size_t text_len;           /* their length */
+	char sha[65];              /* their sha256 hex: the ETag (etag.c) */
 	struct fio_stamp stamp;    /* identity of the file cfg came from */
 	bool have_stamp;           /* stamp is valid */
 	struct pw_memo memo;       /* verified-key memory (DESIGN 5) */
@@ -67,6 +81,7 @@ struct mgmt_req {
 	bool head;                 /* HEAD: served as GET, no body sent */
 	char path[MGMT_PATH_MAX];  /* path below MGMT_PREFIX, e.g. "/api-keys" */
 	bool path_ok;              /* path fitted and was found */
+	char param[MGMT_PARAM_MAX]; /* the {param} segment of a pattern route */
 	const char *query;         /* raw QUERY_STRING, "" if none */
 	const char *remote_addr;   /* REMOTE_ADDR, "" if none */
 	const struct cfg *cfg;     /* model for this request (access, GET) */
@@ -79,6 +94,9 @@ struct mgmt_req {
 
 void req_init(struct mgmt_req *rq, const struct mgmt_io *io, struct mgmt_state *st);
 void req_release(struct mgmt_req *rq);
+/* The name of one method bit ("GET"), NULL for MGMT_OTHER or a mask. The
+ * bits in increasing order are the order of an Allow header. */
+const char *req_method_name(unsigned m);
 /* An environment value of this request, NULL if unset. */
 const char *req_env(const struct mgmt_req *rq, const char *name);
 /* Decoded value of query parameter name into out (NUL-terminated; *len
@@ -97,6 +115,9 @@ int req_read_body(struct mgmt_req *rq);
 /* The same with another cap (a multipart upload: the file part is capped,
  * the envelope gets MP_ENVELOPE_SLACK more). */
 int req_read_body_max(struct mgmt_req *rq, size_t max);
+/* A request header (CGI name, e.g. "HTTP_IF_MATCH"), NULL if absent or
+ * empty. */
+const char *req_header(const struct mgmt_req *rq, const char *cgi_name);
 /* Read and strictly parse the body as JSON (json_parse_strict). On
  * failure rs is filled (413 or 400 "invalid body") and an error returned.
  * *out is owned by the caller. */
@@ -137,6 +158,10 @@ void resp_keyed(struct mgmt_resp *rs, const char *key, const cJSON *value);
  * busy 503, current file broken or write failed 500 "failed to save
  * config: ...", our own change refused by validation 400. */
 void resp_tx_error(struct mgmt_resp *rs, int rc, bool fn_ran, const char *err);
+/* ETag header (etag.c form). */
+void resp_etag(struct mgmt_resp *rs, const char *etag);
+/* 304 Not Modified with etag (no body). */
+void resp_not_modified(struct mgmt_resp *rs, const char *etag);
 /* Write status line, headers, CORS, body. */
 int resp_send(const struct mgmt_resp *rs, const struct mgmt_io *io);
 
@@ -144,15 +169,24 @@ int resp_send(const struct mgmt_resp *rs, const struct mgmt_io *io);
 
 typedef void (*route_fn)(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
 
+enum route_flag {
+	ROUTE_CFG = 1 << 0,        /* a GET whose answer derives from the config:
+	                              ETag and If-None-Match by the router */
+};
+
 struct route {
 	unsigned methods;          /* mask of enum mgmt_method */
-	const char *path;          /* exact path below MGMT_PREFIX */
+	const char *path;          /* path below MGMT_PREFIX; one segment may be
+	                              "{name}" (any allowed segment, in rq->param) */
 	route_fn fn;               /* handler */
 	const void *arg;           /* descriptor for the handler */
+	unsigned flags;            /* enum route_flag */
 };
 
 /* Serve one request: access control (access.c), then the table. */
 void route_dispatch(struct mgmt_req *rq, struct mgmt_resp *rs);
+/* GET /endpoints: every path of the table with its methods. */
+void h_endpoints(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
 
 /* ----------------------------------------------------------- access.c */
 
@@ -165,6 +199,82 @@ int access_load_cfg(struct mgmt_req *rq, struct mgmt_resp *rs);
 int access_check(struct mgmt_req *rq, struct mgmt_resp *rs, bool skip_key);
 /* Seconds of the ban left for addr (0 if none), reading the table. */
 long access_ban_remaining(const char *config_path, const char *addr);
+
+/* ----------------------------------------------------------- change.c */
+
+/* One config change of this request (DESIGN 4, issue 13): the If-Match
+ * header checked under the lock (412), the previous file kept in the
+ * history, one audit line, and on success the new ETag on rs. fn and arg
+ * as for cfg_transact. restored: the history id a restore brings back
+ * (NULL otherwise), noted in the audit line. Returns cfg_transact's code;
+ * the caller answers (resp_tx_error knows CP_ECHANGED). */
+int chg_config(struct mgmt_req *rq, struct mgmt_resp *rs, cfg_tx_fn fn, void *arg,
+    const char *restored, char *err, size_t errlen);
+/* The audit line of an accepted auth-file change (name of the file, or
+ * NULL with n files for delete-all). */
+void chg_audit_files(struct mgmt_req *rq, const char *name, size_t n);
+/* The state dir of this request's model (cfg_state_dir); caller frees. */
+char *chg_state_dir(const struct mgmt_req *rq);
+/* Top-level keys (and "parent.child" inside mappings) whose values differ
+ * between two config texts; an array of strings the caller deletes, NULL
+ * when a text does not parse or on ENOMEM. Never values: they hold keys. */
+cJSON *chg_changed_keys(const char *a, size_t alen, const char *b, size_t blen);
+
+/* ---------------------------------------------------------- history.c */
+
+#define HIST_ID_MAX 40             /* "<ms>-<8 hex>" */
+
+/* Is s a history id we could have made? (allow-list: digits, '-', hex) */
+bool hist_id_ok(const char *s);
+/* Keep text (the file about to be replaced) as a new version, with meta
+ * (borrowed JSON object: time, change...) beside it, and drop versions past
+ * MGMT_HISTORY_KEEP. id gets the new version's id. CP_EIO with err. */
+int hist_save(const char *config_path, const char *text, size_t len, const cJSON *meta,
+    char *id, size_t idlen, char *err, size_t errlen);
+/* Forget one version (a change that did not happen after all). */
+void hist_remove(const char *config_path, const char *id);
+/* The versions, newest first: [{"id","time","sha256","size","change"}].
+ * Caller deletes. NULL on ENOMEM. */
+cJSON *hist_list(const char *config_path);
+/* The text of one version. CP_ENOTFOUND, or CP_OK with *out the caller's. */
+int hist_read(const char *config_path, const char *id, char **out, size_t *outlen);
+
+/* ------------------------------------------------------------ audit.c */
+
+/* The audit log <state-dir>/audit.log (issue 13): JSON lines, appended
+ * under <state-dir>/.audit.lock, rotated past max bytes into audit.log.1 ..
+ * audit.log.<keep-1>. */
+struct audit_log {
+	int fd;                    /* open for append, -1 when closed */
+	struct lock lk;            /* held while open */
+};
+#define AUDIT_INIT { -1, LOCK_INIT }
+/* Take the lock, rotate when the file has reached max bytes, open it
+ * (creating the state dir if missing). CP_EIO with err. */
+int audit_open(struct audit_log *a, const char *state_dir, size_t max, int keep,
+    char *err, size_t errlen);
+/* Append one line (compact JSON of entry, borrowed) and a newline. */
+int audit_append(struct audit_log *a, const cJSON *entry);
+void audit_close(struct audit_log *a);
+/* The newest limit entries, newest first, across the rotated files.
+ * Caller deletes. NULL on ENOMEM. */
+cJSON *audit_read(const char *state_dir, int keep, long limit);
+
+/* ---------------------------------------------------------- h_config.c */
+
+void h_config_get(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+void h_config_yaml_get(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+void h_config_yaml_put(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+void h_history_list(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+void h_history_restore(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+
+/* ---------------------------------------------------------- h_status.c */
+
+void h_status(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+void h_audit(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+void h_reqlog_list(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+void h_reqlog_get(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+void h_reqlog_clear(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
 
 /* ---------------------------------------------------------- h_scalar.c */
 

@@ -11,6 +11,7 @@
 
 #include "mgmt.h"
 
+/* The one table of method names, in the order of an Allow header. */
 static const struct {
 	const char *name;          /* REQUEST_METHOD */
 	enum mgmt_method m;        /* its bit */
@@ -18,6 +19,15 @@ static const struct {
 	{ "GET", MGMT_GET }, { "PUT", MGMT_PUT }, { "PATCH", MGMT_PATCH },
 	{ "POST", MGMT_POST }, { "DELETE", MGMT_DELETE }, { "OPTIONS", MGMT_OPTIONS },
 };
+
+const char *
+req_method_name(unsigned m)
+{
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (methods[i].m == m)
+			return methods[i].name;
+	return NULL;
+}
 
 const char *
 req_env(const struct mgmt_req *rq, const char *name)
@@ -256,6 +266,14 @@ int
 req_read_body(struct mgmt_req *rq)
 {
 	return req_read_body_max(rq, CP_BODY_MAX);
+}
+
+const char *
+req_header(const struct mgmt_req *rq, const char *cgi_name)
+{
+	const char *v = req_env(rq, cgi_name);
+
+	return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
 int

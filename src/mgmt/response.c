@@ -36,15 +36,16 @@ static const struct {
 	[CP_EEXIST] = { 409, "already exists" },
 	[CP_EPERM] = { 403, "not permitted" },
 	[CP_ELIMIT] = { 409, "limit reached" },
+	[CP_ECHANGED] = { 412, "config changed since it was read" },
 };
 
 static const struct {
 	int status;                /* HTTP status */
 	const char *reason;        /* reason phrase */
 } reasons[] = {
-	{ 200, "OK" }, { 204, "No Content" }, { 400, "Bad Request" },
+	{ 200, "OK" }, { 204, "No Content" }, { 304, "Not Modified" }, { 400, "Bad Request" },
 	{ 401, "Unauthorized" }, { 403, "Forbidden" }, { 404, "Not Found" },
-	{ 405, "Method Not Allowed" }, { 409, "Conflict" },
+	{ 405, "Method Not Allowed" }, { 409, "Conflict" }, { 412, "Precondition Failed" },
 	{ 413, "Payload Too Large" }, { 500, "Internal Server Error" },
 	{ 503, "Service Unavailable" },
 };
@@ -164,6 +165,11 @@ resp_tx_error(struct mgmt_resp *rs, int rc, bool fn_ran, const char *err)
 {
 	char msg[512];
 
+	/* If-Match failed under the lock (DESIGN 5): nothing was written. */
+	if (rc == CP_ECHANGED) {
+		resp_cp_error(rs, CP_ECHANGED, "config changed since it was read");
+		return;
+	}
 	/* DESIGN 4: a lock wait that times out is 503 "config is busy". */
 	if (rc == CP_EBUSY) {
 		resp_cp_error(rs, CP_EBUSY, "config is busy");
@@ -182,6 +188,21 @@ resp_tx_error(struct mgmt_resp *rs, int rc, bool fn_ran, const char *err)
 	resp_cp_error(rs, CP_EIO, msg);
 }
 
+void
+resp_etag(struct mgmt_resp *rs, const char *etag)
+{
+	resp_header(rs, "ETag", etag);
+}
+
+void
+resp_not_modified(struct mgmt_resp *rs, const char *etag)
+{
+	buf_reset(&rs->body);
+	rs->status = 304;
+	rs->is_json = false;
+	resp_etag(rs, etag);
+}
+
 static const char *
 reason_of(int status)
 {
@@ -196,6 +217,7 @@ resp_send(const struct mgmt_resp *rs, const struct mgmt_io *io)
 {
 	struct buf h;
 	int status = rs->status != 0 ? rs->status : 500;
+	bool bodyless = status == 204 || status == 304; /* RFC 9110 15.3.5, 15.4.5 */
 	int rc;
 
 	buf_init(&h, RESP_HDR_MAX * 2);
@@ -204,8 +226,9 @@ resp_send(const struct mgmt_resp *rs, const struct mgmt_io *io)
 		rc = buf_appends(&h, "Content-Type: application/json\r\n");
 	if (rc == CP_OK)
 		rc = buf_appends(&h, "Access-Control-Allow-Origin: *\r\n"
+		    "Access-Control-Expose-Headers: ETag\r\n"
 		    "Cache-Control: no-store\r\n");
-	if (rc == CP_OK && rs->status != 204)
+	if (rc == CP_OK && !bodyless)
 		rc = buf_printf(&h, "Content-Length: %zu\r\n", rs->body.len);
 	if (rc == CP_OK && rs->hdr.len > 0)
 		rc = buf_append(&h, rs->hdr.p, rs->hdr.len);
@@ -213,7 +236,7 @@ resp_send(const struct mgmt_resp *rs, const struct mgmt_io *io)
 		rc = buf_appends(&h, "\r\n");
 	if (rc == CP_OK)
 		rc = io->write(io->ctx, h.p, h.len);
-	if (rc == CP_OK && status != 204 && !rs->head && rs->body.len > 0)
+	if (rc == CP_OK && !bodyless && !rs->head && rs->body.len > 0)
 		rc = io->write(io->ctx, rs->body.p, rs->body.len);
 	buf_release(&h);
 	return rc;

@@ -16,7 +16,7 @@
 
 #include "proxyd.h"
 
-#define DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/cliproxy"
+#define DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/cliproxy" /* for usage() */
 
 static struct event_base *base;
 
@@ -30,8 +30,9 @@ usage(FILE *f)
 	    "  --listen SPEC       ADDR:PORT, [V6]:PORT or a unix socket path (else host:port\n"
 	    "                      of the config)\n"
 	    "  -f, --foreground    stay in the foreground (the default)\n"
-	    "  --state-dir DIR     where cliproxyd.status and requests/ go (default\n"
-	    "                      %s if writable, else .cliproxyd beside the config)\n"
+	    "  --state-dir DIR     where cliproxyd.status and requests/ go (default: the\n"
+	    "                      config's state-dir, else %s for the packaged\n"
+	    "                      config, else state/ beside the config)\n"
 	    "  --log WHERE         syslog or stderr (default stderr)\n",
 	    SYSCONFDIR, DEFAULT_STATE_DIR);
 }
@@ -50,25 +51,23 @@ sig_cb(evutil_socket_t sig, short what, void *arg)
 	server_stop_accepting();
 }
 
-/* The state dir: --state-dir, else the packaged one when we may write
- * there, else a ".cliproxyd" directory beside the config (development). */
+/* The state dir: --state-dir, else the config's state-dir by the rule
+ * the responder uses too (cfg_state_dir, DESIGN 3), read once at start:
+ * a later change of state-dir takes effect on restart. */
 static char *
 pick_state_dir(const char *opt, const char *config_path)
 {
-	char buf[PATH_MAX];
-	const char *slash;
+	struct cfg *c = NULL;
+	char err[256];
+	char *dir;
 
 	if (opt != NULL)
 		return cp_strdup(opt);
-	if (access(DEFAULT_STATE_DIR, W_OK) == 0)
-		return cp_strdup(DEFAULT_STATE_DIR);
-	slash = strrchr(config_path, '/');
-	if (slash == NULL)
-		snprintf(buf, sizeof(buf), ".cliproxyd");
-	else
-		snprintf(buf, sizeof(buf), "%.*s/.cliproxyd", (int)(slash - config_path),
-		    config_path);
-	return cp_strdup(buf);
+	if (cfg_load(config_path, &c, err, sizeof(err)) != CP_OK)
+		c = NULL;  /* watch_start reports the bad config */
+	dir = cfg_state_dir(c, config_path);
+	cfg_free(c);
+	return dir;
 }
 
 int
@@ -134,7 +133,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if ((state_dir = pick_state_dir(state_opt, config)) == NULL)
 		goto out;
-	if (mkdir(state_dir, 0750) != 0 && errno != EEXIST) {
+	if (mkdir(state_dir, 0770) != 0 && errno != EEXIST) {
 		log_err("cannot create state directory '%s'", state_dir);
 		goto out;
 	}

@@ -238,7 +238,10 @@ reqlog_write(const struct snapshot *s, const char *text, size_t len)
 
 	if (dir[0] == '\0')
 		return;
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+	/* Group rwx, files group rw, as the umask allows (the packaged unit:
+	 * 0007): the management responder, in the daemon's group, lists,
+	 * serves and deletes them (GET/DELETE /request-logs). */
+	if (mkdir(dir, 0770) != 0 && errno != EEXIST) {
 		log_warn("cannot create request-log directory '%s'", dir);
 		return;
 	}
@@ -247,7 +250,7 @@ reqlog_write(const struct snapshot *s, const char *text, size_t len)
 	if (snprintf(path, sizeof(path), "%s/%s-%08lu-%ld%s", dir, ts, ++rl_seq,
 	    (long)getpid(), REQLOG_SUFFIX) >= (int)sizeof(path))
 		return;
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0660)) < 0) {
 		log_warn("cannot write request log '%s'", path);
 		return;
 	}

@@ -25,7 +25,7 @@
 #include "core.h"
 #include "mgmt.h"
 
-// needs: src/mgmt/request.c src/mgmt/response.c src/mgmt/router.c src/mgmt/access.c src/mgmt/h_scalar.c src/mgmt/h_list.c src/mgmt/h_authfiles.c src/mgmt/multipart.c
+// needs: src/mgmt/request.c src/mgmt/response.c src/mgmt/router.c src/mgmt/access.c src/mgmt/h_scalar.c src/mgmt/h_list.c src/mgmt/h_authfiles.c src/mgmt/multipart.c src/mgmt/change.c src/mgmt/history.c src/mgmt/audit.c src/mgmt/h_config.c src/mgmt/h_status.c
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t len);
 
@@ -39,6 +39,9 @@ static const char *const paths[] = {
 	"/allow-localhost-unauthenticated", "/api-keys", "/generative-language-api-key",
 	"/claude-api-key", "/codex-api-key", "/openai-compatibility", "/auth-files",
 	"/auth-files/download", "/nothing", "",
+	"/config", "/config.yaml", "/config/history", "/config/history/000000000000001-abcdef12/restore",
+	"/config/history/x/restore", "/status", "/audit", "/request-logs", "/request-logs/a.log",
+	"/request-logs/..", "/endpoints",
 };
 static const char *const ctypes[] = {
 	"application/json", "multipart/form-data; boundary=B", "text/plain", NULL,

@@ -1,11 +1,12 @@
 # Python integration tests (standard library only; DESIGN.md 7). Each
 # script speaks TAP through tap.py; harness.py starts servers and cleans up.
 EXTRA_DIST += tests/integration/tap.py tests/integration/harness.py \
-	tests/integration/mgmtlib.py
+	tests/integration/mgmtlib.py tests/integration/mgmtplus.py
 # Management API (issue 3): plain CGI, then three deployments.
 MGMT_INTEGRATION_TESTS = tests/integration/mgmt_cgi.py \
 	tests/integration/mgmt_lighttpd.py tests/integration/mgmt_apache.py \
-	tests/integration/mgmt_spawnfcgi.py
+	tests/integration/mgmt_spawnfcgi.py \
+	tests/integration/mgmt_plus.py
 TESTS += $(MGMT_INTEGRATION_TESTS)
 EXTRA_DIST += $(MGMT_INTEGRATION_TESTS)
 include tests/integration/rel.mk

@@ -246,10 +246,21 @@ class Secrets(unittest.TestCase):
                 d.cleanup()
             mock.stop()
 
-        # management side: every file except the config and the auth files
+        # management side: every file except the config, its kept versions
+        # (.cliproxy-history: copies of the config, issue 13) and the auth
+        # files; the audit log (state/audit.log) is searched like any log
         skip = {dep.config}
         skip.update(os.path.join(dep.auth_dir, n) for n in os.listdir(dep.auth_dir))
+        hist = os.path.join(dep.cfgdir, ".cliproxy-history")
+        versions = [os.path.join(hist, n) for n in os.listdir(hist)] if os.path.isdir(hist) else []
+        skip.update(versions)
         files_m, bytes_m, hits_m = scan(dep.dir, skip, needle_set)
+        self.assertTrue(os.path.isfile(os.path.join(dep.cfgdir, "state", "audit.log")))
+        self.assertGreater(len(versions), 0)
+        # the plaintext management key is hashed before any version is kept
+        for v in versions:
+            if dep.key.encode() in harness.read_file(v):
+                hits_m.append("%s holds the management key" % v)
         for r in answers:
             if r.status != 200 or r.body.startswith(b'{"error"'):
                 for s in needle_set:

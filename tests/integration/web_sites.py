@@ -193,10 +193,10 @@ class SiteSuite:
         self.assertEqual(os.path.getsize(os.path.join(self.auth_dir, "big.json")), MIB)
         self.assertEqual(self.req("DELETE", PREFIX + "/auth-files?name=big.json",
                                   headers=self.auth()).status, 200)
-        # above the site's 2 MiB the web server refuses on its own
+        # above the site's 5 MiB the web server refuses on its own
         before = len(self.daemon.seen)
         # (its own HTML page: never the responder's JSON, never the daemon)
-        r = self.req("PUT", PREFIX + "/proxy-url", b"{" + b" " * (3 * MIB) + b"}", h)
+        r = self.req("PUT", PREFIX + "/proxy-url", b"{" + b" " * (6 * MIB) + b"}", h)
         self.assertEqual(r.status, self.OVER_LIMIT, repr(r))
         self.assertTrue(r.body.lstrip().startswith(b"<"), repr(r))
         self.assertEqual(self.daemon.seen[before:], [])

@@ -1,7 +1,8 @@
 /*
  * test_cfgtx.c - config transactions (DESIGN.md 4): concurrent writers
  * lose nothing, a file that does not parse is never overwritten, a failed
- * change leaves the file byte-identical, the file's mode is kept.
+ * change leaves the file byte-identical, the file's mode is kept; the
+ * If-Match precondition and the hooks of cfg_transact_opts (issue 13).
  */
 #include "config.h"
 
@@ -322,6 +323,104 @@ test_two_sets(void **state)
 	cfg_free(c);
 }
 
+/* cfg_transact_opts (issue 13): If-Match judged under the lock before fn
+ * runs, hooks around the rename, the hashes before and after. */
+static int hook_calls[2];       /* before_write, after_write */
+static int before_rc;           /* what before_write answers */
+
+static int
+hook_before(struct cfg_tx *tx, void *arg)
+{
+	(void)arg;
+	hook_calls[0]++;
+	if (before_rc != CP_OK)
+		snprintf(tx->err, sizeof(tx->err), "refused by the hook");
+	return before_rc;
+}
+
+static void
+hook_after(const struct cfg_tx *tx, void *arg)
+{
+	struct cfg_tx_opts *o = arg;
+
+	hook_calls[1]++;
+	/* the new file is in place and its hash known */
+	assert_true(o->written);
+	assert_int_equal(strlen(o->sha_after), 64);
+	assert_non_null(tx->out);
+}
+
+static int
+counted_set(struct cfg_tx *tx, void *arg)
+{
+	calls++;
+	return set_retry(tx, arg);
+}
+
+static void
+test_opts_if_match_and_hooks(void **state)
+{
+	struct fixture *f = *state;
+	struct cfg_tx_opts o;
+	char err[256] = "", etag[ETAG_LEN + 1], sha[65];
+	size_t len;
+	char *t;
+	int v = 7;
+
+	write_file(f->path, base_text, 0600);
+	sha256_hex(base_text, strlen(base_text), sha);
+	etag_of(base_text, strlen(base_text), etag, sizeof(etag));
+	memset(&o, 0, sizeof(o));
+	o.before_write = hook_before;
+	o.after_write = hook_after;
+	o.hook_arg = &o;
+	/* a stale tag: fn never runs, nothing is written */
+	o.if_match = "\"0000\"";
+	calls = 0;
+	assert_int_equal(cfg_transact_opts(f->path, &o, counted_set, &v, err, sizeof(err)),
+	    CP_ECHANGED);
+	assert_string_equal(err, "config changed since it was read");
+	assert_int_equal(calls, 0);
+	assert_int_equal(hook_calls[0] + hook_calls[1], 0);
+	assert_string_equal(o.sha_before, sha);
+	assert_false(o.written);
+	/* the hook refuses: the file stays, after_write does not run */
+	o.if_match = etag;
+	before_rc = CP_EIO;
+	assert_int_equal(cfg_transact_opts(f->path, &o, set_retry, &v, err, sizeof(err)), CP_EIO);
+	assert_string_equal(err, "refused by the hook");
+	assert_int_equal(hook_calls[0], 1);
+	assert_int_equal(hook_calls[1], 0);
+	assert_false(o.written);
+	t = slurp(f->path, &len);
+	assert_int_equal(len, strlen(base_text));
+	assert_memory_equal(t, base_text, len);
+	free(t);
+	/* the current tag (in a list): written, both hooks, new hash */
+	before_rc = CP_OK;
+	o.if_match = "\"x\", W/\"y\", " ;
+	assert_int_equal(cfg_transact_opts(f->path, &o, set_retry, &v, err, sizeof(err)),
+	    CP_ECHANGED);
+	o.if_match = etag;
+	assert_int_equal(cfg_transact_opts(f->path, &o, set_retry, &v, err, sizeof(err)), CP_OK);
+	assert_int_equal(hook_calls[0], 2);
+	assert_int_equal(hook_calls[1], 1);
+	assert_true(o.written);
+	t = slurp(f->path, &len);
+	sha256_hex(t, len, sha);
+	free(t);
+	assert_string_equal(o.sha_after, sha);
+	/* the old tag no longer matches; a no-op change writes nothing and
+	 * runs no hook */
+	assert_int_equal(cfg_transact_opts(f->path, &o, set_retry, &v, err, sizeof(err)),
+	    CP_ECHANGED);
+	o.if_match = "*";
+	assert_int_equal(cfg_transact_opts(f->path, &o, no_change, &v, err, sizeof(err)), CP_OK);
+	assert_false(o.written);
+	assert_string_equal(o.sha_after, o.sha_before);
+	assert_int_equal(hook_calls[0], 2);
+}
+
 int
 main(void)
 {
@@ -330,6 +429,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bad_file_untouched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failures_leave_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_sets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_opts_if_match_and_hooks, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

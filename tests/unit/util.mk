@@ -2,12 +2,15 @@
 UTIL_TESTS = tests/unit/test_strutil tests/unit/test_sha256 tests/unit/test_json \
 	tests/unit/test_lock tests/unit/test_fileio \
 	tests/unit/test_pw tests/unit/test_authstore \
-	tests/unit/test_log tests/unit/test_oauth
+	tests/unit/test_log tests/unit/test_etag tests/unit/test_oauth
 check_PROGRAMS += $(UTIL_TESTS)
 TESTS += $(UTIL_TESTS)
 tests_unit_test_strutil_SOURCES = tests/unit/test_strutil.c
 tests_unit_test_strutil_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_strutil_LDADD = $(UNIT_LIBS)
+tests_unit_test_etag_SOURCES = tests/unit/test_etag.c
+tests_unit_test_etag_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_etag_LDADD = $(UNIT_LIBS)
 tests_unit_test_sha256_SOURCES = tests/unit/test_sha256.c
 tests_unit_test_sha256_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_sha256_LDADD = $(UNIT_LIBS)
