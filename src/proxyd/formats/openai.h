@@ -1,0 +1,72 @@
+/*
+ * openai.h - what the two OpenAI codecs (openai_chat.c, openai_responses.c)
+ * share: the error and model-list shapes, reasoning effort names, image
+ * data URLs, answer ids, SSE writing and the strict reading of optional
+ * request members. Defined in openai_chat.c. Private to formats/.
+ */
+#ifndef CLIPROXY_FORMATS_OPENAI_H
+#define CLIPROXY_FORMATS_OPENAI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "pivot.h"
+
+struct buf;
+
+#define OA_ANSWER_MAX   (64u * 1024u * 1024u) /* a gathered upstream JSON answer */
+#define OA_CALLS_MAX    1024                  /* tool calls in one answer */
+#define OA_ID_MAX       160                   /* an id we derive */
+
+/* A member that is absent or JSON null reads as absent (OpenAI treats
+ * null as "not given" for optional parameters). */
+const cJSON *oa_member(const cJSON *o, const char *key);
+
+/* Reasoning effort: name <-> pivot ("none", "minimal", "low", "medium",
+ * "high"). oa_effort_parse: CP_EINVAL for an unknown name. */
+int oa_effort_parse(const char *s, enum pv_effort *out);
+/* The effort to send upstream: r->effort, else one derived from a
+ * thinking budget (0: none; up to 1024: low; up to 8192: medium; more:
+ * high), else PV_EFFORT_UNSET. */
+enum pv_effort oa_effort_of(const struct pv_request *r);
+const char *oa_effort_name(enum pv_effort e);
+
+/* An image URL into p: "data:<mime>;base64,<b64>" fills mime and data,
+ * http(s) fills url. CP_EINVAL for anything else (err says why). */
+int oa_image_from_url(const char *url, struct pv_part *p, char *err, size_t errlen);
+/* The URL of an image part ("data:..." rebuilt or the url); malloc'd,
+ * NULL when out of memory or the part has neither. */
+char *oa_image_url(const struct pv_part *p);
+
+/* The name of the tool that call id belongs to in the messages decoded so
+ * far (the last such call), or NULL. */
+const char *oa_call_name(const struct pv_request *r, const char *id);
+
+/* Derive an id "<prefix><core>" from an answer id (START), where core is
+ * the answer id without a known prefix ("chatcmpl-", "resp_", "msg_");
+ * with n >= 0, "_<n>" is appended. Truncated to OA_ID_MAX - 1 bytes. */
+void oa_make_id(char out[OA_ID_MAX], const char *prefix, const char *answer_id, int n);
+
+/* Append "event: <event>\n" (when event != NULL) "data: <o>\n\n". */
+int oa_sse_json(struct buf *out, const char *event, const cJSON *o);
+/* Append the compact JSON text of o. */
+int oa_put_json(struct buf *out, const cJSON *o);
+
+/* Usage members as both APIs spell them (chat: prompt_/completion_tokens,
+ * responses: input_/output_tokens); -1 for what is missing. */
+void oa_usage_read(const cJSON *u, bool responses, struct pv_usage *out);
+/* A usage object in either spelling; counts < 0 are written as 0. */
+cJSON *oa_usage_json(const struct pv_usage *u, bool responses);
+
+/* "text/event-stream" for a stream, else "application/json". */
+const char *oa_content_type(const struct pv_enc_opts *o);
+
+/* The OpenAI error body's message (shared decode_error) and models list. */
+int oa_decode_error(const char *body, size_t len, char *msg, size_t msglen);
+int oa_models_body(struct buf *out, const char *const *names, size_t n, bool single);
+/* The message of an error object {"message": ...} (or a string), "" else. */
+void oa_error_message(const cJSON *e, char *msg, size_t msglen);
+
+#endif /* CLIPROXY_FORMATS_OPENAI_H */
