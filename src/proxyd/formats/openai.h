@@ -20,6 +20,12 @@ struct buf;
 #define OA_CALLS_MAX    1024                  /* tool calls in one answer */
 #define OA_ID_MAX       160                   /* an id we derive */
 
+/* Passthrough: the model and stream members, and the model's rewrite
+ * (the same in both OpenAI formats). */
+int oa_request_model(const cJSON *req, const char *path_model, bool path_stream,
+    const char **model, bool *stream);
+int oa_set_model(cJSON *req, const char *model);
+
 /* A member that is absent or JSON null reads as absent (OpenAI treats
  * null as "not given" for optional parameters). */
 const cJSON *oa_member(const cJSON *o, const char *key);
@@ -57,7 +63,8 @@ int oa_put_json(struct buf *out, const cJSON *o);
 /* Usage members as both APIs spell them (chat: prompt_/completion_tokens,
  * responses: input_/output_tokens); -1 for what is missing. */
 void oa_usage_read(const cJSON *u, bool responses, struct pv_usage *out);
-/* A usage object in either spelling; counts < 0 are written as 0. */
+/* A usage object in either spelling: input/output < 0 are written as 0,
+ * cached/reasoning < 0 leave their details member out. */
 cJSON *oa_usage_json(const struct pv_usage *u, bool responses);
 
 /* "text/event-stream" for a stream, else "application/json". */

@@ -219,22 +219,22 @@ cJSON *
 oa_usage_json(const struct pv_usage *u, bool responses)
 {
 	long long in = u->input > 0 ? u->input : 0, outp = u->output > 0 ? u->output : 0;
-	long long cached = u->cached > 0 ? u->cached : 0;
-	long long reas = u->reasoning > 0 ? u->reasoning : 0;
 	cJSON *o = cJSON_CreateObject(), *d;
 
 	if (o == NULL)
 		return NULL;
+	/* The details are written only when the upstream gave them, so
+	 * that a count never seen is not reported as 0. */
 	if (cJSON_AddNumberToObject(o, responses ? "input_tokens" : "prompt_tokens",
 	    (double)in) == NULL ||
-	    (d = cJSON_AddObjectToObject(o, responses ? "input_tokens_details" :
-	    "prompt_tokens_details")) == NULL ||
-	    cJSON_AddNumberToObject(d, "cached_tokens", (double)cached) == NULL ||
+	    (u->cached >= 0 && ((d = cJSON_AddObjectToObject(o, responses ?
+	    "input_tokens_details" : "prompt_tokens_details")) == NULL ||
+	    cJSON_AddNumberToObject(d, "cached_tokens", (double)u->cached) == NULL)) ||
 	    cJSON_AddNumberToObject(o, responses ? "output_tokens" : "completion_tokens",
 	    (double)outp) == NULL ||
-	    (d = cJSON_AddObjectToObject(o, responses ? "output_tokens_details" :
-	    "completion_tokens_details")) == NULL ||
-	    cJSON_AddNumberToObject(d, "reasoning_tokens", (double)reas) == NULL ||
+	    (u->reasoning >= 0 && ((d = cJSON_AddObjectToObject(o, responses ?
+	    "output_tokens_details" : "completion_tokens_details")) == NULL ||
+	    cJSON_AddNumberToObject(d, "reasoning_tokens", (double)u->reasoning) == NULL)) ||
 	    cJSON_AddNumberToObject(o, "total_tokens", (double)(in + outp)) == NULL) {
 		cJSON_Delete(o);
 		return NULL;
@@ -318,7 +318,7 @@ out:
 
 /* ===================================================== passthrough */
 
-static int
+int
 oa_request_model(const cJSON *req, const char *path_model, bool path_stream,
     const char **model, bool *stream)
 {
@@ -344,7 +344,7 @@ oa_request_model(const cJSON *req, const char *path_model, bool path_stream,
 	return CP_OK;
 }
 
-static int
+int
 oa_set_model(cJSON *req, const char *model)
 {
 	cJSON *m;
