@@ -1498,7 +1498,12 @@ chat_dec_finish(struct pv_dec *d, pv_emit_fn emit, void *arg)
 	d->arg = arg;
 	if (d->stream) {
 		/* A last event without its blank line still counts. */
-		if ((rc = sse_feed(&d->sse, "\n\n", 2, dec_sse_cb, d)) != CP_OK)
+		/* A last event whose final line ended but whose blank line
+		 * never came still counts; a line cut in the middle does
+		 * not (WHATWG: an incomplete event is discarded). */
+		if (d->sse.line.len == 0 && d->sse.has_data &&
+		    (rc = sse_feed(&d->sse, d->sse.saw_cr ? "\r" : "\n", 1, dec_sse_cb,
+		    d)) != CP_OK)
 			return rc;
 		if (d->done)
 			return CP_OK;

@@ -1056,8 +1056,11 @@ rsd_event(struct pv_dec *d, const char *type, const cJSON *o)
 
 	if (strcmp(type, "error") == 0)
 		return rsd_failed(d, o, 500);
-	if (strcmp(type, "response.failed") == 0)
+	if (strcmp(type, "response.failed") == 0) {
+		if ((rc = rsd_start(d, resp)) != CP_OK)
+			return rc;
 		return rsd_failed(d, oa_member(resp, "error"), 500);
+	}
 	if (strncmp(type, "response.", 9) != 0)
 		return CP_OK;
 	type += 9;
@@ -1199,7 +1202,12 @@ rs_dec_finish(struct pv_dec *d, pv_emit_fn emit, void *arg)
 	d->emit = emit;
 	d->arg = arg;
 	if (d->stream) {
-		if ((rc = sse_feed(&d->sse, "\n\n", 2, rsd_sse_cb, d)) != CP_OK)
+		/* A last event whose final line ended but whose blank line
+		 * never came still counts; a line cut in the middle does
+		 * not (WHATWG: an incomplete event is discarded). */
+		if (d->sse.line.len == 0 && d->sse.has_data &&
+		    (rc = sse_feed(&d->sse, d->sse.saw_cr ? "\r" : "\n", 1, rsd_sse_cb,
+		    d)) != CP_OK)
 			return rc;
 		if (d->done)
 			return CP_OK;
