@@ -624,18 +624,11 @@ chat_messages(const cJSON *msgs, struct pv_request *r, char *err, size_t errlen)
 				return CP_ENOMEM;
 			rc = chat_content(content, m, true, mi, err, errlen);
 		} else if (strcmp(ro, "assistant") == 0) {
-			const cJSON *rc_ = oa_member(msg, "reasoning_content");
-			struct pv_part *p;
-
+			/* Reasoning text echoed back has no signature, so no
+			 * upstream can verify it; DeepSeek refuses it outright. */
+			if (oa_member(msg, "reasoning_content") != NULL)
+				log_debug("openai-chat: dropping messages[%zu].reasoning_content", mi);
 			if ((m = pv_msg_add(r, PV_ASSISTANT)) == NULL)
-				return CP_ENOMEM;
-			if (rc_ != NULL && !cJSON_IsString(rc_)) {
-				cp_seterr(err, errlen, "messages[%zu].reasoning_content must be a string", mi);
-				return CP_EINVAL;
-			}
-			if (rc_ != NULL && rc_->valuestring[0] != '\0' &&
-			    ((p = pv_part_add(m, PV_THINKING)) == NULL ||
-			    (p->text = strdup(rc_->valuestring)) == NULL))
 				return CP_ENOMEM;
 			rc = chat_content(content, m, false, mi, err, errlen);
 			if (rc == CP_OK)
@@ -1031,30 +1024,26 @@ static int
 chat_enc_assistant(const struct pv_msg *m, cJSON *msgs)
 {
 	cJSON *o, *tcs = NULL, *tc, *fn, *content;
-	struct buf think;
 	size_t j, n_text = 0;
-	int rc = CP_ENOMEM;
 
-	buf_init(&think, SIZE_MAX);
 	if ((o = cJSON_CreateObject()) == NULL)
 		return CP_ENOMEM;
 	cJSON_AddItemToArray(msgs, o);
 	if (cJSON_AddStringToObject(o, "role", "assistant") == NULL)
-		goto out;
+		return CP_ENOMEM;
 	for (j = 0; j < m->n_parts; j++) {
 		const struct pv_part *p = &m->parts[j];
 
 		if (p->kind == PV_TEXT) {
 			n_text++;
-		} else if (p->kind == PV_THINKING && p->text != NULL && p->text[0] != '\0') {
-			if ((think.len > 0 && buf_appends(&think, "\n\n") != CP_OK) ||
-			    buf_appends(&think, p->text) != CP_OK)
-				goto out;
+		} else if (p->kind == PV_THINKING) {
+			/* Chat has no way to carry reasoning back. */
+			log_debug("openai-chat: dropping thinking of an assistant turn");
 		} else if (p->kind == PV_TOOL_CALL) {
 			if (tcs == NULL && (tcs = cJSON_AddArrayToObject(o, "tool_calls")) == NULL)
-				goto out;
+				return CP_ENOMEM;
 			if ((tc = cJSON_CreateObject()) == NULL)
-				goto out;
+				return CP_ENOMEM;
 			cJSON_AddItemToArray(tcs, tc);
 			if (cJSON_AddStringToObject(tc, "id", p->id != NULL ? p->id : "") == NULL ||
 			    cJSON_AddStringToObject(tc, "type", "function") == NULL ||
@@ -1062,7 +1051,7 @@ chat_enc_assistant(const struct pv_msg *m, cJSON *msgs)
 			    cJSON_AddStringToObject(fn, "name", p->name != NULL ? p->name : "") == NULL ||
 			    cJSON_AddStringToObject(fn, "arguments",
 			    p->args != NULL ? p->args : "{}") == NULL)
-				goto out;
+				return CP_ENOMEM;
 		}
 	}
 	if (n_text > 0)
@@ -1070,14 +1059,9 @@ chat_enc_assistant(const struct pv_msg *m, cJSON *msgs)
 	else
 		content = tcs != NULL ? cJSON_CreateNull() : cJSON_CreateString("");
 	if (content == NULL)
-		goto out;
+		return CP_ENOMEM;
 	cJSON_AddItemToObject(o, "content", content);
-	if (think.len > 0 && cJSON_AddStringToObject(o, "reasoning_content", think.p) == NULL)
-		goto out;
-	rc = CP_OK;
-out:
-	buf_release(&think);
-	return rc;
+	return CP_OK;
 }
 
 static int
@@ -1181,8 +1165,12 @@ chat_encode_request(const struct pv_request *r, cJSON **out)
 	if (r->parallel_tools_off && r->n_tools > 0 &&
 	    cJSON_AddFalseToObject(root, "parallel_tool_calls") == NULL)
 		goto out;
-	if (r->max_tokens >= 0 &&
-	    cJSON_AddNumberToObject(root, "max_tokens", (double)r->max_tokens) == NULL)
+	/* OpenAI's reasoning models take only max_completion_tokens; most
+	 * compatible servers know only max_tokens. A request with a
+	 * reasoning effort is for the former. */
+	eff = oa_effort_of(r);
+	if (r->max_tokens >= 0 && cJSON_AddNumberToObject(root, eff != PV_EFFORT_UNSET ?
+	    "max_completion_tokens" : "max_tokens", (double)r->max_tokens) == NULL)
 		goto out;
 	if (r->temperature >= 0 &&
 	    cJSON_AddNumberToObject(root, "temperature", r->temperature) == NULL)
@@ -1195,7 +1183,7 @@ chat_encode_request(const struct pv_request *r, cJSON **out)
 			goto out;
 		cJSON_AddItemToObject(root, "stop", arr);
 	}
-	if ((eff = oa_effort_of(r)) != PV_EFFORT_UNSET &&
+	if (eff != PV_EFFORT_UNSET &&
 	    cJSON_AddStringToObject(root, "reasoning_effort", oa_effort_name(eff)) == NULL)
 		goto out;
 	if (r->top_k >= 0)

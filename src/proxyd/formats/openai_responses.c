@@ -1551,9 +1551,12 @@ rs_response_json(const struct pv_enc *e, const char *status, bool final)
 				goto fail;
 			cJSON_AddItemToArray(arr, it);
 		}
-		if ((x = oa_usage_json(&e->usage, true)) == NULL)
+		if (e->have_usage) {
+			if ((x = oa_usage_json(&e->usage, true)) == NULL)
+				goto fail;
+			cJSON_AddItemToObject(o, "usage", x);
+		} else if (cJSON_AddNullToObject(o, "usage") == NULL)
 			goto fail;
-		cJSON_AddItemToObject(o, "usage", x);
 	} else if (cJSON_AddNullToObject(o, "usage") == NULL)
 		goto fail;
 	return o;
