@@ -1300,6 +1300,10 @@ dec_tool_call(struct pv_dec *d, const cJSON *tc, int pos)
 
 		if (d->n_calls >= OA_CALLS_MAX)
 			return CP_ETOOBIG;
+		/* Calls stream one after the other: a new index ends the
+		 * ones before, so that encoders can close their blocks. */
+		if ((rc = dec_end_calls(d)) != CP_OK)
+			return rc;
 		d->up_index[i] = up;
 		d->open[i] = true;
 		d->n_calls++;

@@ -1255,6 +1255,7 @@ struct rs_item {             /* one output item of the answer */
 	char *sig;               /* RS_REASONING: encrypted_content */
 	bool has_part;           /* RS_REASONING: a summary part is open */
 	bool done;               /* output_item.done sent */
+	bool cut;                /* ended by the output limit or a failure */
 };
 
 struct pv_enc {
@@ -1348,7 +1349,25 @@ rs_text_part(const char *type, const char *text)
 	return p;
 }
 
-/* The item as it stands (done: completed with its content). */
+static const char *
+rs_status(const struct rs_item *it, bool done)
+{
+	return !done ? "in_progress" : it->cut ? "incomplete" : "completed";
+}
+
+/* Items still open when the answer ends early are incomplete (OpenAI
+ * marks the message cut by max_output_tokens so). */
+static void
+rs_cut_open(struct pv_enc *e)
+{
+	int i;
+
+	for (i = 0; i < e->n_items; i++)
+		if (!e->items[i].done)
+			e->items[i].cut = true;
+}
+
+/* The item as it stands (done: finished, with its content). */
 static cJSON *
 rs_item_json(const struct rs_item *it, bool done)
 {
@@ -1360,7 +1379,7 @@ rs_item_json(const struct rs_item *it, bool done)
 	switch (it->kind) {
 	case RS_MSG:
 		if (cJSON_AddStringToObject(o, "type", "message") == NULL ||
-		    cJSON_AddStringToObject(o, "status", done ? "completed" : "in_progress") == NULL ||
+		    cJSON_AddStringToObject(o, "status", rs_status(it, done)) == NULL ||
 		    cJSON_AddStringToObject(o, "role", "assistant") == NULL ||
 		    (arr = cJSON_AddArrayToObject(o, "content")) == NULL)
 			goto fail;
@@ -1385,7 +1404,7 @@ rs_item_json(const struct rs_item *it, bool done)
 		break;
 	case RS_CALL:
 		if (cJSON_AddStringToObject(o, "type", "function_call") == NULL ||
-		    cJSON_AddStringToObject(o, "status", done ? "completed" : "in_progress") == NULL ||
+		    cJSON_AddStringToObject(o, "status", rs_status(it, done)) == NULL ||
 		    cJSON_AddStringToObject(o, "arguments", done ? text : "") == NULL ||
 		    cJSON_AddStringToObject(o, "call_id", it->call_id) == NULL ||
 		    cJSON_AddStringToObject(o, "name", it->name) == NULL)
@@ -1752,6 +1771,7 @@ rs_enc_event(struct pv_enc *e, const struct pv_event *ev, struct buf *out)
 		if ((e->err_msg = pv_strndup(ev->text != NULL ? ev->text : "", ev->text != NULL ?
 		    ev->len : 0)) == NULL)
 			return CP_ENOMEM;
+		rs_cut_open(e);
 		return rs_response_event(e, "response.failed", "failed", true, out);
 	default:
 		return CP_OK;
@@ -1780,15 +1800,16 @@ rs_enc_finish(struct pv_enc *e, struct buf *out)
 			return rc;
 		}
 	}
+	if (e->stop == PV_STOP_MAX_TOKENS || e->stop == PV_STOP_FILTER) {
+		status = "incomplete";
+		type = "response.incomplete";
+		rs_cut_open(e);
+	}
 	if ((rc = rs_begin(e, out)) != CP_OK || (rc = rs_close(e, out)) != CP_OK)
 		return rc;
 	for (i = 0; i < e->n_calls; i++)
 		if ((rc = rs_enc_call_end(e, i, out)) != CP_OK)
 			return rc;
-	if (e->stop == PV_STOP_MAX_TOKENS || e->stop == PV_STOP_FILTER) {
-		status = "incomplete";
-		type = "response.incomplete";
-	}
 	if (e->o.stream)
 		return rs_response_event(e, type, status, true, out);
 	if ((r = rs_response_json(e, status, true)) == NULL)
