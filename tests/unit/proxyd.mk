@@ -22,3 +22,11 @@ tests_unit_test_codec_openai_SOURCES = tests/unit/test_codec_openai.c $(PROXYD_C
 tests_unit_test_codec_openai_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_codec_openai_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
 tests_unit_test_codec_openai_LDADD = $(UNIT_LIBS)
+# The golden-file driver of the codecs (tests/data/formats/, DESIGN 6).
+check_PROGRAMS += tests/unit/test_formats
+TESTS += tests/unit/test_formats
+tests_unit_test_formats_SOURCES = tests/unit/test_formats.c $(PROXYD_CODEC_SOURCES)
+tests_unit_test_formats_CFLAGS = $(PROXYD_UNIT_CFLAGS)
+tests_unit_test_formats_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
+tests_unit_test_formats_LDADD = $(UNIT_LIBS) -lm
+EXTRA_DIST += tests/data/formats
