@@ -137,8 +137,13 @@ fz_request(const char *data, size_t len)
 
 		if (c == NULL || c->encode_request == NULL)
 			continue;
-		if (c->encode_request(&r, &out) != CP_OK)
-			abort();
+		/* our encoders take every pivot our decoders make; the other
+		 * codecs may refuse one, but must not crash */
+		if (c->encode_request(&r, &out) != CP_OK) {
+			if (c == &codec_openai_chat || c == &codec_openai_responses)
+				abort();
+			continue;
+		}
 		if (c == &FUZZ_CODEC) {
 			/* what we send must be what we accept */
 			if (c->decode_request(out, NULL, false, &again, err, sizeof(err)) != CP_OK)
