@@ -220,6 +220,46 @@ chat_decode_full(void **state)
 	pv_request_release(&r);
 }
 
+/* Names of results in a turn with many calls: found through the hint
+ * in the calls' order, wrapping around; an unknown id stays nameless. */
+static void
+chat_result_names_many(void **state)
+{
+	struct buf b;
+	struct pv_request r;
+	char err[256];
+	const struct pv_msg *m;
+	int i;
+
+	(void)state;
+	buf_init(&b, SIZE_MAX);
+	assert_int_equal(buf_appends(&b, "{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\","
+	    "\"tool_calls\":["), CP_OK);
+	for (i = 0; i < 600; i++)
+		assert_int_equal(buf_printf(&b, "%s{\"id\":\"c%d\",\"type\":\"function\",\"function\":"
+		    "{\"name\":\"f%d\",\"arguments\":\"{}\"}}", i ? "," : "", i, i), CP_OK);
+	assert_int_equal(buf_appends(&b, "]}"), CP_OK);
+	for (i = 0; i < 600; i++)
+		assert_int_equal(buf_printf(&b, ",{\"role\":\"tool\",\"tool_call_id\":\"c%d\","
+		    "\"content\":\"r\"}", i), CP_OK);
+	assert_int_equal(buf_appends(&b, ",{\"role\":\"tool\",\"tool_call_id\":\"c0\",\"content\":\"r\"},"
+	    "{\"role\":\"tool\",\"tool_call_id\":\"nope\",\"content\":\"r\"}]}"), CP_OK);
+	assert_int_equal(decode(&codec_openai_chat, b.p, &r, err, sizeof(err)), CP_OK);
+	m = &r.msgs[1];
+	assert_int_equal(m->n_parts, 602);
+	for (i = 0; i < 600; i++) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "f%d", i);
+		assert_non_null(m->parts[i].name);
+		assert_string_equal(m->parts[i].name, want);
+	}
+	assert_string_equal(m->parts[600].name, "f0");
+	assert_null(m->parts[601].name);
+	pv_request_release(&r);
+	buf_release(&b);
+}
+
 static void
 chat_decode_errors(void **state)
 {
@@ -751,6 +791,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(chat_decode_full),
 		cmocka_unit_test(chat_decode_errors),
+		cmocka_unit_test(chat_result_names_many),
 		cmocka_unit_test(chat_encode_order),
 		cmocka_unit_test(rs_decode_full),
 		cmocka_unit_test(rs_decode_errors),

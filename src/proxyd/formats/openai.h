@@ -19,6 +19,7 @@ struct buf;
 #define OA_ANSWER_MAX   (64u * 1024u * 1024u) /* a gathered upstream JSON answer */
 #define OA_CALLS_MAX    1024                  /* tool calls in one answer */
 #define OA_ID_MAX       160                   /* an id we derive */
+#define OA_NAME_SCAN_MAX 256                  /* calls looked at per tool result */
 
 /* Passthrough: the model and stream members, and the model's rewrite
  * (the same in both OpenAI formats). */
@@ -46,9 +47,10 @@ int oa_image_from_url(const char *url, struct pv_part *p, char *err, size_t errl
  * NULL when out of memory or the part has neither. */
 char *oa_image_url(const struct pv_part *p);
 
-/* The name of the tool that call id belongs to in the messages decoded so
- * far (the last such call), or NULL. */
-const char *oa_call_name(const struct pv_request *r, const char *id);
+/* The name of the tool that call id belongs to: a call of the latest
+ * assistant message decoded so far, or NULL. *hint (0 at first) carries
+ * where the last search ended, from one result to the next. */
+const char *oa_call_name(const struct pv_request *r, const char *id, size_t *hint);
 
 /* Derive an id "<prefix><core>" from an answer id (START), where core is
  * the answer id without a known prefix ("chatcmpl-", "resp_", "msg_");

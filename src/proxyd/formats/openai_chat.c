@@ -129,19 +129,35 @@ oa_image_url(const struct pv_part *p)
 }
 
 const char *
-oa_call_name(const struct pv_request *r, const char *id)
+oa_call_name(const struct pv_request *r, const char *id, size_t *hint)
 {
-	const char *name = NULL;
-	size_t i, j;
+	const struct pv_msg *m = NULL;
+	size_t i, j, k, n;
 
-	for (i = 0; i < r->n_msgs; i++)
-		for (j = 0; j < r->msgs[i].n_parts; j++) {
-			const struct pv_part *p = &r->msgs[i].parts[j];
-
-			if (p->kind == PV_TOOL_CALL && p->id != NULL && strcmp(p->id, id) == 0)
-				name = p->name;
+	/* A result answers a call of the latest assistant turn (both APIs
+	 * require it). Results usually come in the calls' order, so the
+	 * search starts after the last match; it looks at no more than
+	 * OA_NAME_SCAN_MAX parts, so that a body of thousands of results
+	 * with unknown ids costs linear time, not quadratic. */
+	for (i = r->n_msgs; i-- > 0;)
+		if (r->msgs[i].role == PV_ASSISTANT) {
+			m = &r->msgs[i];
+			break;
 		}
-	return name;
+	if (m == NULL || m->n_parts == 0)
+		return NULL;
+	n = m->n_parts < OA_NAME_SCAN_MAX ? m->n_parts : OA_NAME_SCAN_MAX;
+	for (k = 0; k < n; k++) {
+		const struct pv_part *p;
+
+		j = (*hint + k) % m->n_parts;
+		p = &m->parts[j];
+		if (p->kind == PV_TOOL_CALL && p->id != NULL && strcmp(p->id, id) == 0) {
+			*hint = j + 1;
+			return p->name;
+		}
+	}
+	return NULL;
 }
 
 void
@@ -547,7 +563,8 @@ out:
 }
 
 static int
-chat_tool_msg(struct pv_request *r, const cJSON *msg, size_t mi, char *err, size_t errlen)
+chat_tool_msg(struct pv_request *r, const cJSON *msg, size_t mi, size_t *hint, char *err,
+    size_t errlen)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "tool_call_id");
 	struct pv_msg tmp = { 0 }, *m;
@@ -576,7 +593,7 @@ chat_tool_msg(struct pv_request *r, const cJSON *msg, size_t mi, char *err, size
 	    m->parts[m->n_parts - 1].kind != PV_TOOL_RESULT)
 		m = pv_msg_add(r, PV_USER);
 	rc = CP_ENOMEM;
-	name = oa_call_name(r, id->valuestring);
+	name = oa_call_name(r, id->valuestring, hint);
 	if (m == NULL || (p = pv_part_add(m, PV_TOOL_RESULT)) == NULL ||
 	    (p->id = strdup(id->valuestring)) == NULL ||
 	    (name != NULL && (p->name = strdup(name)) == NULL))
@@ -595,7 +612,7 @@ static int
 chat_messages(const cJSON *msgs, struct pv_request *r, char *err, size_t errlen)
 {
 	const cJSON *msg;
-	size_t mi = 0;
+	size_t mi = 0, hint = 0;
 	int rc;
 
 	if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0) {
@@ -634,7 +651,7 @@ chat_messages(const cJSON *msgs, struct pv_request *r, char *err, size_t errlen)
 			if (rc == CP_OK)
 				rc = chat_tool_calls(oa_member(msg, "tool_calls"), m, mi, err, errlen);
 		} else if (strcmp(ro, "tool") == 0) {
-			rc = chat_tool_msg(r, msg, mi, err, errlen);
+			rc = chat_tool_msg(r, msg, mi, &hint, err, errlen);
 		} else {
 			cp_seterr(err, errlen, "messages[%zu].role '%.40s' is not supported", mi, ro);
 			return CP_EINVAL;

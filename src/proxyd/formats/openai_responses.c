@@ -181,8 +181,8 @@ rs_function_call(struct pv_request *r, const cJSON *item, size_t ii, char *err, 
 }
 
 static int
-rs_function_output(struct pv_request *r, const cJSON *item, size_t ii, char *err,
-    size_t errlen)
+rs_function_output(struct pv_request *r, const cJSON *item, size_t ii, size_t *hint,
+    char *err, size_t errlen)
 {
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "call_id");
 	const cJSON *output = cJSON_GetObjectItemCaseSensitive(item, "output");
@@ -215,7 +215,7 @@ rs_function_output(struct pv_request *r, const cJSON *item, size_t ii, char *err
 	}
 	if (buf_append(&b, "", 0) != CP_OK)
 		goto out;
-	name = oa_call_name(r, id->valuestring);
+	name = oa_call_name(r, id->valuestring, hint);
 	if ((m = rs_turn(r, PV_USER)) == NULL || (p = pv_part_add(m, PV_TOOL_RESULT)) == NULL ||
 	    (p->id = strdup(id->valuestring)) == NULL ||
 	    (name != NULL && (p->name = strdup(name)) == NULL))
@@ -279,7 +279,7 @@ rs_input(const cJSON *input, struct pv_request *r, char *err, size_t errlen)
 {
 	const cJSON *item;
 	struct pv_msg *m;
-	size_t ii = 0;
+	size_t ii = 0, hint = 0;
 	int rc;
 
 	if (cJSON_IsString(input)) {
@@ -306,7 +306,7 @@ rs_input(const cJSON *input, struct pv_request *r, char *err, size_t errlen)
 		else if (strcmp(t, "function_call") == 0)
 			rc = rs_function_call(r, item, ii, err, errlen);
 		else if (strcmp(t, "function_call_output") == 0)
-			rc = rs_function_output(r, item, ii, err, errlen);
+			rc = rs_function_output(r, item, ii, &hint, err, errlen);
 		else if (strcmp(t, "reasoning") == 0)
 			rc = rs_reasoning(r, item, ii, err, errlen);
 		else if (strcmp(t, "item_reference") == 0) {
