@@ -749,6 +749,34 @@ rs_encoder_sequence(void **state)
 	free(s);
 }
 
+/* A gathered answer is bounded as a whole, whatever buffer the bytes go
+ * to (text, reasoning, arguments, items). */
+static void
+encoders_bounded(void **state)
+{
+	const struct codec *cs[] = { &codec_openai_chat, &codec_openai_responses };
+	size_t half = OA_ANSWER_MAX / 2 + 1, i;
+	char *big = malloc(half);
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'a', half);
+	for (i = 0; i < 2; i++) {
+		struct pv_enc_opts o = { .stream = false, .model = "m" };
+		struct pv_enc *e = cs[i]->enc_new(&o);
+		struct pv_event t = { .kind = PV_EV_TEXT, .text = big, .len = half };
+		struct pv_event th = { .kind = PV_EV_THINKING, .text = big, .len = half };
+		struct buf out;
+
+		buf_init(&out, SIZE_MAX);
+		assert_int_equal(cs[i]->enc_event(e, &t, &out), CP_OK);
+		assert_int_equal(cs[i]->enc_event(e, &th, &out), CP_ETOOBIG);
+		cs[i]->enc_free(e);
+		buf_release(&out);
+	}
+	free(big);
+}
+
 static void
 shared_helpers(void **state)
 {
@@ -802,6 +830,7 @@ main(void)
 		cmocka_unit_test(rs_decoder_failures),
 		cmocka_unit_test(chat_encoder_edges),
 		cmocka_unit_test(rs_encoder_sequence),
+		cmocka_unit_test(encoders_bounded),
 		cmocka_unit_test(shared_helpers),
 	};
 

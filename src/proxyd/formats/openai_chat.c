@@ -1574,7 +1574,19 @@ struct pv_enc {
 	int n_calls;
 	char *err_msg;           /* ERROR text (gathered) */
 	int err_status;
+	size_t bytes;            /* gathered so far, at most OA_ANSWER_MAX */
 };
+
+/* Keep len more bytes of the answer (gathered answers are bounded as a
+ * whole, not per buffer: an upstream cannot make us hold more). */
+static int
+chat_keep(struct pv_enc *e, struct buf *b, const char *s, size_t len)
+{
+	if (len > OA_ANSWER_MAX - e->bytes)
+		return CP_ETOOBIG;
+	e->bytes += len;
+	return buf_append(b, s, len);
+}
 
 static struct pv_enc *
 chat_enc_new(const struct pv_enc_opts *o)
@@ -1784,7 +1796,7 @@ chat_enc_event(struct pv_enc *e, const struct pv_event *ev, struct buf *out)
 	case PV_EV_TEXT:
 	case PV_EV_THINKING:
 		if (!e->o.stream)
-			return buf_append(ev->kind == PV_EV_TEXT ? &e->text : &e->thinking,
+			return chat_keep(e, ev->kind == PV_EV_TEXT ? &e->text : &e->thinking,
 			    ev->text, ev->len);
 		if (ev->len == 0)
 			return CP_OK;
@@ -1808,7 +1820,7 @@ chat_enc_event(struct pv_enc *e, const struct pv_event *ev, struct buf *out)
 		if (ev->index < 0 || ev->index >= e->n_calls)
 			return CP_EINVAL;
 		if (!e->o.stream)
-			return buf_append(&e->calls[ev->index].args, ev->text, ev->len);
+			return chat_keep(e, &e->calls[ev->index].args, ev->text, ev->len);
 		if (ev->len == 0)
 			return CP_OK;
 		delta = chat_call_delta(ev, false);

@@ -1275,8 +1275,19 @@ struct pv_enc {
 	bool have_usage;
 	char *err_msg;           /* ERROR text */
 	int err_status;
-	size_t bytes;            /* gathered bytes (capped) */
+	size_t bytes;            /* kept so far, at most OA_ANSWER_MAX */
 };
+
+/* Keep len more bytes of an item's text (the whole answer is bounded,
+ * not each item: an upstream cannot make us hold more). */
+static int
+rs_keep(struct pv_enc *e, struct rs_item *it, const char *s, size_t len)
+{
+	if (len > OA_ANSWER_MAX - e->bytes)
+		return CP_ETOOBIG;
+	e->bytes += len;
+	return buf_append(&it->text, s, len);
+}
 
 static struct pv_enc *
 rs_enc_new(const struct pv_enc_opts *o)
@@ -1637,7 +1648,7 @@ rs_enc_text(struct pv_enc *e, enum rs_kind kind, const struct pv_event *ev, stru
 		if ((rc = rs_emit(e, "response.reasoning_summary_part.added", o, out)) != CP_OK)
 			return rc;
 	}
-	if ((rc = buf_append(&it->text, ev->text, ev->len)) != CP_OK)
+	if ((rc = rs_keep(e, it, ev->text, ev->len)) != CP_OK)
 		return rc;
 	if (!e->o.stream)
 		return CP_OK;
@@ -1742,7 +1753,7 @@ rs_enc_event(struct pv_enc *e, const struct pv_event *ev, struct buf *out)
 		it = &e->items[e->call_item[ev->index]];
 		if (it->done || ev->len == 0)
 			return CP_OK;
-		if ((rc = buf_append(&it->text, ev->text, ev->len)) != CP_OK)
+		if ((rc = rs_keep(e, it, ev->text, ev->len)) != CP_OK)
 			return rc;
 		if (!e->o.stream)
 			return CP_OK;
