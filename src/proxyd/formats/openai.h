@@ -12,7 +12,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "pivot.h"
+#include "proxyd.h"
 
 struct buf;
 
@@ -21,11 +21,42 @@ struct buf;
 #define OA_ID_MAX       160                   /* an id we derive */
 #define OA_NAME_SCAN_MAX 256                  /* calls looked at per tool result */
 
+/* What both upstream decoders share: the bytes in (SSE or one JSON
+ * document), the current feed's callback. */
+struct oa_io {
+	bool stream;             /* text/event-stream, else one JSON answer */
+	struct sse_parser sse;   /* stream */
+	struct buf body;         /* JSON answer gathered (OA_ANSWER_MAX) */
+	pv_emit_fn emit;         /* the current feed's callback */
+	void *arg;
+};
+void oa_io_init(struct oa_io *io, bool stream);
+void oa_io_release(struct oa_io *io);
+/* Stream: SSE events to cb(self); JSON: gathered for oa_io_finish. */
+int oa_io_feed(struct oa_io *io, const char *data, size_t len, pv_emit_fn emit, void *arg,
+    sse_cb cb, void *self);
+/* The end of the bytes: a stream's last event is flushed (its final line
+ * ended but its blank line never came); a JSON answer is parsed into
+ * *doc (the caller deletes it; NULL for a stream). CP_EPARSE. */
+int oa_io_finish(struct oa_io *io, pv_emit_fn emit, void *arg, sse_cb cb, void *self,
+    cJSON **doc);
+/* The ERROR event (502) of a stream cut before its end. */
+int oa_io_cut(struct oa_io *io);
+
 /* Passthrough: the model and stream members, and the model's rewrite
  * (the same in both OpenAI formats). */
 int oa_request_model(const cJSON *req, const char *path_model, bool path_stream,
     const char **model, bool *stream);
 int oa_set_model(cJSON *req, const char *model);
+
+/* Optional request members (absent or null: *out untouched): a number
+ * in [0, max], a boolean. CP_EINVAL with err naming the member. */
+#define OA_TEMP_MAX 2.0                        /* temperature in [0, 2] */
+int oa_number(const cJSON *o, const char *key, double max, double *out, char *err,
+    size_t errlen);
+int oa_bool(const cJSON *o, const char *key, bool *out, char *err, size_t errlen);
+/* tool_choice of either API into r (absent: unset). */
+int oa_tool_choice(const cJSON *tc, struct pv_request *r, char *err, size_t errlen);
 
 /* A member that is absent or JSON null reads as absent (OpenAI treats
  * null as "not given" for optional parameters). */
@@ -57,6 +88,11 @@ const char *oa_call_name(const struct pv_request *r, const char *id, size_t *hin
  * with n >= 0, "_<n>" is appended. Truncated to OA_ID_MAX - 1 bytes. */
 void oa_make_id(char out[OA_ID_MAX], const char *prefix, const char *answer_id, int n);
 
+/* Append len bytes of an answer to b, counting them in *bytes: an
+ * encoder bounds its answer as a whole (OA_ANSWER_MAX), not per buffer,
+ * so that an upstream cannot make it hold more. CP_ETOOBIG past it. */
+int oa_keep(size_t *bytes, struct buf *b, const char *s, size_t len);
+
 /* Append "event: <event>\n" (when event != NULL) "data: <o>\n\n". */
 int oa_sse_json(struct buf *out, const char *event, const cJSON *o);
 /* Append the compact JSON text of o. */
@@ -75,6 +111,8 @@ const char *oa_content_type(const struct pv_enc_opts *o);
 /* The OpenAI error body's message (shared decode_error) and models list. */
 int oa_decode_error(const char *body, size_t len, char *msg, size_t msglen);
 int oa_models_body(struct buf *out, const char *const *names, size_t n, bool single);
+/* Append the OpenAI error body for status and message, then tail. */
+int oa_error_append(struct buf *out, int status, const char *message, const char *tail);
 /* The message of an error object {"message": ...} (or a string), "" else. */
 void oa_error_message(const cJSON *e, char *msg, size_t msglen);
 

@@ -25,7 +25,6 @@
 #include "proxyd.h"
 #include "formats/openai.h"
 
-#define CHAT_TEMP_MAX 2.0 /* OpenAI: temperature in [0, 2] */
 
 /* ============================================================ shared */
 
@@ -176,6 +175,15 @@ oa_make_id(char out[OA_ID_MAX], const char *prefix, const char *answer_id, int n
 		snprintf(out, OA_ID_MAX, "%s%.100s_%d", prefix, core, n);
 	else
 		snprintf(out, OA_ID_MAX, "%s%.100s", prefix, core);
+}
+
+int
+oa_keep(size_t *bytes, struct buf *b, const char *s, size_t len)
+{
+	if (len > OA_ANSWER_MAX - *bytes)
+		return CP_ETOOBIG;
+	*bytes += len;
+	return buf_append(b, s, len);
 }
 
 int
@@ -332,6 +340,61 @@ out:
 	return rc;
 }
 
+void
+oa_io_init(struct oa_io *io, bool stream)
+{
+	memset(io, 0, sizeof(*io));
+	io->stream = stream;
+	sse_init(&io->sse);
+	buf_init(&io->body, OA_ANSWER_MAX);
+}
+
+void
+oa_io_release(struct oa_io *io)
+{
+	sse_release(&io->sse);
+	buf_release(&io->body);
+}
+
+int
+oa_io_feed(struct oa_io *io, const char *data, size_t len, pv_emit_fn emit, void *arg,
+    sse_cb cb, void *self)
+{
+	io->emit = emit;
+	io->arg = arg;
+	if (!io->stream)
+		return buf_append(&io->body, data, len);
+	return sse_feed(&io->sse, data, len, cb, self);
+}
+
+int
+oa_io_finish(struct oa_io *io, pv_emit_fn emit, void *arg, sse_cb cb, void *self,
+    cJSON **doc)
+{
+	io->emit = emit;
+	io->arg = arg;
+	*doc = NULL;
+	if (io->stream) {
+		/* A line cut in the middle is dropped (WHATWG: an incomplete
+		 * event is discarded); a complete last line still counts. */
+		if (io->sse.line.len == 0 && io->sse.has_data)
+			return sse_feed(&io->sse, io->sse.saw_cr ? "\r" : "\n", 1, cb, self);
+		return CP_OK;
+	}
+	*doc = cJSON_ParseWithLength(io->body.p != NULL ? io->body.p : "", io->body.len);
+	return *doc != NULL ? CP_OK : CP_EPARSE;
+}
+
+int
+oa_io_cut(struct oa_io *io)
+{
+	struct pv_event ev = { .kind = PV_EV_ERROR, .status = 502 };
+
+	ev.text = "upstream stream ended before the answer was complete";
+	ev.len = strlen(ev.text);
+	return io->emit(&ev, io->arg);
+}
+
 /* ===================================================== passthrough */
 
 int
@@ -420,6 +483,20 @@ fmt_openai_error(struct buf *out, int status, enum pv_err kind, const char *mess
 out:
 	free(txt);
 	cJSON_Delete(root);
+	return rc;
+}
+
+int
+oa_error_append(struct buf *out, int status, const char *message, const char *tail)
+{
+	struct buf b;
+	int rc;
+
+	buf_init(&b, SIZE_MAX);
+	rc = fmt_openai_error(&b, status, pv_err_of_status(status), message, NULL, NULL);
+	if (rc == CP_OK && (rc = buf_append(out, b.p, b.len)) == CP_OK)
+		rc = buf_appends(out, tail);
+	buf_release(&b);
 	return rc;
 }
 
@@ -710,10 +787,11 @@ chat_tools(const cJSON *tools, struct pv_request *r, char *err, size_t errlen)
 }
 
 /* tool_choice: "auto" | "none" | "required" | {"type":"function",
- * "function":{"name"}} (also the Responses spelling {"type":"function",
- * "name"}). allowed_tools and custom choices have no pivot form. */
-static int
-chat_tool_choice(const cJSON *tc, struct pv_request *r, char *err, size_t errlen)
+ * "function":{"name"}} (Chat) or {"type":"function","name"} (Responses);
+ * allowed_tools becomes auto; built-in and custom tools cannot be
+ * required of another upstream. */
+int
+oa_tool_choice(const cJSON *tc, struct pv_request *r, char *err, size_t errlen)
 {
 	static const struct { const char *s; enum pv_tool_choice c; } tab[] = {
 		{ "auto", PV_TC_AUTO }, { "none", PV_TC_NONE }, { "required", PV_TC_ANY },
@@ -738,23 +816,26 @@ chat_tool_choice(const cJSON *tc, struct pv_request *r, char *err, size_t errlen
 		return CP_EINVAL;
 	}
 	if (strcmp(type->valuestring, "allowed_tools") == 0) {
-		log_debug("openai-chat: tool_choice allowed_tools becomes auto");
+		log_debug("openai: tool_choice allowed_tools becomes auto");
 		r->tool_choice = PV_TC_AUTO;
 		return CP_OK;
 	}
 	fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
 	name = cJSON_GetObjectItemCaseSensitive(fn, "name");
+	if (name == NULL)
+		name = cJSON_GetObjectItemCaseSensitive(tc, "name");
 	if (strcmp(type->valuestring, "function") != 0 || !cJSON_IsString(name)) {
+		/* a built-in or custom tool required: cannot be honoured */
 		cp_seterr(err, errlen, "'tool_choice' of type '%.40s' cannot be translated "
-		    "(function.name expected)", type->valuestring);
+		    "for this model", type->valuestring);
 		return CP_EINVAL;
 	}
 	r->tool_choice = PV_TC_TOOL;
 	return (r->tool_choice_name = strdup(name->valuestring)) != NULL ? CP_OK : CP_ENOMEM;
 }
 
-static int
-chat_number(const cJSON *req, const char *key, double max, double *out, char *err,
+int
+oa_number(const cJSON *req, const char *key, double max, double *out, char *err,
     size_t errlen)
 {
 	const cJSON *v = oa_member(req, key);
@@ -769,8 +850,8 @@ chat_number(const cJSON *req, const char *key, double max, double *out, char *er
 	return CP_OK;
 }
 
-static int
-chat_bool(const cJSON *o, const char *key, bool *out, char *err, size_t errlen)
+int
+oa_bool(const cJSON *o, const char *key, bool *out, char *err, size_t errlen)
 {
 	const cJSON *v = oa_member(o, key);
 
@@ -847,13 +928,13 @@ chat_decode_request(const cJSON *req, const char *path_model, bool path_stream,
 	if ((rc = chat_messages(cJSON_GetObjectItemCaseSensitive(req, "messages"), r, err,
 	    errlen)) != CP_OK ||
 	    (rc = chat_tools(oa_member(req, "tools"), r, err, errlen)) != CP_OK ||
-	    (rc = chat_tool_choice(oa_member(req, "tool_choice"), r, err, errlen)) != CP_OK ||
-	    (rc = chat_number(req, "temperature", CHAT_TEMP_MAX, &r->temperature, err,
+	    (rc = oa_tool_choice(oa_member(req, "tool_choice"), r, err, errlen)) != CP_OK ||
+	    (rc = oa_number(req, "temperature", OA_TEMP_MAX, &r->temperature, err,
 	    errlen)) != CP_OK ||
-	    (rc = chat_number(req, "top_p", 1.0, &r->top_p, err, errlen)) != CP_OK ||
+	    (rc = oa_number(req, "top_p", 1.0, &r->top_p, err, errlen)) != CP_OK ||
 	    (rc = chat_stop(oa_member(req, "stop"), r, err, errlen)) != CP_OK ||
-	    (rc = chat_bool(req, "stream", &r->stream, err, errlen)) != CP_OK ||
-	    (rc = chat_bool(req, "parallel_tool_calls", &par, err, errlen)) != CP_OK)
+	    (rc = oa_bool(req, "stream", &r->stream, err, errlen)) != CP_OK ||
+	    (rc = oa_bool(req, "parallel_tool_calls", &par, err, errlen)) != CP_OK)
 		goto out;
 	rc = CP_EINVAL;
 	/* parallel_tool_calls means something only with tools (OpenAI refuses
@@ -874,7 +955,7 @@ chat_decode_request(const cJSON *req, const char *path_model, bool path_stream,
 			cp_seterr(err, errlen, "'stream_options' must be an object");
 			goto out;
 		}
-		if ((rc = chat_bool(so, "include_usage", &r->include_usage, err, errlen)) != CP_OK)
+		if ((rc = oa_bool(so, "include_usage", &r->include_usage, err, errlen)) != CP_OK)
 			goto out;
 		rc = CP_EINVAL;
 	}
@@ -1225,9 +1306,7 @@ out:
 /* ================================================== upstream decoder */
 
 struct pv_dec {
-	bool stream;             /* text/event-stream, else one JSON answer */
-	struct sse_parser sse;   /* stream */
-	struct buf body;         /* JSON answer gathered */
+	struct oa_io io;         /* bytes in, callback */
 	bool started;            /* START emitted */
 	bool done;               /* [DONE] seen or STOP emitted */
 	bool have_stop;          /* a finish_reason was seen */
@@ -1235,9 +1314,6 @@ struct pv_dec {
 	int n_calls;             /* tool calls started */
 	int up_index[OA_CALLS_MAX]; /* upstream "index" of each call */
 	bool open[OA_CALLS_MAX]; /* started and not ended */
-	pv_emit_fn emit;         /* current feed's callback */
-	void *arg;
-	int cb_rc;               /* first error from a callback */
 };
 
 static int
@@ -1245,7 +1321,7 @@ dec_ev(struct pv_dec *d, enum pv_ev_kind kind, const char *text, size_t len)
 {
 	struct pv_event ev = { .kind = kind, .text = text, .len = len };
 
-	return d->emit(&ev, d->arg);
+	return d->io.emit(&ev, d->io.arg);
 }
 
 static enum pv_stop
@@ -1276,7 +1352,7 @@ dec_start(struct pv_dec *d, const cJSON *o)
 	d->started = true;
 	ev.id = cJSON_IsString(id) ? id->valuestring : "";
 	ev.model = cJSON_IsString(model) ? model->valuestring : "";
-	return d->emit(&ev, d->arg);
+	return d->io.emit(&ev, d->io.arg);
 }
 
 static int
@@ -1289,7 +1365,7 @@ dec_end_calls(struct pv_dec *d)
 			struct pv_event ev = { .kind = PV_EV_TOOL_END, .index = i };
 
 			d->open[i] = false;
-			if ((rc = d->emit(&ev, d->arg)) != CP_OK)
+			if ((rc = d->io.emit(&ev, d->io.arg)) != CP_OK)
 				return rc;
 		}
 	return CP_OK;
@@ -1332,7 +1408,7 @@ dec_tool_call(struct pv_dec *d, const cJSON *tc, int pos)
 			ev.id = made;
 		}
 		ev.name = cJSON_IsString(name) ? name->valuestring : "";
-		if ((rc = d->emit(&ev, d->arg)) != CP_OK)
+		if ((rc = d->io.emit(&ev, d->io.arg)) != CP_OK)
 			return rc;
 	}
 	if (cJSON_IsString(args) && args->valuestring[0] != '\0') {
@@ -1340,7 +1416,7 @@ dec_tool_call(struct pv_dec *d, const cJSON *tc, int pos)
 
 		ev.text = args->valuestring;
 		ev.len = strlen(args->valuestring);
-		return d->emit(&ev, d->arg);
+		return d->io.emit(&ev, d->io.arg);
 	}
 	return CP_OK;
 }
@@ -1391,7 +1467,7 @@ dec_error(struct pv_dec *d, const cJSON *e)
 	ev.text = msg;
 	ev.len = strlen(msg);
 	d->done = true;
-	return d->emit(&ev, d->arg);
+	return d->io.emit(&ev, d->io.arg);
 }
 
 /* One chunk (stream) or the whole answer (JSON). */
@@ -1417,7 +1493,7 @@ dec_object(struct pv_dec *d, const cJSON *o)
 		if (cJSON_IsNumber(idx) && idx->valuedouble != 0)
 			continue;
 		if ((rc = dec_delta(d, cJSON_GetObjectItemCaseSensitive(ch,
-		    d->stream ? "delta" : "message"))) != CP_OK)
+		    d->io.stream ? "delta" : "message"))) != CP_OK)
 			return rc;
 		fr = cJSON_GetObjectItemCaseSensitive(ch, "finish_reason");
 		if (cJSON_IsString(fr)) {
@@ -1432,7 +1508,7 @@ dec_object(struct pv_dec *d, const cJSON *o)
 		struct pv_event ev = { .kind = PV_EV_USAGE };
 
 		oa_usage_read(u, false, &ev.usage);
-		if ((rc = d->emit(&ev, d->arg)) != CP_OK)
+		if ((rc = d->io.emit(&ev, d->io.arg)) != CP_OK)
 			return rc;
 	}
 	return CP_OK;
@@ -1451,7 +1527,7 @@ dec_stop(struct pv_dec *d)
 	if ((rc = dec_end_calls(d)) != CP_OK)
 		return rc;
 	ev.stop = d->have_stop ? d->stop : PV_STOP_END;
-	return d->emit(&ev, d->arg);
+	return d->io.emit(&ev, d->io.arg);
 }
 
 static int
@@ -1479,64 +1555,37 @@ chat_dec_new(bool stream)
 {
 	struct pv_dec *d = calloc(1, sizeof(*d));
 
-	if (d == NULL)
-		return NULL;
-	d->stream = stream;
-	sse_init(&d->sse);
-	buf_init(&d->body, OA_ANSWER_MAX);
+	if (d != NULL)
+		oa_io_init(&d->io, stream);
 	return d;
 }
 
 static int
 chat_dec_feed(struct pv_dec *d, const char *data, size_t len, pv_emit_fn emit, void *arg)
 {
-	d->emit = emit;
-	d->arg = arg;
-	if (!d->stream)
-		return buf_append(&d->body, data, len);
-	return sse_feed(&d->sse, data, len, dec_sse_cb, d);
+	return oa_io_feed(&d->io, data, len, emit, arg, dec_sse_cb, d);
 }
 
 static int
 chat_dec_finish(struct pv_dec *d, pv_emit_fn emit, void *arg)
 {
-	cJSON *o;
+	cJSON *o = NULL;
 	int rc;
 
-	d->emit = emit;
-	d->arg = arg;
-	if (d->stream) {
-		/* A last event without its blank line still counts. */
-		/* A last event whose final line ended but whose blank line
-		 * never came still counts; a line cut in the middle does
-		 * not (WHATWG: an incomplete event is discarded). */
-		if (d->sse.line.len == 0 && d->sse.has_data &&
-		    (rc = sse_feed(&d->sse, d->sse.saw_cr ? "\r" : "\n", 1, dec_sse_cb,
-		    d)) != CP_OK)
-			return rc;
-		if (d->done)
-			return CP_OK;
-		if (!d->have_stop) {
-			struct pv_event ev = { .kind = PV_EV_ERROR, .status = 502 };
-
-			/* No finish_reason and no [DONE]: the stream was cut. */
-			ev.text = "upstream stream ended before the answer was complete";
-			ev.len = strlen(ev.text);
-			d->done = true;
-			if ((rc = dec_end_calls(d)) != CP_OK)
-				return rc;
-			return emit(&ev, arg);
-		}
-		return dec_stop(d);
+	if ((rc = oa_io_finish(&d->io, emit, arg, dec_sse_cb, d, &o)) != CP_OK || d->done)
+		goto out;
+	if (o != NULL && (rc = dec_object(d, o)) != CP_OK)
+		goto out;
+	/* A stream without a finish_reason or [DONE] was cut. */
+	if (d->io.stream && !d->have_stop) {
+		d->done = true;
+		if ((rc = dec_end_calls(d)) == CP_OK)
+			rc = oa_io_cut(&d->io);
+		goto out;
 	}
-	if (d->done)
-		return CP_OK;
-	if ((o = cJSON_ParseWithLength(d->body.p != NULL ? d->body.p : "", d->body.len)) == NULL)
-		return CP_EPARSE;
-	rc = dec_object(d, o);
+	rc = dec_stop(d);
+out:
 	cJSON_Delete(o);
-	if (rc == CP_OK)
-		rc = dec_stop(d);
 	return rc;
 }
 
@@ -1545,8 +1594,7 @@ chat_dec_free(struct pv_dec *d)
 {
 	if (d == NULL)
 		return;
-	sse_release(&d->sse);
-	buf_release(&d->body);
+	oa_io_release(&d->io);
 	free(d);
 }
 
@@ -1577,16 +1625,6 @@ struct pv_enc {
 	size_t bytes;            /* gathered so far, at most OA_ANSWER_MAX */
 };
 
-/* Keep len more bytes of the answer (gathered answers are bounded as a
- * whole, not per buffer: an upstream cannot make us hold more). */
-static int
-chat_keep(struct pv_enc *e, struct buf *b, const char *s, size_t len)
-{
-	if (len > OA_ANSWER_MAX - e->bytes)
-		return CP_ETOOBIG;
-	e->bytes += len;
-	return buf_append(b, s, len);
-}
 
 static struct pv_enc *
 chat_enc_new(const struct pv_enc_opts *o)
@@ -1796,7 +1834,7 @@ chat_enc_event(struct pv_enc *e, const struct pv_event *ev, struct buf *out)
 	case PV_EV_TEXT:
 	case PV_EV_THINKING:
 		if (!e->o.stream)
-			return chat_keep(e, ev->kind == PV_EV_TEXT ? &e->text : &e->thinking,
+			return oa_keep(&e->bytes, ev->kind == PV_EV_TEXT ? &e->text : &e->thinking,
 			    ev->text, ev->len);
 		if (ev->len == 0)
 			return CP_OK;
@@ -1820,7 +1858,7 @@ chat_enc_event(struct pv_enc *e, const struct pv_event *ev, struct buf *out)
 		if (ev->index < 0 || ev->index >= e->n_calls)
 			return CP_EINVAL;
 		if (!e->o.stream)
-			return chat_keep(e, &e->calls[ev->index].args, ev->text, ev->len);
+			return oa_keep(&e->bytes, &e->calls[ev->index].args, ev->text, ev->len);
 		if (ev->len == 0)
 			return CP_OK;
 		delta = chat_call_delta(ev, false);
@@ -1847,20 +1885,11 @@ chat_enc_event(struct pv_enc *e, const struct pv_event *ev, struct buf *out)
 			return CP_ENOMEM;
 		if (!e->o.stream)
 			return CP_OK;
-		{
-			/* OpenAI reports a failure inside a stream as a data
-			 * event holding its error object; no [DONE] follows. */
-			struct buf b;
-			int rc;
-
-			buf_init(&b, SIZE_MAX);
-			rc = fmt_openai_error(&b, ev->status, pv_err_of_status(ev->status),
-			    e->err_msg, NULL, NULL);
-			if (rc == CP_OK)
-				rc = buf_printf(out, "data: %s\n\n", b.p);
-			buf_release(&b);
-			return rc;
-		}
+		/* OpenAI reports a failure inside a stream as a data event
+		 * holding its error object; no [DONE] follows. */
+		if (buf_appends(out, "data: ") != CP_OK)
+			return CP_ENOMEM;
+		return oa_error_append(out, ev->status, e->err_msg, "\n\n");
 	default:
 		return CP_OK;
 	}
@@ -1930,17 +1959,8 @@ chat_enc_finish(struct pv_enc *e, struct buf *out)
 	int rc;
 
 	if (!e->o.stream) {
-		if (e->failed) {
-			struct buf b;
-
-			buf_init(&b, SIZE_MAX);
-			rc = fmt_openai_error(&b, e->err_status, pv_err_of_status(e->err_status),
-			    e->err_msg, NULL, NULL);
-			if (rc == CP_OK)
-				rc = buf_append(out, b.p, b.len);
-			buf_release(&b);
-			return rc;
-		}
+		if (e->failed)
+			return oa_error_append(out, e->err_status, e->err_msg, "");
 		return chat_enc_gathered(e, out);
 	}
 	if (e->failed)

@@ -23,7 +23,7 @@
 #include "proxyd.h"
 #include "formats/openai.h"
 
-#define RS_TEMP_MAX 2.0      /* temperature in [0, 2] */
+#define OA_TEMP_MAX 2.0      /* temperature in [0, 2] */
 /* OpenAI's encrypted_content is a Fernet token (version byte 0x80, so
  * base64 "gAAAAA..."): other families' signatures (Claude's) are not sent
  * to an OpenAI upstream, which would refuse the whole request. */
@@ -370,77 +370,6 @@ rs_tools(const cJSON *tools, struct pv_request *r, char *err, size_t errlen)
 	return CP_OK;
 }
 
-static int
-rs_tool_choice(const cJSON *tc, struct pv_request *r, char *err, size_t errlen)
-{
-	static const struct { const char *s; enum pv_tool_choice c; } tab[] = {
-		{ "auto", PV_TC_AUTO }, { "none", PV_TC_NONE }, { "required", PV_TC_ANY },
-	};
-	const cJSON *type, *name;
-	size_t i;
-
-	if (tc == NULL)
-		return CP_OK;
-	if (cJSON_IsString(tc)) {
-		for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-			if (strcmp(tc->valuestring, tab[i].s) == 0) {
-				r->tool_choice = tab[i].c;
-				return CP_OK;
-			}
-		cp_seterr(err, errlen, "'tool_choice' must be auto, none, required or an object");
-		return CP_EINVAL;
-	}
-	type = cJSON_GetObjectItemCaseSensitive(tc, "type");
-	if (!cJSON_IsObject(tc) || !cJSON_IsString(type)) {
-		cp_seterr(err, errlen, "'tool_choice' must be a string or an object with a 'type'");
-		return CP_EINVAL;
-	}
-	if (strcmp(type->valuestring, "allowed_tools") == 0) {
-		log_debug("openai-responses: tool_choice allowed_tools becomes auto");
-		r->tool_choice = PV_TC_AUTO;
-		return CP_OK;
-	}
-	name = cJSON_GetObjectItemCaseSensitive(tc, "name");
-	if (strcmp(type->valuestring, "function") != 0 || !cJSON_IsString(name)) {
-		/* The client requires a built-in tool: cannot be honoured. */
-		cp_seterr(err, errlen, "tool_choice '%.40s' cannot be translated for this model",
-		    type->valuestring);
-		return CP_EINVAL;
-	}
-	r->tool_choice = PV_TC_TOOL;
-	return (r->tool_choice_name = strdup(name->valuestring)) != NULL ? CP_OK : CP_ENOMEM;
-}
-
-static int
-rs_number(const cJSON *req, const char *key, double max, double *out, char *err, size_t errlen)
-{
-	const cJSON *v = oa_member(req, key);
-
-	if (v == NULL)
-		return CP_OK;
-	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > max) {
-		cp_seterr(err, errlen, "'%s' must be a number from 0 to %g", key, max);
-		return CP_EINVAL;
-	}
-	*out = v->valuedouble;
-	return CP_OK;
-}
-
-static int
-rs_bool(const cJSON *o, const char *key, bool *out, char *err, size_t errlen)
-{
-	const cJSON *v = oa_member(o, key);
-
-	if (v == NULL)
-		return CP_OK;
-	if (!cJSON_IsBool(v)) {
-		cp_seterr(err, errlen, "'%s' must be a boolean", key);
-		return CP_EINVAL;
-	}
-	*out = cJSON_IsTrue(v);
-	return CP_OK;
-}
-
 /* Members that need OpenAI's server-side state: refused, not dropped,
  * because the answer would silently be about something else. */
 static const char *const rs_refused[] = {
@@ -504,13 +433,13 @@ rs_decode_request(const cJSON *req, const char *path_model, bool path_stream,
 	}
 	if ((rc = rs_input(v, r, err, errlen)) != CP_OK ||
 	    (rc = rs_tools(oa_member(req, "tools"), r, err, errlen)) != CP_OK ||
-	    (rc = rs_tool_choice(oa_member(req, "tool_choice"), r, err, errlen)) != CP_OK ||
-	    (rc = rs_number(req, "temperature", RS_TEMP_MAX, &r->temperature, err,
+	    (rc = oa_tool_choice(oa_member(req, "tool_choice"), r, err, errlen)) != CP_OK ||
+	    (rc = oa_number(req, "temperature", OA_TEMP_MAX, &r->temperature, err,
 	    errlen)) != CP_OK ||
-	    (rc = rs_number(req, "top_p", 1.0, &r->top_p, err, errlen)) != CP_OK ||
-	    (rc = rs_bool(req, "stream", &r->stream, err, errlen)) != CP_OK ||
-	    (rc = rs_bool(req, "store", &store, err, errlen)) != CP_OK ||
-	    (rc = rs_bool(req, "parallel_tool_calls", &par, err, errlen)) != CP_OK)
+	    (rc = oa_number(req, "top_p", 1.0, &r->top_p, err, errlen)) != CP_OK ||
+	    (rc = oa_bool(req, "stream", &r->stream, err, errlen)) != CP_OK ||
+	    (rc = oa_bool(req, "store", &store, err, errlen)) != CP_OK ||
+	    (rc = oa_bool(req, "parallel_tool_calls", &par, err, errlen)) != CP_OK)
 		goto out;
 	rc = CP_EINVAL;
 	r->parallel_tools_off = !par && r->n_tools > 0;
@@ -804,16 +733,12 @@ struct rs_dcall {            /* a function call item of the answer */
 };
 
 struct pv_dec {
-	bool stream;             /* text/event-stream, else one response object */
-	struct sse_parser sse;
-	struct buf body;         /* JSON answer gathered */
+	struct oa_io io;         /* bytes in, callback */
 	bool started;            /* START emitted */
 	bool done;               /* STOP or ERROR emitted */
 	struct rs_dcall calls[OA_CALLS_MAX];
 	int n_calls;
 	int summary_parts;       /* summary parts seen in the current reasoning item */
-	pv_emit_fn emit;         /* current feed's callback */
-	void *arg;
 };
 
 static int
@@ -821,7 +746,7 @@ rsd_ev(struct pv_dec *d, enum pv_ev_kind kind, const char *text, size_t len)
 {
 	struct pv_event ev = { .kind = kind, .text = text, .len = len };
 
-	return d->emit(&ev, d->arg);
+	return d->io.emit(&ev, d->io.arg);
 }
 
 static int
@@ -836,7 +761,7 @@ rsd_start(struct pv_dec *d, const cJSON *resp)
 	d->started = true;
 	ev.id = cJSON_IsString(id) ? id->valuestring : "";
 	ev.model = cJSON_IsString(model) ? model->valuestring : "";
-	return d->emit(&ev, d->arg);
+	return d->io.emit(&ev, d->io.arg);
 }
 
 static struct rs_dcall *
@@ -877,7 +802,7 @@ rsd_call_start(struct pv_dec *d, const cJSON *item, int output_index)
 		ev.id = made;
 	}
 	ev.name = cJSON_IsString(name) ? name->valuestring : "";
-	return d->emit(&ev, d->arg);
+	return d->io.emit(&ev, d->io.arg);
 }
 
 /* Arguments not yet streamed (from .done or the item), then the end. */
@@ -894,14 +819,14 @@ rsd_call_end(struct pv_dec *d, struct rs_dcall *c, int index, const cJSON *args)
 		ev.text = args->valuestring;
 		ev.len = strlen(args->valuestring);
 		c->args_seen = true;
-		if ((rc = d->emit(&ev, d->arg)) != CP_OK)
+		if ((rc = d->io.emit(&ev, d->io.arg)) != CP_OK)
 			return rc;
 	}
 	c->open = false;
 	ev.kind = PV_EV_TOOL_END;
 	ev.text = NULL;
 	ev.len = 0;
-	return d->emit(&ev, d->arg);
+	return d->io.emit(&ev, d->io.arg);
 }
 
 static int
@@ -1007,7 +932,7 @@ rsd_failed(struct pv_dec *d, const cJSON *e, int status)
 	ev.text = msg;
 	ev.len = strlen(msg);
 	d->done = true;
-	return d->emit(&ev, d->arg);
+	return d->io.emit(&ev, d->io.arg);
 }
 
 /* The end of a response object: usage, then why it stopped. */
@@ -1029,7 +954,7 @@ rsd_end(struct pv_dec *d, const cJSON *resp)
 		struct pv_event uev = { .kind = PV_EV_USAGE };
 
 		oa_usage_read(u, true, &uev.usage);
-		if ((rc = d->emit(&uev, d->arg)) != CP_OK)
+		if ((rc = d->io.emit(&uev, d->io.arg)) != CP_OK)
 			return rc;
 	}
 	if (cJSON_IsString(status) && strcmp(status->valuestring, "incomplete") == 0)
@@ -1039,7 +964,7 @@ rsd_end(struct pv_dec *d, const cJSON *resp)
 	else if (d->n_calls > 0)
 		ev.stop = PV_STOP_TOOL;
 	d->done = true;
-	return d->emit(&ev, d->arg);
+	return d->io.emit(&ev, d->io.arg);
 }
 
 /* One streamed event (its "type" says which). */
@@ -1105,7 +1030,7 @@ rsd_event(struct pv_dec *d, const char *type, const cJSON *o)
 		c->args_seen = true;
 		ev.text = delta->valuestring;
 		ev.len = strlen(delta->valuestring);
-		return d->emit(&ev, d->arg);
+		return d->io.emit(&ev, d->io.arg);
 	}
 	if (strcmp(type, "function_call_arguments.done") == 0) {
 		if ((c = rsd_call(d, o, &index)) == NULL)
@@ -1175,59 +1100,34 @@ rs_dec_new(bool stream)
 {
 	struct pv_dec *d = calloc(1, sizeof(*d));
 
-	if (d == NULL)
-		return NULL;
-	d->stream = stream;
-	sse_init(&d->sse);
-	buf_init(&d->body, OA_ANSWER_MAX);
+	if (d != NULL)
+		oa_io_init(&d->io, stream);
 	return d;
 }
 
 static int
 rs_dec_feed(struct pv_dec *d, const char *data, size_t len, pv_emit_fn emit, void *arg)
 {
-	d->emit = emit;
-	d->arg = arg;
-	if (!d->stream)
-		return buf_append(&d->body, data, len);
-	return sse_feed(&d->sse, data, len, rsd_sse_cb, d);
+	return oa_io_feed(&d->io, data, len, emit, arg, rsd_sse_cb, d);
 }
 
 static int
 rs_dec_finish(struct pv_dec *d, pv_emit_fn emit, void *arg)
 {
-	cJSON *o;
+	cJSON *o = NULL;
 	int rc;
 
-	d->emit = emit;
-	d->arg = arg;
-	if (d->stream) {
-		/* A last event whose final line ended but whose blank line
-		 * never came still counts; a line cut in the middle does
-		 * not (WHATWG: an incomplete event is discarded). */
-		if (d->sse.line.len == 0 && d->sse.has_data &&
-		    (rc = sse_feed(&d->sse, d->sse.saw_cr ? "\r" : "\n", 1, rsd_sse_cb,
-		    d)) != CP_OK)
-			return rc;
-		if (d->done)
-			return CP_OK;
-		{
-			/* No response.completed: the stream was cut. */
-			struct pv_event ev = { .kind = PV_EV_ERROR, .status = 502 };
-
-			if ((rc = rsd_end_calls(d)) != CP_OK)
-				return rc;
-			ev.text = "upstream stream ended before the response was complete";
-			ev.len = strlen(ev.text);
-			d->done = true;
-			return emit(&ev, arg);
-		}
+	if ((rc = oa_io_finish(&d->io, emit, arg, rsd_sse_cb, d, &o)) != CP_OK || d->done)
+		goto out;
+	if (o != NULL) {
+		rc = rsd_object(d, o);
+		goto out;
 	}
-	if (d->done)
-		return CP_OK;
-	if ((o = cJSON_ParseWithLength(d->body.p != NULL ? d->body.p : "", d->body.len)) == NULL)
-		return CP_EPARSE;
-	rc = rsd_object(d, o);
+	/* No response.completed: the stream was cut. */
+	d->done = true;
+	if ((rc = rsd_end_calls(d)) == CP_OK)
+		rc = oa_io_cut(&d->io);
+out:
 	cJSON_Delete(o);
 	return rc;
 }
@@ -1237,8 +1137,7 @@ rs_dec_free(struct pv_dec *d)
 {
 	if (d == NULL)
 		return;
-	sse_release(&d->sse);
-	buf_release(&d->body);
+	oa_io_release(&d->io);
 	free(d);
 }
 
@@ -1278,16 +1177,6 @@ struct pv_enc {
 	size_t bytes;            /* kept so far, at most OA_ANSWER_MAX */
 };
 
-/* Keep len more bytes of an item's text (the whole answer is bounded,
- * not each item: an upstream cannot make us hold more). */
-static int
-rs_keep(struct pv_enc *e, struct rs_item *it, const char *s, size_t len)
-{
-	if (len > OA_ANSWER_MAX - e->bytes)
-		return CP_ETOOBIG;
-	e->bytes += len;
-	return buf_append(&it->text, s, len);
-}
 
 static struct pv_enc *
 rs_enc_new(const struct pv_enc_opts *o)
@@ -1648,7 +1537,7 @@ rs_enc_text(struct pv_enc *e, enum rs_kind kind, const struct pv_event *ev, stru
 		if ((rc = rs_emit(e, "response.reasoning_summary_part.added", o, out)) != CP_OK)
 			return rc;
 	}
-	if ((rc = rs_keep(e, it, ev->text, ev->len)) != CP_OK)
+	if ((rc = oa_keep(&e->bytes, &it->text, ev->text, ev->len)) != CP_OK)
 		return rc;
 	if (!e->o.stream)
 		return CP_OK;
@@ -1753,7 +1642,7 @@ rs_enc_event(struct pv_enc *e, const struct pv_event *ev, struct buf *out)
 		it = &e->items[e->call_item[ev->index]];
 		if (it->done || ev->len == 0)
 			return CP_OK;
-		if ((rc = rs_keep(e, it, ev->text, ev->len)) != CP_OK)
+		if ((rc = oa_keep(&e->bytes, &it->text, ev->text, ev->len)) != CP_OK)
 			return rc;
 		if (!e->o.stream)
 			return CP_OK;
@@ -1799,17 +1688,7 @@ rs_enc_finish(struct pv_enc *e, struct buf *out)
 	if (e->failed) {
 		if (e->o.stream)
 			return CP_OK;
-		{
-			struct buf b;
-
-			buf_init(&b, SIZE_MAX);
-			rc = fmt_openai_error(&b, e->err_status, pv_err_of_status(e->err_status),
-			    e->err_msg, NULL, NULL);
-			if (rc == CP_OK)
-				rc = buf_append(out, b.p, b.len);
-			buf_release(&b);
-			return rc;
-		}
+		return oa_error_append(out, e->err_status, e->err_msg, "");
 	}
 	if (e->stop == PV_STOP_MAX_TOKENS || e->stop == PV_STOP_FILTER) {
 		status = "incomplete";
