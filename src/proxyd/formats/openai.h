@@ -55,6 +55,10 @@ int oa_set_model(cJSON *req, const char *model);
 int oa_number(const cJSON *o, const char *key, double max, double *out, char *err,
     size_t errlen);
 int oa_bool(const cJSON *o, const char *key, bool *out, char *err, size_t errlen);
+/* Function tools of either API into r / out of r: nested is Chat's
+ * {"type":"function","function":{...}}, else Responses' flat shape. */
+int oa_tools(const cJSON *tools, struct pv_request *r, bool nested, char *err, size_t errlen);
+int oa_enc_tools(const struct pv_request *r, cJSON *root, bool nested);
 /* tool_choice of either API into r (absent: unset). */
 int oa_tool_choice(const cJSON *tc, struct pv_request *r, char *err, size_t errlen);
 

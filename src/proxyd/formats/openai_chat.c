@@ -740,8 +740,12 @@ chat_messages(const cJSON *msgs, struct pv_request *r, char *err, size_t errlen)
 	return CP_OK;
 }
 
-static int
-chat_tools(const cJSON *tools, struct pv_request *r, char *err, size_t errlen)
+/* Function tools of either API ({"type":"function","function":{name,
+ * description, parameters}} in Chat, flat in Responses) into r. Other
+ * types (Chat "custom"; Responses built-ins such as web_search or
+ * file_search, which run on OpenAI's side) have no pivot form: dropped. */
+int
+oa_tools(const cJSON *tools, struct pv_request *r, bool nested, char *err, size_t errlen)
 {
 	const cJSON *t;
 	size_t k = 0;
@@ -754,7 +758,7 @@ chat_tools(const cJSON *tools, struct pv_request *r, char *err, size_t errlen)
 	}
 	cJSON_ArrayForEach(t, tools) {
 		const cJSON *type = cJSON_GetObjectItemCaseSensitive(t, "type");
-		const cJSON *fn = cJSON_GetObjectItemCaseSensitive(t, "function");
+		const cJSON *fn = nested ? cJSON_GetObjectItemCaseSensitive(t, "function") : t;
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
 		const cJSON *desc = oa_member(fn, "description");
 		const cJSON *params = oa_member(fn, "parameters");
@@ -765,16 +769,15 @@ chat_tools(const cJSON *tools, struct pv_request *r, char *err, size_t errlen)
 			return CP_EINVAL;
 		}
 		if (strcmp(type->valuestring, "function") != 0) {
-			/* "custom" (free-form) tools have no pivot form. */
-			log_debug("openai-chat: dropping tool of type '%.40s'", type->valuestring);
+			log_debug("openai: dropping tool of type '%.40s'", type->valuestring);
 			k++;
 			continue;
 		}
 		if (!cJSON_IsObject(fn) || !cJSON_IsString(name) || name->valuestring[0] == '\0' ||
 		    (desc != NULL && !cJSON_IsString(desc)) ||
 		    (params != NULL && !cJSON_IsObject(params))) {
-			cp_seterr(err, errlen, "tools[%zu].function needs a name; description must "
-			    "be a string and parameters an object", k);
+			cp_seterr(err, errlen, "tools[%zu]%s needs a name; description must be a "
+			    "string and parameters an object", k, nested ? ".function" : "");
 			return CP_EINVAL;
 		}
 		if ((pt = pv_tool_add(r)) == NULL || (pt->name = strdup(name->valuestring)) == NULL ||
@@ -927,7 +930,7 @@ chat_decode_request(const cJSON *req, const char *path_model, bool path_stream,
 	}
 	if ((rc = chat_messages(cJSON_GetObjectItemCaseSensitive(req, "messages"), r, err,
 	    errlen)) != CP_OK ||
-	    (rc = chat_tools(oa_member(req, "tools"), r, err, errlen)) != CP_OK ||
+	    (rc = oa_tools(oa_member(req, "tools"), r, true, err, errlen)) != CP_OK ||
 	    (rc = oa_tool_choice(oa_member(req, "tool_choice"), r, err, errlen)) != CP_OK ||
 	    (rc = oa_number(req, "temperature", OA_TEMP_MAX, &r->temperature, err,
 	    errlen)) != CP_OK ||
@@ -1162,8 +1165,8 @@ chat_enc_assistant(const struct pv_msg *m, cJSON *msgs)
 	return CP_OK;
 }
 
-static int
-chat_enc_tools(const struct pv_request *r, cJSON *root)
+int
+oa_enc_tools(const struct pv_request *r, cJSON *root, bool nested)
 {
 	cJSON *arr, *t, *fn, *schema;
 	size_t i;
@@ -1179,7 +1182,7 @@ chat_enc_tools(const struct pv_request *r, cJSON *root)
 			return CP_ENOMEM;
 		cJSON_AddItemToArray(arr, t);
 		if (cJSON_AddStringToObject(t, "type", "function") == NULL ||
-		    (fn = cJSON_AddObjectToObject(t, "function")) == NULL ||
+		    (fn = nested ? cJSON_AddObjectToObject(t, "function") : t) == NULL ||
 		    cJSON_AddStringToObject(fn, "name", pt->name) == NULL ||
 		    (pt->description != NULL &&
 		    cJSON_AddStringToObject(fn, "description", pt->description) == NULL))
@@ -1254,7 +1257,7 @@ chat_encode_request(const struct pv_request *r, cJSON **out)
 			goto out;
 	}
 	rc = CP_ENOMEM;
-	if (chat_enc_tools(r, root) != CP_OK)
+	if (oa_enc_tools(r, root, true) != CP_OK)
 		goto out;
 	if ((o = chat_enc_tool_choice(r)) != NULL)
 		cJSON_AddItemToObject(root, "tool_choice", o);

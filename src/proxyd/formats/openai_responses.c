@@ -324,51 +324,6 @@ rs_input(const cJSON *input, struct pv_request *r, char *err, size_t errlen)
 	return CP_OK;
 }
 
-/* Tools: functions translate; built-in tools (web_search, file_search,
- * code_interpreter, ...) run on OpenAI's side and have no pivot form. */
-static int
-rs_tools(const cJSON *tools, struct pv_request *r, char *err, size_t errlen)
-{
-	const cJSON *t;
-	size_t k = 0;
-
-	if (tools == NULL)
-		return CP_OK;
-	if (!cJSON_IsArray(tools)) {
-		cp_seterr(err, errlen, "'tools' must be an array");
-		return CP_EINVAL;
-	}
-	cJSON_ArrayForEach(t, tools) {
-		const cJSON *type = cJSON_GetObjectItemCaseSensitive(t, "type");
-		const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
-		const cJSON *desc = oa_member(t, "description");
-		const cJSON *params = oa_member(t, "parameters");
-		struct pv_tool *pt;
-
-		if (!cJSON_IsObject(t) || !cJSON_IsString(type)) {
-			cp_seterr(err, errlen, "tools[%zu] must be an object with a 'type'", k);
-			return CP_EINVAL;
-		}
-		if (strcmp(type->valuestring, "function") != 0) {
-			log_debug("openai-responses: dropping built-in tool '%.40s'", type->valuestring);
-			k++;
-			continue;
-		}
-		if (!cJSON_IsString(name) || name->valuestring[0] == '\0' ||
-		    (desc != NULL && !cJSON_IsString(desc)) ||
-		    (params != NULL && !cJSON_IsObject(params))) {
-			cp_seterr(err, errlen, "tools[%zu] needs a name; description must be a "
-			    "string and parameters an object", k);
-			return CP_EINVAL;
-		}
-		if ((pt = pv_tool_add(r)) == NULL || (pt->name = strdup(name->valuestring)) == NULL ||
-		    (desc != NULL && (pt->description = strdup(desc->valuestring)) == NULL) ||
-		    (params != NULL && (pt->schema = cJSON_Duplicate(params, true)) == NULL))
-			return CP_ENOMEM;
-		k++;
-	}
-	return CP_OK;
-}
 
 /* Members that need OpenAI's server-side state: refused, not dropped,
  * because the answer would silently be about something else. */
@@ -432,7 +387,7 @@ rs_decode_request(const cJSON *req, const char *path_model, bool path_stream,
 		goto out;
 	}
 	if ((rc = rs_input(v, r, err, errlen)) != CP_OK ||
-	    (rc = rs_tools(oa_member(req, "tools"), r, err, errlen)) != CP_OK ||
+	    (rc = oa_tools(oa_member(req, "tools"), r, false, err, errlen)) != CP_OK ||
 	    (rc = oa_tool_choice(oa_member(req, "tool_choice"), r, err, errlen)) != CP_OK ||
 	    (rc = oa_number(req, "temperature", OA_TEMP_MAX, &r->temperature, err,
 	    errlen)) != CP_OK ||
@@ -604,35 +559,6 @@ rs_enc_msg(const struct pv_msg *m, cJSON *input)
 	return CP_OK;
 }
 
-static int
-rs_enc_tools(const struct pv_request *r, cJSON *root)
-{
-	cJSON *arr, *t, *schema;
-	size_t i;
-
-	if (r->n_tools == 0)
-		return CP_OK;
-	if ((arr = cJSON_AddArrayToObject(root, "tools")) == NULL)
-		return CP_ENOMEM;
-	for (i = 0; i < r->n_tools; i++) {
-		const struct pv_tool *pt = &r->tools[i];
-
-		if ((t = cJSON_CreateObject()) == NULL)
-			return CP_ENOMEM;
-		cJSON_AddItemToArray(arr, t);
-		if (cJSON_AddStringToObject(t, "type", "function") == NULL ||
-		    cJSON_AddStringToObject(t, "name", pt->name) == NULL ||
-		    (pt->description != NULL &&
-		    cJSON_AddStringToObject(t, "description", pt->description) == NULL))
-			return CP_ENOMEM;
-		if (pt->schema != NULL) {
-			if ((schema = cJSON_Duplicate(pt->schema, true)) == NULL)
-				return CP_ENOMEM;
-			cJSON_AddItemToObject(t, "parameters", schema);
-		}
-	}
-	return CP_OK;
-}
 
 static bool
 rs_has_sig(const struct pv_request *r)
@@ -670,7 +596,7 @@ rs_encode_request(const struct pv_request *r, cJSON **out)
 	for (i = 0; i < r->n_msgs; i++)
 		if (rs_enc_msg(&r->msgs[i], input) != CP_OK)
 			goto out;
-	if (rs_enc_tools(r, root) != CP_OK)
+	if (oa_enc_tools(r, root, false) != CP_OK)
 		goto out;
 	if (r->tool_choice == PV_TC_TOOL) {
 		if ((o = cJSON_AddObjectToObject(root, "tool_choice")) == NULL ||
