@@ -360,6 +360,46 @@ chat_encode_order(void **state)
 
 /* ----------------------------------------------- responses decode */
 
+/* A translated request for an OpenAI reasoning model leaves out what
+ * the model refuses: temperature/top_p other than 1, max_tokens. */
+static void
+encode_reasoning_model(void **state)
+{
+	struct pv_request r;
+	cJSON *out;
+	char *txt;
+
+	(void)state;
+	pv_request_init(&r);
+	r.model = strdup("gpt-5-codex");
+	pv_part_add(pv_msg_add(&r, PV_USER), PV_TEXT)->text = strdup("Hi");
+	r.temperature = 0.7;
+	r.top_p = 1;
+	r.max_tokens = 100;
+	assert_int_equal(codec_openai_chat.encode_request(&r, &out), CP_OK);
+	txt = cJSON_PrintUnformatted(out);
+	assert_string_equal(txt, "{\"model\":\"gpt-5-codex\",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"Hi\"}],\"max_completion_tokens\":100,\"top_p\":1,\"stream\":false}");
+	free(txt);
+	cJSON_Delete(out);
+	assert_int_equal(codec_openai_responses.encode_request(&r, &out), CP_OK);
+	txt = cJSON_PrintUnformatted(out);
+	assert_string_equal(txt, "{\"model\":\"gpt-5-codex\",\"input\":[{\"type\":\"message\","
+	    "\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"Hi\"}]}],"
+	    "\"max_output_tokens\":100,\"top_p\":1,\"stream\":false,\"store\":false}");
+	free(txt);
+	cJSON_Delete(out);
+	/* any other model keeps them */
+	free(r.model);
+	r.model = strdup("gpt-4.1");
+	assert_int_equal(codec_openai_chat.encode_request(&r, &out), CP_OK);
+	txt = cJSON_PrintUnformatted(out);
+	assert_non_null(strstr(txt, "\"max_tokens\":100,\"temperature\":0.7,\"top_p\":1"));
+	free(txt);
+	cJSON_Delete(out);
+	pv_request_release(&r);
+}
+
 static void
 rs_decode_full(void **state)
 {
@@ -821,6 +861,7 @@ main(void)
 		cmocka_unit_test(chat_decode_errors),
 		cmocka_unit_test(chat_result_names_many),
 		cmocka_unit_test(chat_encode_order),
+		cmocka_unit_test(encode_reasoning_model),
 		cmocka_unit_test(rs_decode_full),
 		cmocka_unit_test(rs_decode_errors),
 		cmocka_unit_test(rs_encode_signature_filter),

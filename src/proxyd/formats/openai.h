@@ -59,6 +59,11 @@ int oa_bool(const cJSON *o, const char *key, bool *out, char *err, size_t errlen
  * {"type":"function","function":{...}}, else Responses' flat shape. */
 int oa_tools(const cJSON *tools, struct pv_request *r, bool nested, char *err, size_t errlen);
 int oa_enc_tools(const struct pv_request *r, cJSON *root, bool nested);
+/* OpenAI's reasoning models (o1, o3, o4, gpt-5, codex-): only
+ * max_completion_tokens, only the default temperature and top_p. */
+bool oa_reasoning_model(const char *model);
+/* temperature and top_p into root (dropped for a reasoning model unless 1). */
+int oa_enc_sampling(const struct pv_request *r, cJSON *root);
 /* tool_choice of either API into r (absent: unset). */
 int oa_tool_choice(const cJSON *tc, struct pv_request *r, char *err, size_t errlen);
 

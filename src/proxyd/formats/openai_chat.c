@@ -1165,6 +1165,38 @@ chat_enc_assistant(const struct pv_msg *m, cJSON *msgs)
 	return CP_OK;
 }
 
+bool
+oa_reasoning_model(const char *model)
+{
+	static const char *const prefix[] = { "o1", "o3", "o4", "gpt-5", "codex-" };
+	size_t i;
+
+	for (i = 0; model != NULL && i < sizeof(prefix) / sizeof(prefix[0]); i++)
+		if (strncmp(model, prefix[i], strlen(prefix[i])) == 0)
+			return true;
+	return false;
+}
+
+int
+oa_enc_sampling(const struct pv_request *r, cJSON *root)
+{
+	bool fixed = oa_reasoning_model(r->model);
+
+	/* OpenAI's reasoning models refuse any temperature or top_p but
+	 * the default 1 (400 unsupported_value): another format's client
+	 * (Claude Code sends one) must not fail for it. */
+	if (r->temperature >= 0 && (!fixed || r->temperature == 1) &&
+	    cJSON_AddNumberToObject(root, "temperature", r->temperature) == NULL)
+		return CP_ENOMEM;
+	if (r->top_p >= 0 && (!fixed || r->top_p == 1) &&
+	    cJSON_AddNumberToObject(root, "top_p", r->top_p) == NULL)
+		return CP_ENOMEM;
+	if (fixed && ((r->temperature >= 0 && r->temperature != 1) ||
+	    (r->top_p >= 0 && r->top_p != 1)))
+		log_debug("openai: dropping temperature/top_p for reasoning model '%s'", r->model);
+	return CP_OK;
+}
+
 int
 oa_enc_tools(const struct pv_request *r, cJSON *root, bool nested)
 {
@@ -1267,16 +1299,14 @@ chat_encode_request(const struct pv_request *r, cJSON **out)
 	    cJSON_AddFalseToObject(root, "parallel_tool_calls") == NULL)
 		goto out;
 	/* OpenAI's reasoning models take only max_completion_tokens; most
-	 * compatible servers know only max_tokens. A request with a
-	 * reasoning effort is for the former. */
+	 * compatible servers know only max_tokens. A request for such a
+	 * model or with a reasoning effort is for the former. */
 	eff = oa_effort_of(r);
-	if (r->max_tokens >= 0 && cJSON_AddNumberToObject(root, eff != PV_EFFORT_UNSET ?
+	if (r->max_tokens >= 0 && cJSON_AddNumberToObject(root,
+	    eff != PV_EFFORT_UNSET || oa_reasoning_model(r->model) ?
 	    "max_completion_tokens" : "max_tokens", (double)r->max_tokens) == NULL)
 		goto out;
-	if (r->temperature >= 0 &&
-	    cJSON_AddNumberToObject(root, "temperature", r->temperature) == NULL)
-		goto out;
-	if (r->top_p >= 0 && cJSON_AddNumberToObject(root, "top_p", r->top_p) == NULL)
+	if (oa_enc_sampling(r, root) != CP_OK)
 		goto out;
 	if (r->n_stop > 0) {
 		if ((arr = cJSON_CreateStringArray((const char *const *)r->stop,

@@ -619,10 +619,7 @@ rs_encode_request(const struct pv_request *r, cJSON **out)
 	if (r->max_tokens >= 0 &&
 	    cJSON_AddNumberToObject(root, "max_output_tokens", (double)r->max_tokens) == NULL)
 		goto out;
-	if (r->temperature >= 0 &&
-	    cJSON_AddNumberToObject(root, "temperature", r->temperature) == NULL)
-		goto out;
-	if (r->top_p >= 0 && cJSON_AddNumberToObject(root, "top_p", r->top_p) == NULL)
+	if (oa_enc_sampling(r, root) != CP_OK)
 		goto out;
 	if (r->n_stop > 0)
 		log_debug("openai-responses: dropping stop sequences (no Responses form)");
