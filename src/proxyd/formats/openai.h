@@ -75,8 +75,10 @@ const cJSON *oa_member(const cJSON *o, const char *key);
  * "high"). oa_effort_parse: CP_EINVAL for an unknown name. */
 int oa_effort_parse(const char *s, enum pv_effort *out);
 /* The effort to send upstream: r->effort, else one derived from a
- * thinking budget (0: none; up to 1024: low; up to 8192: medium; more:
- * high), else PV_EFFORT_UNSET. */
+ * thinking budget (0: none; up to 2048: low; up to 8192: medium; more:
+ * high: the Claude codec's effort budgets 2048/8192/24576 map back, and
+ * minimal, which o-series models refuse, is never made up), else
+ * PV_EFFORT_UNSET. */
 enum pv_effort oa_effort_of(const struct pv_request *r);
 const char *oa_effort_name(enum pv_effort e);
 

@@ -74,7 +74,7 @@ oa_effort_of(const struct pv_request *r)
 		return PV_EFFORT_UNSET;
 	if (r->budget == 0)
 		return PV_EFFORT_NONE;
-	if (r->budget <= 1024)
+	if (r->budget <= 2048)
 		return PV_EFFORT_LOW;
 	if (r->budget <= 8192)
 		return PV_EFFORT_MEDIUM;
