@@ -30,3 +30,7 @@ tests_unit_test_formats_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_formats_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
 tests_unit_test_formats_LDADD = $(UNIT_LIBS) -lm
 EXTRA_DIST += tests/data/formats
+# The official openai SDK reads the OpenAI goldens' client answers
+# (tests/sdk/goldens.mjs; node and tests/sdk/node_modules as sdk_mock.py).
+TESTS += tests/integration/sdk_goldens.py
+EXTRA_DIST += tests/integration/sdk_goldens.py tests/sdk/goldens.mjs
