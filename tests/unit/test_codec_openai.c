@@ -389,12 +389,21 @@ encode_reasoning_model(void **state)
 	    "\"max_output_tokens\":100,\"top_p\":1,\"stream\":false,\"store\":false}");
 	free(txt);
 	cJSON_Delete(out);
-	/* any other model keeps them */
+	/* a model that cannot reason gets no reasoning parameter at all */
 	free(r.model);
 	r.model = strdup("gpt-4.1");
+	r.effort = PV_EFFORT_HIGH;
+	r.want_thoughts = true;
+	assert_int_equal(codec_openai_responses.encode_request(&r, &out), CP_OK);
+	assert_null(cJSON_GetObjectItem(out, "reasoning"));
+	assert_null(cJSON_GetObjectItem(out, "include"));
+	cJSON_Delete(out);
+	/* any other model keeps temperature and max_tokens */
+	r.effort = PV_EFFORT_UNSET;
 	assert_int_equal(codec_openai_chat.encode_request(&r, &out), CP_OK);
 	txt = cJSON_PrintUnformatted(out);
 	assert_non_null(strstr(txt, "\"max_tokens\":100,\"temperature\":0.7,\"top_p\":1"));
+	assert_null(strstr(txt, "reasoning_effort"));
 	free(txt);
 	cJSON_Delete(out);
 	pv_request_release(&r);

@@ -59,6 +59,10 @@ int oa_bool(const cJSON *o, const char *key, bool *out, char *err, size_t errlen
  * {"type":"function","function":{...}}, else Responses' flat shape. */
 int oa_tools(const cJSON *tools, struct pv_request *r, bool nested, char *err, size_t errlen);
 int oa_enc_tools(const struct pv_request *r, cJSON *root, bool nested);
+/* OpenAI models known to refuse any reasoning parameter (gpt-4*,
+ * gpt-3.5*, chatgpt-*): a translated request for them carries none.
+ * Every other model may reason (new names included). */
+bool oa_no_reasoning(const char *model);
 /* OpenAI's reasoning models (o1, o3, o4, gpt-5, codex-): only
  * max_completion_tokens, only the default temperature and top_p. */
 bool oa_reasoning_model(const char *model);
@@ -78,7 +82,7 @@ int oa_effort_parse(const char *s, enum pv_effort *out);
  * thinking budget (0: none; up to 2048: low; up to 8192: medium; more:
  * high: the Claude codec's effort budgets 2048/8192/24576 map back, and
  * minimal, which o-series models refuse, is never made up), else
- * PV_EFFORT_UNSET. */
+ * PV_EFFORT_UNSET; always unset for an oa_no_reasoning model. */
 enum pv_effort oa_effort_of(const struct pv_request *r);
 const char *oa_effort_name(enum pv_effort e);
 

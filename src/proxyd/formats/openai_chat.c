@@ -65,9 +65,26 @@ oa_effort_name(enum pv_effort e)
 	    oa_effort_names[e] : NULL;
 }
 
+bool
+oa_no_reasoning(const char *model)
+{
+	static const char *const prefix[] = { "gpt-4", "gpt-3.5", "chatgpt-" };
+	size_t i;
+
+	for (i = 0; model != NULL && i < sizeof(prefix) / sizeof(prefix[0]); i++)
+		if (strncmp(model, prefix[i], strlen(prefix[i])) == 0)
+			return true;
+	return false;
+}
+
 enum pv_effort
 oa_effort_of(const struct pv_request *r)
 {
+	if ((r->effort != PV_EFFORT_UNSET || r->budget >= 0 || r->want_thoughts) &&
+	    oa_no_reasoning(r->model)) {
+		log_debug("openai: dropping reasoning for '%s' (not a reasoning model)", r->model);
+		return PV_EFFORT_UNSET;
+	}
 	if (r->effort != PV_EFFORT_UNSET)
 		return r->effort;
 	if (r->budget < 0)

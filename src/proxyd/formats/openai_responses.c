@@ -581,6 +581,7 @@ rs_encode_request(const struct pv_request *r, cJSON **out)
 	};
 	cJSON *root, *input, *o, *inc;
 	enum pv_effort eff = oa_effort_of(r);
+	bool thoughts = r->want_thoughts && !oa_no_reasoning(r->model);
 	size_t i;
 	int rc = CP_ENOMEM;
 
@@ -609,11 +610,11 @@ rs_encode_request(const struct pv_request *r, cJSON **out)
 	if (r->parallel_tools_off && r->n_tools > 0 &&
 	    cJSON_AddFalseToObject(root, "parallel_tool_calls") == NULL)
 		goto out;
-	if (eff != PV_EFFORT_UNSET || r->want_thoughts) {
+	if (eff != PV_EFFORT_UNSET || thoughts) {
 		if ((o = cJSON_AddObjectToObject(root, "reasoning")) == NULL ||
 		    (eff != PV_EFFORT_UNSET &&
 		    cJSON_AddStringToObject(o, "effort", oa_effort_name(eff)) == NULL) ||
-		    (r->want_thoughts && cJSON_AddStringToObject(o, "summary", "auto") == NULL))
+		    (thoughts && cJSON_AddStringToObject(o, "summary", "auto") == NULL))
 			goto out;
 	}
 	if (r->max_tokens >= 0 &&
@@ -632,8 +633,7 @@ rs_encode_request(const struct pv_request *r, cJSON **out)
 		goto out;
 	/* Stateless: reasoning comes back encrypted so that the next turn
 	 * can carry it (as Codex does). */
-	if ((eff != PV_EFFORT_UNSET && eff != PV_EFFORT_NONE) || r->want_thoughts ||
-	    rs_has_sig(r)) {
+	if ((eff != PV_EFFORT_UNSET && eff != PV_EFFORT_NONE) || thoughts || rs_has_sig(r)) {
 		if ((inc = cJSON_AddArrayToObject(root, "include")) == NULL ||
 		    (o = cJSON_CreateString("reasoning.encrypted_content")) == NULL)
 			goto out;
