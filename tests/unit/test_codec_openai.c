@@ -345,6 +345,9 @@ chat_encode_order(void **state)
 	p->is_error = true;
 	r.budget = 3000;
 	r.top_k = 4;
+	/* Claude Code's metadata.user_id: longer than OpenAI's 64 */
+	r.user = strdup("user_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	    "_account__session_3f2b");
 	assert_int_equal(codec_openai_chat.encode_request(&r, &out), CP_OK);
 	txt = cJSON_PrintUnformatted(out);
 	assert_string_equal(txt, "{\"model\":\"m\",\"messages\":["

@@ -19,6 +19,7 @@ struct buf;
 #define OA_ANSWER_MAX   (64u * 1024u * 1024u) /* a gathered upstream JSON answer */
 #define OA_CALLS_MAX    1024                  /* tool calls in one answer */
 #define OA_ID_MAX       160                   /* an id we derive */
+#define OA_USER_MAX     64                    /* OpenAI's longest "user" */
 #define OA_NAME_SCAN_MAX 256                  /* calls looked at per tool result */
 
 /* What both upstream decoders share: the bytes in (SSE or one JSON
@@ -68,6 +69,8 @@ bool oa_no_reasoning(const char *model);
 bool oa_reasoning_model(const char *model);
 /* temperature and top_p into root (dropped for a reasoning model unless 1). */
 int oa_enc_sampling(const struct pv_request *r, cJSON *root);
+/* r->user as "user" when OpenAI takes it (at most OA_USER_MAX bytes). */
+int oa_enc_user(const struct pv_request *r, cJSON *root);
 /* tool_choice of either API into r (absent: unset). */
 int oa_tool_choice(const cJSON *tc, struct pv_request *r, char *err, size_t errlen);
 

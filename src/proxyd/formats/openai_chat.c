@@ -1215,6 +1215,20 @@ oa_enc_sampling(const struct pv_request *r, cJSON *root)
 }
 
 int
+oa_enc_user(const struct pv_request *r, cJSON *root)
+{
+	if (r->user == NULL)
+		return CP_OK;
+	/* OpenAI refuses a longer one (400); Claude Code's metadata.user_id
+	 * is longer. The id only helps abuse monitoring: leave it out. */
+	if (strlen(r->user) > OA_USER_MAX) {
+		log_debug("openai: dropping a user id longer than %d bytes", OA_USER_MAX);
+		return CP_OK;
+	}
+	return cJSON_AddStringToObject(root, "user", r->user) != NULL ? CP_OK : CP_ENOMEM;
+}
+
+int
 oa_enc_tools(const struct pv_request *r, cJSON *root, bool nested)
 {
 	cJSON *arr, *t, *fn, *schema;
@@ -1336,7 +1350,7 @@ chat_encode_request(const struct pv_request *r, cJSON **out)
 		goto out;
 	if (r->top_k >= 0)
 		log_debug("openai-chat: dropping top_k (no Chat form)");
-	if (r->user != NULL && cJSON_AddStringToObject(root, "user", r->user) == NULL)
+	if (oa_enc_user(r, root) != CP_OK)
 		goto out;
 	if (cJSON_AddBoolToObject(root, "stream", r->stream) == NULL)
 		goto out;

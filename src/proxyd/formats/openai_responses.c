@@ -626,7 +626,7 @@ rs_encode_request(const struct pv_request *r, cJSON **out)
 		log_debug("openai-responses: dropping stop sequences (no Responses form)");
 	if (r->top_k >= 0)
 		log_debug("openai-responses: dropping top_k (no Responses form)");
-	if (r->user != NULL && cJSON_AddStringToObject(root, "user", r->user) == NULL)
+	if (oa_enc_user(r, root) != CP_OK)
 		goto out;
 	if (cJSON_AddBoolToObject(root, "stream", r->stream) == NULL ||
 	    cJSON_AddFalseToObject(root, "store") == NULL)
