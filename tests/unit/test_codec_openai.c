@@ -568,6 +568,45 @@ chat_decoder_splits(void **state)
 	buf_release(&t.b);
 }
 
+/* Compatible servers that stream whole calls without "index", or with
+ * index 0 for each: a new id is a new call, a chunk without one continues
+ * the last. */
+static void
+chat_decoder_unindexed_calls(void **state)
+{
+	struct trace t;
+
+	(void)state;
+	dec_split_invariant(&codec_openai_chat, true,
+	    "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"id\":\"a\","
+	    "\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"x\\\"\"}}]}}]}\n\n"
+	    "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{"
+	    "\"function\":{\"arguments\":\":1}\"}}]}}]}\n\n"
+	    "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"id\":\"b\","
+	    "\"function\":{\"name\":\"g\",\"arguments\":\"{}\"}}]}}]}\n\n"
+	    "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+	    "\"id\":\"c3\",\"function\":{\"name\":\"h\",\"arguments\":\"{}\"}}]},"
+	    "\"finish_reason\":null}]}\n\n"
+	    "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+	    "\"function\":{\"arguments\":\"[]\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n"
+	    "data: [DONE]\n\n", &t);
+	assert_string_equal(t.b.p,
+	    "0|c||-||0|0,0,0,0|0|0\n"
+	    "4|a|-|f||0|0,0,0,0|0|0\n"
+	    "5|-|-|-|{\"x\"|0|0,0,0,0|0|0\n"
+	    "5|-|-|-|:1}|0|0,0,0,0|0|0\n"
+	    "6|-|-|-||0|0,0,0,0|0|0\n"
+	    "4|b|-|g||1|0,0,0,0|0|0\n"
+	    "5|-|-|-|{}|1|0,0,0,0|0|0\n"
+	    "6|-|-|-||1|0,0,0,0|0|0\n"
+	    "4|c3|-|h||2|0,0,0,0|0|0\n"
+	    "5|-|-|-|{}|2|0,0,0,0|0|0\n"
+	    "5|-|-|-|[]|2|0,0,0,0|0|0\n"  /* index 0 again: the latest call at 0 */
+	    "6|-|-|-||2|0,0,0,0|0|0\n"
+	    "8|-|-|-||0|0,0,0,0|4|0\n");
+	buf_release(&t.b);
+}
+
 static void
 chat_decoder_cut_and_errors(void **state)
 {
@@ -878,6 +917,7 @@ main(void)
 		cmocka_unit_test(rs_decode_errors),
 		cmocka_unit_test(rs_encode_signature_filter),
 		cmocka_unit_test(chat_decoder_splits),
+		cmocka_unit_test(chat_decoder_unindexed_calls),
 		cmocka_unit_test(chat_decoder_cut_and_errors),
 		cmocka_unit_test(rs_decoder_splits),
 		cmocka_unit_test(rs_decoder_failures),

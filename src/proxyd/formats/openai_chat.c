@@ -1378,6 +1378,7 @@ struct pv_dec {
 	int n_calls;             /* tool calls started */
 	int up_index[OA_CALLS_MAX]; /* upstream "index" of each call */
 	bool open[OA_CALLS_MAX]; /* started and not ended */
+	char last_id[OA_ID_MAX]; /* id of the last call started (truncated) */
 };
 
 static int
@@ -1444,14 +1445,25 @@ dec_tool_call(struct pv_dec *d, const cJSON *tc, int pos)
 	const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
 	const cJSON *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
+	bool has_id = cJSON_IsString(id) && id->valuestring[0] != '\0';
 	int up = cJSON_IsNumber(idx) ? (int)idx->valuedouble : pos, i, rc;
 	char made[OA_ID_MAX];
 
 	if (!cJSON_IsObject(tc))
 		return CP_EPARSE;
-	for (i = 0; i < d->n_calls; i++)
+	/* Only a call's first chunk has its id. Some compatible servers
+	 * stream calls without "index" (each chunk a whole call) or with
+	 * index 0 for every call: an id other than the last call's is a new
+	 * call whatever its index, a chunk without an index continues the
+	 * last call. */
+	if (d->io.stream && !cJSON_IsNumber(idx))
+		up = d->n_calls > 0 ? d->up_index[d->n_calls - 1] : 0;
+	for (i = d->n_calls; i-- > 0;)
 		if (d->up_index[i] == up)
 			break;
+	if (i < 0 || (has_id && strncmp(id->valuestring, d->last_id,
+	    sizeof(d->last_id) - 1) != 0))
+		i = d->n_calls;
 	if (i == d->n_calls) {
 		struct pv_event ev = { .kind = PV_EV_TOOL_START };
 
@@ -1465,12 +1477,13 @@ dec_tool_call(struct pv_dec *d, const cJSON *tc, int pos)
 		d->open[i] = true;
 		d->n_calls++;
 		ev.index = i;
-		if (cJSON_IsString(id) && id->valuestring[0] != '\0') {
+		if (has_id) {
 			ev.id = id->valuestring;
 		} else {
 			snprintf(made, sizeof(made), "call_%d", i);
 			ev.id = made;
 		}
+		snprintf(d->last_id, sizeof(d->last_id), "%s", ev.id);
 		ev.name = cJSON_IsString(name) ? name->valuestring : "";
 		if ((rc = d->io.emit(&ev, d->io.arg)) != CP_OK)
 			return rc;
