@@ -8,7 +8,8 @@ remote, Bearer and X-Management-Key), client API keys and upstream keys
 put, patched, deleted and refused by validation, auth files with tokens
 uploaded (raw and multipart) and refused; then cliproxyd with debug and
 request-log on, proxying plain and streaming requests with client keys in
-every accepted place (Authorization, X-Api-Key, X-Goog-Api-Key, ?key=),
+every accepted place (Authorization, X-Api-Key, X-Goog-Api-Key, ?key= in
+any case),
 wrong keys, upstream errors. Afterwards every file under the temporary
 dirs (web server logs, responder output, ban table, daemon log, status
 file, request logs) and every error body and response header is searched
@@ -29,6 +30,11 @@ import harness  # noqa: E402
 import mgmtlib  # noqa: E402
 import proxyd_support as ps  # noqa: E402
 import openai_mock  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "mock"))
+import oauth_mock  # noqa: E402
+import subprocess  # noqa: E402
+import urllib.parse  # noqa: E402
+from ctl_login import get as http_get  # noqa: E402
 import rellib  # noqa: E402
 import tap  # noqa: E402
 
@@ -91,9 +97,10 @@ class Secrets(unittest.TestCase):
             answers.append(r)
             return r
 
+        omock = oauth_mock.OAuthMock().start()
         try:
             dep.start()
-            dep.reset(allow_remote=True)
+            dep.reset(dep.config_text(allow_remote=True) + omock.endpoints_yaml())
             cli, up, tk, wr = S["client"], S["upstream"], S["token"], S["wrong"]
             steps = [
                 ("PUT", "/debug", {"value": True}, True, None),
@@ -132,6 +139,36 @@ class Secrets(unittest.TestCase):
                 req("GET", "/debug", key=wr[i % 4], xff="198.51.100.30")
             req("GET", "/debug", key=None, headers={"X-Management-Key": wr[3]})
             req("GET", "/debug", key=None, headers={"X-Management-Key": dep.key})
+            # OAuth logins (issue 12): through the management API (one that
+            # succeeds, one the token endpoint refuses, qwen's device poll,
+            # a disable) and by cliproxyctl with its output kept in the
+            # scanned tree; the tokens the mock issued join the needles
+            omock.device_interval = 1
+            omock.device_pending = 0
+            for prov, fail in (("codex", None), ("anthropic", "invalid_grant")):
+                j = req("GET", "/%s-auth-url" % prov).json()
+                loc = http_get(j["url"])[1]
+                if fail:
+                    omock.fail_next("claude", fail)
+                req("POST", "/oauth-callback", body={"provider": prov, "redirect_url": loc})
+                req("GET", "/get-auth-status?state=" + j["state"])
+            j = req("GET", "/qwen-auth-url?alias=q").json()
+            req("GET", "/get-auth-status?state=" + j["state"])
+            req("PATCH", "/auth-files/status", body={"name": "qwen-q.json", "disabled": True})
+            req("GET", "/auth-files")
+            ctl_out = os.path.join(dep.dir, "cliproxyctl.out")
+            with open(ctl_out, "wb") as out:
+                p = subprocess.Popen([harness.build_path("src/ctl/cliproxyctl"), "login", "claude",
+                                      "--no-browser", "-c", dep.config], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=out)
+                url = p.stdout.readline() and p.stdout.readline().decode().strip()
+                p.stdin.write(http_get(url)[1].encode() + b"\n")
+                p.stdin.close()
+                out.write(p.stdout.read())
+                self.assertEqual(p.wait(60), 0)
+            self.assertGreaterEqual(len(omock.issued), 6)   # 3 logins, 2 tokens each
+            needle_set.update(needles([("oauth token #%d" % i, t)
+                                       for i, t in enumerate(omock.issued)]))
             ok_status = sum(1 for r in answers if r.status == 200)
             self.assertGreaterEqual(ok_status, 8, [r for r in answers])
             cfg_text = dep.read_config()
@@ -139,6 +176,7 @@ class Secrets(unittest.TestCase):
             self.assertIn(b"$2b$", cfg_text)
         finally:
             dep.stop()
+            omock.stop()
 
         # the daemon: debug and request-log on, every way of giving a key
         mock = openai_mock.MockUpstream().start()
@@ -161,6 +199,12 @@ class Secrets(unittest.TestCase):
             for hdr in ("bearer", "x-api-key", "x-goog-api-key", "query"):
                 for stream in (False, True):
                     proxied.append(d.chat(S["client"][0], "m", stream=stream, header=hdr))
+            # The key parameter in any case (issue 10: ?KEY= was accepted and
+            # logged in clear), percent-encoded in its name, and beside a
+            # %0A that must not forge a request-log line.
+            for q in ("KEY", "Key", "kEy", "%4Bey"):
+                proxied.append(d.request("POST", "/v1/chat/completions?note=a%%0Ab&%s=%s" %
+                                         (q, S["client"][0]), {"model": "m"}))
             proxied.append(d.chat(S["client"][1], "e"))
             proxied.append(d.chat(S["client"][1], "l"))
             proxied.append(d.chat(S["wrong"][0], "m"))
@@ -179,6 +223,10 @@ class Secrets(unittest.TestCase):
             for root, _, names in os.walk(os.path.join(d.dir, "reqlog")):
                 reqlogs += names
             self.assertTrue(reqlogs, "request-log on, but no request log written")
+            for root, _, names in os.walk(os.path.join(d.dir, "reqlog")):
+                for n in names:
+                    with open(os.path.join(root, n), "rb") as f:
+                        self.assertNotIn(b"a\nb", f.read(), "a decoded %0A in a request log")
             skip = {d.config, os.path.join(d.auth, "acct.json")}
             echo = b"[" + S["upstream"][1].encode() + b"]"
             files_d, bytes_d, hits_d = scan(d.dir, skip, needle_set, [echo])
@@ -214,8 +262,8 @@ class Secrets(unittest.TestCase):
         self.maxDiff = None
         self.assertEqual(hits_m + hits_d, [])
         rellib.figure("secrets checked: %d (management key, %d client keys, %d upstream keys, %d "
-                      "tokens, %d wrong keys), each whole and as a 16-byte slice"
-                      % (len(all_secret), 4, 4, 4, 4))
+                      "tokens, %d wrong keys, %d OAuth tokens from logins), each whole and as a 16-byte slice"
+                      % (len(all_secret), 4, 4, 4, 4, len(omock.issued)))
         rellib.figure("management: %d requests, %d files / %d bytes of logs and state scanned; "
                       "daemon: %d requests, %d files / %d bytes scanned (%d request logs); hits: 0"
                       % (len(answers), files_m, bytes_m, len(proxied), files_d, bytes_d,
