@@ -345,6 +345,12 @@ chat_encode_order(void **state)
 	p->is_error = true;
 	r.budget = 3000;
 	r.top_k = 4;
+	{
+		struct pv_tool *t = pv_tool_add(&r);
+
+		t->name = strdup("f");
+		t->schema = parse("{\"type\":\"OBJECT\",\"properties\":{\"a\":{\"type\":\"STRING\"}}}");
+	}
 	/* Claude Code's metadata.user_id: longer than OpenAI's 64 */
 	r.user = strdup("user_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	    "_account__session_3f2b");
@@ -355,6 +361,8 @@ chat_encode_order(void **state)
 	    "\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}],\"content\":null},"
 	    "{\"role\":\"tool\",\"tool_call_id\":\"toolu_1\",\"content\":\"boom\"},"
 	    "{\"role\":\"user\",\"content\":\"and then?\"}],"
+	    "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":"
+	    "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}}}}}],"
 	    "\"reasoning_effort\":\"medium\",\"stream\":false}");
 	free(txt);
 	cJSON_Delete(out);

@@ -1250,9 +1250,13 @@ oa_enc_tools(const struct pv_request *r, cJSON *root, bool nested)
 		    (pt->description != NULL &&
 		    cJSON_AddStringToObject(fn, "description", pt->description) == NULL))
 			return CP_ENOMEM;
+		/* JSON schema with lowercase type names (a Gemini client may
+		 * spell them "OBJECT", "STRING"; DESIGN 6). */
 		if (pt->schema != NULL) {
-			if ((schema = cJSON_Duplicate(pt->schema, true)) == NULL)
-				return CP_ENOMEM;
+			int rc = pv_schema_lower_types(pt->schema, &schema);
+
+			if (rc != CP_OK)
+				return rc;
 			cJSON_AddItemToObject(fn, "parameters", schema);
 		}
 	}
