@@ -1,9 +1,15 @@
-# Unit tests of cliproxyd's pure modules: the SSE parser and the pool.
-PROXYD_UNIT_TESTS = tests/unit/test_proxyd_sse tests/unit/test_proxyd_pool
+# Unit tests of cliproxyd's pure modules: the SSE parser, the pool and the
+# format codecs.
+PROXYD_UNIT_TESTS = tests/unit/test_proxyd_sse tests/unit/test_proxyd_pool \
+	tests/unit/test_codec_openai
 check_PROGRAMS += $(PROXYD_UNIT_TESTS)
 TESTS += $(PROXYD_UNIT_TESTS)
 PROXYD_UNIT_CFLAGS = $(UNIT_CFLAGS) $(EVENT_CFLAGS) $(CURL_CFLAGS)
 PROXYD_UNIT_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/proxyd
+# Every codec (pivot.c's codec_for names them all) and what they use.
+PROXYD_CODEC_SOURCES = src/proxyd/sse.c src/proxyd/formats/pivot.c \
+	src/proxyd/formats/openai_chat.c src/proxyd/formats/openai_responses.c \
+	src/proxyd/formats/claude.c src/proxyd/formats/gemini.c
 tests_unit_test_proxyd_sse_SOURCES = tests/unit/test_proxyd_sse.c src/proxyd/sse.c
 tests_unit_test_proxyd_sse_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_proxyd_sse_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
@@ -12,10 +18,11 @@ tests_unit_test_proxyd_pool_SOURCES = tests/unit/test_proxyd_pool.c src/proxyd/p
 tests_unit_test_proxyd_pool_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_proxyd_pool_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
 tests_unit_test_proxyd_pool_LDADD = $(UNIT_LIBS)
+tests_unit_test_codec_openai_SOURCES = tests/unit/test_codec_openai.c $(PROXYD_CODEC_SOURCES)
+tests_unit_test_codec_openai_CFLAGS = $(PROXYD_UNIT_CFLAGS)
+tests_unit_test_codec_openai_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
+tests_unit_test_codec_openai_LDADD = $(UNIT_LIBS)
 # The golden-file driver of the codecs (tests/data/formats/, DESIGN 6).
-PROXYD_CODEC_SOURCES = src/proxyd/sse.c src/proxyd/formats/pivot.c \
-	src/proxyd/formats/openai_chat.c src/proxyd/formats/openai_responses.c \
-	src/proxyd/formats/claude.c src/proxyd/formats/gemini.c
 check_PROGRAMS += tests/unit/test_formats
 TESTS += tests/unit/test_formats
 tests_unit_test_formats_SOURCES = tests/unit/test_formats.c $(PROXYD_CODEC_SOURCES)
@@ -30,3 +37,7 @@ tests_unit_test_codec_cg_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_codec_cg_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
 tests_unit_test_codec_cg_LDADD = $(UNIT_LIBS)
 EXTRA_DIST += tests/data/formats tests/data/count
+# The official openai SDK reads the OpenAI goldens' client answers
+# (tests/sdk/goldens.mjs; node and tests/sdk/node_modules as sdk_mock.py).
+TESTS += tests/integration/sdk_goldens.py
+EXTRA_DIST += tests/integration/sdk_goldens.py tests/sdk/goldens.mjs
