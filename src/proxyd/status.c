@@ -29,6 +29,7 @@ static char *st_tmp;                /* its temp for non-durable writes */
 static char *st_last_error;         /* last reload error, NULL when fine */
 static time_t st_last_error_at;     /* when it happened */
 static time_t st_started;           /* daemon start */
+static char st_listen[300];         /* what the server listens on */
 static struct timespec st_last_write; /* monotonic time of the last write */
 static bool st_dirty;               /* something changed since */
 
@@ -36,6 +37,12 @@ time_t
 status_started(void)
 {
 	return st_started;
+}
+
+void
+status_set_listen(const char *desc)
+{
+	snprintf(st_listen, sizeof(st_listen), "%s", desc != NULL ? desc : "");
 }
 
 const char *
@@ -132,7 +139,7 @@ status_write(bool durable)
 		goto out;
 	cJSON_AddNumberToObject(o, "pid", (double)getpid());
 	add_time(o, "started", st_started);
-	cJSON_AddStringToObject(o, "listen", server_listen_desc());
+	cJSON_AddStringToObject(o, "listen", st_listen);
 	if (s != NULL) {
 		cJSON_AddStringToObject(o, "config-sha256", s->cfg_sha);
 		add_time(o, "loaded-at", s->loaded_at);
@@ -158,7 +165,8 @@ status_write(bool durable)
 		cJSON_AddNumberToObject(rq, "unauthorized", (double)status_ctr.unauthorized);
 		cJSON_AddNumberToObject(rq, "retries", (double)status_ctr.retries);
 		cJSON_AddNumberToObject(rq, "cooldowns", (double)status_ctr.cooldowns);
-		cJSON_AddNumberToObject(rq, "in-flight", (double)relay_n_active());
+		cJSON_AddNumberToObject(rq, "in-flight", (double)status_ctr.in_flight);
+		cJSON_AddNumberToObject(rq, "translated", (double)status_ctr.translated);
 	}
 	cJSON_AddNumberToObject(o, "reloads", (double)status_ctr.reloads);
 	cJSON_AddNumberToObject(o, "reload-errors", (double)status_ctr.reload_errors);
