@@ -1,5 +1,8 @@
-# Unit tests of cliproxyd's pure modules: the SSE parser and the pool.
-PROXYD_UNIT_TESTS = tests/unit/test_proxyd_sse tests/unit/test_proxyd_pool
+# Unit tests of cliproxyd's pure modules: the SSE parser, the pool, the
+# policy, the route table and model routing (catalogue + snapshot).
+PROXYD_UNIT_TESTS = tests/unit/test_proxyd_sse tests/unit/test_proxyd_pool \
+	tests/unit/test_proxyd_policy tests/unit/test_proxyd_route \
+	tests/unit/test_proxyd_catalogue
 check_PROGRAMS += $(PROXYD_UNIT_TESTS)
 TESTS += $(PROXYD_UNIT_TESTS)
 PROXYD_UNIT_CFLAGS = $(UNIT_CFLAGS) $(EVENT_CFLAGS) $(CURL_CFLAGS)
@@ -12,3 +15,21 @@ tests_unit_test_proxyd_pool_SOURCES = tests/unit/test_proxyd_pool.c src/proxyd/p
 tests_unit_test_proxyd_pool_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_proxyd_pool_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
 tests_unit_test_proxyd_pool_LDADD = $(UNIT_LIBS)
+tests_unit_test_proxyd_policy_SOURCES = tests/unit/test_proxyd_policy.c src/proxyd/policy.c
+tests_unit_test_proxyd_policy_CFLAGS = $(PROXYD_UNIT_CFLAGS)
+tests_unit_test_proxyd_policy_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
+tests_unit_test_proxyd_policy_LDADD = $(UNIT_LIBS)
+tests_unit_test_proxyd_route_SOURCES = tests/unit/test_proxyd_route.c src/proxyd/route.c
+tests_unit_test_proxyd_route_CFLAGS = $(PROXYD_UNIT_CFLAGS)
+tests_unit_test_proxyd_route_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
+tests_unit_test_proxyd_route_LDADD = $(UNIT_LIBS)
+# Model routing runs the real snapshot build: the providers and what they
+# stand on, no event loop.
+tests_unit_test_proxyd_catalogue_SOURCES = tests/unit/test_proxyd_catalogue.c \
+	src/proxyd/snapshot.c src/proxyd/policy.c src/proxyd/providers/common.c \
+	src/proxyd/providers/catalogue.c src/proxyd/providers/openai_compat.c \
+	src/proxyd/providers/gemini.c src/proxyd/providers/claude.c \
+	src/proxyd/providers/codex.c
+tests_unit_test_proxyd_catalogue_CFLAGS = $(PROXYD_UNIT_CFLAGS)
+tests_unit_test_proxyd_catalogue_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
+tests_unit_test_proxyd_catalogue_LDADD = $(UNIT_LIBS) $(CURL_LIBS)
