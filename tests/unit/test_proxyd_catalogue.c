@@ -165,6 +165,55 @@ test_names(void **state)
 	snapshot_unref(s);
 }
 
+/* Each provider's URL for each operation; a model name from a request
+ * body never reaches a Gemini URL unless it is a model name. */
+static void
+test_urls(void **state)
+{
+	struct snapshot *s = build(cfg_all);
+	const struct route_model *g = snapshot_route(s, "gemini-2.5-flash");
+	const struct route_model *c = snapshot_route(s, "opus");
+	const struct route_model *x = snapshot_route(s, "gpt-5");
+	const struct route_model *o = snapshot_route(s, "local");
+	struct up_target t = { FMT_GEMINI, UPOP_GENERATE, false, "gemini-2.5-flash" };
+	static const char *const bad[] = {
+		"gemini-x/../y", "gemini-x?key=1", "gemini-x#f", "gemini x", "gemini-%2f", "",
+	};
+	struct buf b;
+	size_t i;
+
+	(void)state;
+	buf_init(&b, PXD_URL_MAX);
+#define URL(rm, want) do { \
+		assert_int_equal((rm)->t[0].prov->ops->url((rm)->t[0].prov, \
+		    &(rm)->t[0].prov->creds[0], &t, &b), CP_OK); \
+		assert_string_equal(b.p, want); \
+	} while (0)
+	URL(g, "http://127.0.0.1:1/g/v1beta/models/gemini-2.5-flash:generateContent");
+	t.op = UPOP_STREAM;
+	URL(g, "http://127.0.0.1:1/g/v1beta/models/gemini-2.5-flash:streamGenerateContent");
+	t.gemini_sse = true;
+	URL(g, "http://127.0.0.1:1/g/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse");
+	t.op = UPOP_COUNT;
+	URL(g, "http://127.0.0.1:1/g/v1beta/models/gemini-2.5-flash:countTokens");
+	URL(c, "http://127.0.0.1:3/own/v1/messages/count_tokens");
+	t.op = UPOP_STREAM;
+	URL(c, "http://127.0.0.1:3/own/v1/messages");
+	URL(x, "http://127.0.0.1:2/v1/responses");
+	t.fmt = FMT_OPENAI_CHAT;
+	URL(o, "http://127.0.0.1:4/v1/chat/completions");
+	t.fmt = FMT_OPENAI_COMPLETIONS;
+	URL(o, "http://127.0.0.1:4/v1/completions");
+#undef URL
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		t.model = bad[i];
+		assert_int_equal(g->t[0].prov->ops->url(g->t[0].prov, &g->t[0].prov->creds[0],
+		    &t, &b), CP_EINVAL);
+	}
+	buf_release(&b);
+	snapshot_unref(s);
+}
+
 /* Without keys of a family, its prefix routes nowhere. */
 static void
 test_empty(void **state)
@@ -188,6 +237,7 @@ main(void)
 		cmocka_unit_test(test_families),
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_urls),
 		cmocka_unit_test(test_empty),
 	};
 
