@@ -435,6 +435,15 @@ class Hints(Base):
         st, h, _ = self.post("/v1/messages", body)
         self.assertEqual(st, 429)
         self.assertEqual(len(self.m.requests()), 1)
+        # the status file says which credential cools down for what, and
+        # never names its key
+        stf = self.d.wait_status(lambda s: any(
+            c.get("state") == "cooling" for c in s["credentials"]["list"]))
+        c = [c for c in stf["credentials"]["list"] if c["state"] == "cooling"][0]
+        self.assertEqual(c["kind"], "claude-api-key")
+        self.assertEqual(c["label"], "claude-api-key#0")
+        self.assertEqual([x["model"] for x in c["cooling"]], ["claude-sonnet-4-5"])
+        self.assertNotIn("k-429-nohint", json.dumps(stf))
         # cooling for that model only: another model still goes up
         st, _, _ = self.post("/v1/messages", dict(body, model="claude-3-5-haiku-20241022"))
         self.assertEqual(st, 429)
