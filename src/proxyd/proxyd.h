@@ -264,6 +264,8 @@ struct provider_ops {
 	enum cat_family family;  /* models it serves by prefix, CAT_NONE: aliases only */
 	bool oauth;              /* credentials are accounts (401: refresh) */
 	bool has_count;          /* the upstream has a token count endpoint */
+	bool stream_only;        /* the upstream only streams (Codex accounts):
+	                          * a non-streaming client's answer is gathered */
 
 	/* Add its instances and credentials from the config/auth files. */
 	int (*build)(struct prov_builder *b);
@@ -278,6 +280,9 @@ struct provider_ops {
 	int (*headers)(const struct cred *c, const struct cred_state *st,
 	    const struct up_target *t, struct curl_slist **out);
 	bool static_headers;
+	/* Client request headers passed on in passthrough (the client speaks
+	 * this upstream's format): NULL-terminated names, NULL: none. */
+	const char *const *client_headers;
 	/* Envelope: may replace *body (a request of t->fmt) with a wrapped
 	 * one. NULL: none. */
 	int (*wrap)(const struct cred *c, const struct cred_state *st,
@@ -287,6 +292,11 @@ struct provider_ops {
 	int (*unwrap_feed)(struct up_filter *f, const char *data, size_t len,
 	    struct buf *out);
 	void (*unwrap_free)(struct up_filter *f);
+	/* Other names of model to try when every credential is cooling down
+	 * for it (PROVIDERS 5: Gemini preview models, under
+	 * quota-exceeded.switch-preview-model); NULL-terminated, static.
+	 * NULL: none. */
+	const char *const *(*previews)(const char *model);
 	/* Body-aware classification of a non-2xx answer. */
 	void (*classify)(const struct up_answer *a, struct up_class *out);
 	/* Start refreshing an account's token (NULL for keys). */
@@ -308,6 +318,8 @@ int prov_header(struct curl_slist **h, const char *name, const char *value);
 int prov_headers_base(const struct up_target *t, struct curl_slist **h);
 /* Free a header list, wiping each line first (one holds a secret). */
 void prov_headers_free(struct curl_slist *h);
+/* A copy of h into *out (freed with prov_headers_free). */
+int prov_headers_dup(const struct curl_slist *h, struct curl_slist **out);
 /* Add the models: [{name, alias}] of a key item. */
 int prov_add_models(struct prov_builder *b, struct prov *p,
     const struct cfg_model_alias *m, size_t n);
@@ -504,6 +516,36 @@ void sse_release(struct sse_parser *p);
 /* CP_ETOOBIG when a line or event passes its cap; a callback's non-OK
  * return stops the feed and is returned. */
 int sse_feed(struct sse_parser *p, const char *data, size_t len, sse_cb cb, void *arg);
+
+/* --------------------------------------------------------------- xlate.c */
+
+/* One upstream answer translated for the client (formats in motion). */
+struct xlate;
+/* Can an answer of codec up reach a client of codec cl (count: the token
+ * count)? false while a codec function it needs is missing. */
+bool xlate_possible(const struct codec *cl, const struct codec *up, bool count);
+/* Decoder of up (up_stream: an SSE answer) into the encoder of cl. NULL
+ * when out of memory. */
+struct xlate *xlate_new(const struct codec *up, const struct codec *cl, bool up_stream,
+    const struct pv_enc_opts *o);
+/* Feed answer bytes (any split); the client's bytes gather in xlate_out. */
+int xlate_feed(struct xlate *x, const char *data, size_t len);
+/* The answer ended: flush decoder and encoder into xlate_out. */
+int xlate_finish(struct xlate *x);
+/* Encoded bytes not yet sent (the caller resets it after sending). */
+struct buf *xlate_out(struct xlate *x);
+void xlate_free(struct xlate *x);
+/* An upstream count answer (JSON) as the client's count answer. */
+int xlate_count(const struct codec *up, const struct codec *cl, const char *body,
+    size_t len, struct buf *out);
+/* The message of an upstream error body of codec up, else "upstream
+ * answered status N". */
+void xlate_error_message(const struct codec *up, long status, const char *body,
+    size_t len, char *msg, size_t msglen);
+/* A body-model format whose codec has no request_model / set_model:
+ * "model" (string) and "stream" (boolean or null) of the body. */
+int fmt_body_model(const cJSON *req, const char **model, bool *stream);
+int fmt_body_set_model(cJSON *req, const char *model);
 
 /* --------------------------------------------------------------- reply.c */
 

@@ -45,7 +45,7 @@
 
 #include "proxyd.h"
 
-#define RELAY_GATHER_MAX (64u * 1024u * 1024u) /* a translated answer gathered */
+#define RELAY_FILTER_MAX (64u * 1024u * 1024u) /* envelope filter output of one feed */
 
 struct exchange {
 	struct exchange *prev, *next;    /* active list */
@@ -72,6 +72,7 @@ struct exchange {
 	bool untranslatable;             /* a candidate was skipped: no codec path */
 	bool refreshed;                  /* a token refresh was spent */
 	bool refresh_wait;               /* waiting for a refresh */
+	bool previews_added;             /* preview models joined the candidates */
 	/* the current attempt */
 	struct up_xfer x;                /* curl transfer */
 	struct up_target tgt;            /* what it asks the upstream */
@@ -90,9 +91,7 @@ struct exchange {
 	struct buf errbody;              /* non-2xx body kept (or a count answer) */
 	struct up_filter *filt;          /* provider's envelope filter */
 	struct buf fout;                 /* its output */
-	struct pv_dec *dec;              /* upstream decoder (translation) */
-	struct pv_enc *enc;              /* client encoder (translation) */
-	struct buf xout;                 /* encoded bytes not yet sent */
+	struct xlate *xl;                /* the answer's translation */
 	/* the last failed attempt, passed on when nothing else is left */
 	long last_status;                /* 0: none */
 	struct buf last_body;
@@ -303,13 +302,8 @@ ex_pass_upstream(struct exchange *ex)
 	if (ex->last_body.len == 0 || ex->last_upc != ex->fmt) {
 		char msg[512];
 
-		msg[0] = '\0';
-		if (ex->last_body.len > 0 && ex->last_upc != NULL &&
-		    ex->last_upc->decode_error != NULL)
-			ex->last_upc->decode_error(ex->last_body.p, ex->last_body.len, msg,
-			    sizeof(msg));
-		if (msg[0] == '\0')
-			snprintf(msg, sizeof(msg), "upstream answered status %ld", ex->last_status);
+		xlate_error_message(ex->last_upc, ex->last_status, ex->last_body.p,
+		    ex->last_body.len, msg, sizeof(msg));
 		if (ex->req != NULL && !ex->client_gone)
 			ex_put_headers(ex, evhttp_request_get_output_headers(ex->req));
 		ex_log_response(ex, "upstream error", ex->last_body.p, ex->last_body.len);
@@ -339,16 +333,11 @@ ex_pass_upstream(struct exchange *ex)
 static void
 ex_xlate_release(struct exchange *ex)
 {
-	if (ex->dec != NULL)
-		ex->upc->dec_free(ex->dec);
-	ex->dec = NULL;
-	if (ex->enc != NULL)
-		ex->fmt->enc_free(ex->enc);
-	ex->enc = NULL;
+	xlate_free(ex->xl);
+	ex->xl = NULL;
 	if (ex->filt != NULL)
 		ex->cur->cred->prov->ops->unwrap_free(ex->filt);
 	ex->filt = NULL;
-	buf_release(&ex->xout);
 	buf_release(&ex->fout);
 }
 
@@ -660,8 +649,7 @@ ex_commit(struct exchange *ex)
 	if (ex->translate) {
 		status_ctr.translated++;
 		ex_enc_opts(ex, &o);
-		ex->dec = ex->upc->dec_new(ex->tgt.op == UPOP_STREAM);
-		ex->enc = ex->fmt->enc_new(&o);
+		ex->xl = xlate_new(ex->upc, ex->fmt, ex->tgt.op == UPOP_STREAM, &o);
 		pv_request_release(&ex->pv);
 		if (!ex->stream)
 			return; /* gathered: the reply goes out whole at the end */
@@ -692,15 +680,6 @@ ex_send(struct exchange *ex, const char *data, size_t len)
 		buf_append(&ex->log, data, len);
 }
 
-/* Each decoded event goes through the client's encoder. */
-static int
-ex_emit(const struct pv_event *ev, void *arg)
-{
-	struct exchange *ex = arg;
-
-	return ex->fmt->enc_event(ex->enc, ev, &ex->xout);
-}
-
 /* Answer bytes after the envelope filter: passed, translated or kept. */
 static int
 ex_body(struct exchange *ex, const char *data, size_t len)
@@ -713,13 +692,13 @@ ex_body(struct exchange *ex, const char *data, size_t len)
 		ex_send(ex, data, len);
 		return CP_OK;
 	}
-	if (ex->dec == NULL || ex->enc == NULL)
+	if (ex->xl == NULL)
 		return CP_ENOMEM;
-	if ((rc = ex->upc->dec_feed(ex->dec, data, len, ex_emit, ex)) != CP_OK)
+	if ((rc = xlate_feed(ex->xl, data, len)) != CP_OK)
 		return rc;
-	if (ex->stream && ex->xout.len > 0) {
-		ex_send(ex, ex->xout.p, ex->xout.len);
-		buf_reset(&ex->xout);
+	if (ex->stream && xlate_out(ex->xl)->len > 0) {
+		ex_send(ex, xlate_out(ex->xl)->p, xlate_out(ex->xl)->len);
+		buf_reset(xlate_out(ex->xl));
 	}
 	return CP_OK;
 }
@@ -791,21 +770,15 @@ ex_cut(struct exchange *ex)
 static void
 ex_count_answer(struct exchange *ex)
 {
-	cJSON *j = NULL;
-	long long tokens = 0;
 	struct buf b;
 
 	buf_init(&b, 64 * 1024);
-	if (json_parse_strict(ex->errbody.p != NULL ? ex->errbody.p : "", ex->errbody.len,
-	    &j) != CP_OK || ex->upc->decode_count(j, &tokens) != CP_OK ||
-	    ex->fmt->count_body(&b, tokens) != CP_OK) {
-		cJSON_Delete(j);
+	if (xlate_count(ex->upc, ex->fmt, ex->errbody.p, ex->errbody.len, &b) != CP_OK) {
 		buf_release(&b);
 		ex_error(ex, 502, "the upstream's token count could not be read",
 		    "upstream_error", "upstream_failure");
 		return;
 	}
-	cJSON_Delete(j);
 	ex_unhook(ex);
 	if (ex->req != NULL && !ex->client_gone)
 		reply_json(ex->req, 200, b.p, b.len);
@@ -835,10 +808,8 @@ ex_complete(struct exchange *ex)
 		ex_count_answer(ex);
 		return;
 	}
-	if (rc == CP_OK && ex->translate) {
-		if ((rc = ex->upc->dec_finish(ex->dec, ex_emit, ex)) == CP_OK)
-			rc = ex->fmt->enc_finish(ex->enc, &ex->xout);
-	}
+	if (rc == CP_OK && ex->translate)
+		rc = ex->xl != NULL ? xlate_finish(ex->xl) : CP_ENOMEM;
 	if (rc != CP_OK) {
 		log_warnx("answer of upstream '%s' cannot be translated: %s",
 		    ex->cur->cred->label, cp_strerror(rc));
@@ -851,6 +822,8 @@ ex_complete(struct exchange *ex)
 		return;
 	}
 	if (ex->translate && !ex->stream) {
+		const struct buf *out = xlate_out(ex->xl);
+
 		/* The gathered answer goes out whole, with its length. */
 		ex_enc_opts(ex, &o);
 		if (ex->fmt->content_type != NULL)
@@ -861,11 +834,10 @@ ex_complete(struct exchange *ex)
 
 			evhttp_add_header(oh, "Content-Type", ct != NULL ? ct : "application/json");
 			ex_put_headers(ex, oh);
-			evbuffer_add(eb, ex->xout.p != NULL ? ex->xout.p : "", ex->xout.len);
-			ex->sent += ex->xout.len;
+			evbuffer_add(eb, out->p != NULL ? out->p : "", out->len);
+			ex->sent += out->len;
 			if (ex->log.max != 0)
-				buf_append(&ex->log, ex->xout.p != NULL ? ex->xout.p : "",
-				    ex->xout.len);
+				buf_append(&ex->log, out->p != NULL ? out->p : "", out->len);
 			evhttp_send_reply(ex->req, (int)ex->status, reply_reason((int)ex->status),
 			    eb);
 			evbuffer_free(eb);
@@ -876,8 +848,8 @@ ex_complete(struct exchange *ex)
 		ex_finish(ex);
 		return;
 	}
-	if (ex->translate && ex->xout.len > 0)
-		ex_send(ex, ex->xout.p, ex->xout.len);
+	if (ex->translate && xlate_out(ex->xl)->len > 0)
+		ex_send(ex, xlate_out(ex->xl)->p, xlate_out(ex->xl)->len);
 	ex_unhook(ex);
 	if (ex->req != NULL)
 		evhttp_send_reply_end(ex->req);
@@ -1050,57 +1022,6 @@ ex_refresh_done(const char *cred_id, int rc, void *arg)
 	ex_next_attempt(ex);
 }
 
-/* The model and stream flag of a body-model format whose codec has no
- * request_model yet: "model" (string) and "stream" (boolean or null). */
-static int
-body_model(const cJSON *req, const char **model, bool *stream)
-{
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(req, "model");
-	const cJSON *s = cJSON_GetObjectItemCaseSensitive(req, "stream");
-
-	if (!cJSON_IsString(m) || m->valuestring[0] == '\0')
-		return CP_EINVAL;
-	*model = m->valuestring;
-	*stream = false;
-	if (s != NULL && !cJSON_IsNull(s)) {
-		if (!cJSON_IsBool(s))
-			return CP_EINVAL;
-		*stream = cJSON_IsTrue(s);
-	}
-	return CP_OK;
-}
-
-static int
-body_set_model(cJSON *req, const char *model)
-{
-	cJSON *m = cJSON_CreateString(model);
-
-	if (m == NULL)
-		return CP_ENOMEM;
-	/* Replace in place so that member order stays as the client sent it. */
-	if (!cJSON_ReplaceItemInObjectCaseSensitive(req, "model", m)) {
-		cJSON_Delete(m);
-		return CP_EINVAL;
-	}
-	return CP_OK;
-}
-
-/* Can an answer of this upstream codec reach this client at all? */
-static bool
-ex_can_translate(const struct exchange *ex, const struct codec *up)
-{
-	const struct codec *c = ex->fmt;
-
-	if (c->decode_request == NULL)
-		return false;
-	if (ex->op == UPOP_COUNT)
-		return up->encode_count != NULL && up->decode_count != NULL &&
-		    c->count_body != NULL;
-	return up->encode_request != NULL && up->dec_new != NULL && up->dec_feed != NULL &&
-	    up->dec_finish != NULL && up->dec_free != NULL && c->enc_new != NULL &&
-	    c->enc_event != NULL && c->enc_finish != NULL && c->enc_free != NULL;
-}
-
 /* Passthrough or translation to candidate c: false when neither works
  * (a codec function not written yet, or a count the upstream cannot do). */
 static bool
@@ -1110,10 +1031,11 @@ ex_usable(const struct exchange *ex, const struct candidate *c)
 
 	if (ex->op == UPOP_COUNT && !ops->has_count)
 		return false;
-	if (ops->format == ex->fmt->id || ops->also == ex->fmt->id)
+	if ((ops->format == ex->fmt->id || ops->also == ex->fmt->id) &&
+	    (!ops->stream_only || ex->stream || ex->op == UPOP_COUNT))
 		return ex->path_model != NULL || ex->fmt->set_model != NULL ||
 		    ex->fmt->request_model == NULL;
-	return ex_can_translate(ex, codec_for(ops->format));
+	return xlate_possible(ex->fmt, codec_for(ops->format), ex->op == UPOP_COUNT);
 }
 
 /* The upstream body of this attempt into ex->up_body; err for a 400. */
@@ -1130,7 +1052,7 @@ ex_build_body(struct exchange *ex, char *err, size_t errlen)
 		/* Passthrough: only the model changes (Gemini: it is in the URL). */
 		if (ex->path_model == NULL) {
 			rc = ex->fmt->set_model != NULL ? ex->fmt->set_model(ex->body, ex->cur->upstream) :
-			    body_set_model(ex->body, ex->cur->upstream);
+			    fmt_body_set_model(ex->body, ex->cur->upstream);
 			if (rc != CP_OK)
 				return rc;
 		}
@@ -1174,6 +1096,36 @@ ex_build_body(struct exchange *ex, char *err, size_t errlen)
 	return ex->up_body != NULL ? CP_OK : CP_ENOMEM;
 }
 
+/* The client's own headers the provider passes on (passthrough only):
+ * appended to a copy of the credential's list when the client sent any. */
+static int
+ex_client_headers(struct exchange *ex, const char *const *names)
+{
+	struct evkeyvalq *in;
+	struct curl_slist *h;
+	const char *v;
+	size_t i;
+	int rc;
+
+	if (ex->req == NULL)
+		return CP_OK;
+	in = evhttp_request_get_input_headers(ex->req);
+	for (i = 0; names[i] != NULL; i++) {
+		if ((v = evhttp_find_header(in, names[i])) == NULL || strlen(v) > 1024 ||
+		    strpbrk(v, "\r\n") != NULL)
+			continue;
+		if (!ex->hdrs_owned) {
+			if ((rc = prov_headers_dup(ex->hdrs, &h)) != CP_OK)
+				return rc;
+			ex->hdrs = h;
+			ex->hdrs_owned = true;
+		}
+		if ((rc = prov_header(&ex->hdrs, names[i], v)) != CP_OK)
+			return rc;
+	}
+	return CP_OK;
+}
+
 static int
 ex_setup_easy(struct exchange *ex, char *err, size_t errlen)
 {
@@ -1185,9 +1137,14 @@ ex_setup_easy(struct exchange *ex, char *err, size_t errlen)
 	CURL *e;
 	int rc;
 
-	ex->translate = ops->format != ex->fmt->id && ops->also != ex->fmt->id;
-	ex->upc = codec_for(ex->translate ? ops->format : ex->fmt->id);
-	up_stream = ex->op != UPOP_COUNT && ex->stream;
+	/* A stream-only upstream (Codex accounts) answers a non-streaming
+	 * client through the codec even in its own format: the stream is
+	 * gathered into one answer. */
+	up_stream = ex->op != UPOP_COUNT && (ex->stream || ops->stream_only);
+	ex->translate = (ops->format != ex->fmt->id && ops->also != ex->fmt->id) ||
+	    up_stream != ex->stream;
+	ex->upc = codec_for(ops->format == ex->fmt->id || ops->also == ex->fmt->id ?
+	    ex->fmt->id : ops->format);
 	ex->tgt.fmt = ex->upc->id;
 	ex->tgt.op = ex->op == UPOP_COUNT ? UPOP_COUNT : up_stream ? UPOP_STREAM : UPOP_GENERATE;
 	/* Translating into Gemini reads its SSE; passthrough keeps the
@@ -1211,6 +1168,9 @@ ex_setup_easy(struct exchange *ex, char *err, size_t errlen)
 	}
 	if (ex->hdrs == NULL)
 		return CP_ENOMEM;
+	if (!ex->translate && ops->client_headers != NULL &&
+	    (rc = ex_client_headers(ex, ops->client_headers)) != CP_OK)
+		return rc;
 	if ((e = up_easy_get(up_stream)) == NULL)
 		return CP_ENOMEM;
 	ex->x.easy = e;
@@ -1282,6 +1242,54 @@ ex_exhausted(struct exchange *ex, bool any_cooling, time_t earliest)
 	    "no_credential");
 }
 
+/* PROVIDERS 5: every credential cooling down for a Gemini model: with
+ * quota-exceeded.switch-preview-model, its preview names join the
+ * candidates (each credential of the provider, each name, once). true
+ * when some were added. */
+static bool
+ex_add_previews(struct exchange *ex)
+{
+	struct candidate *nc;
+	bool *nx;
+	size_t i, k, add = 0, n = ex->n_cands;
+
+	if (ex->previews_added || !ex->snap->cfg->switch_preview_model)
+		return false;
+	ex->previews_added = true;
+	for (i = 0; i < n; i++) {
+		const struct provider_ops *ops = ex->cands[i].cred->prov->ops;
+		const char *const *pv = ops->previews != NULL ?
+		    ops->previews(ex->cands[i].upstream) : NULL;
+
+		for (k = 0; pv != NULL && pv[k] != NULL; k++)
+			add++;
+	}
+	if (add == 0 || n + add > PXD_CANDIDATES_MAX)
+		return false;
+	if ((nc = realloc(ex->cands, (n + add) * sizeof(*nc))) == NULL)
+		return false;
+	ex->cands = nc;
+	if ((nx = realloc(ex->excluded, (n + add) * sizeof(*nx))) == NULL)
+		return false;
+	ex->excluded = nx;
+	for (i = 0; i < n; i++) {
+		const struct provider_ops *ops = ex->cands[i].cred->prov->ops;
+		const char *const *pv = ops->previews != NULL ?
+		    ops->previews(ex->cands[i].upstream) : NULL;
+
+		for (k = 0; pv != NULL && pv[k] != NULL; k++) {
+			ex->cands[ex->n_cands].cred = ex->cands[i].cred;
+			ex->cands[ex->n_cands].upstream = pv[k];
+			ex->excluded[ex->n_cands] = false;
+			ex->n_cands++;
+		}
+	}
+	ex->next_cand = n;
+	log_info("every credential of '%s' is cooling down: trying its preview models",
+	    ex->model);
+	return true;
+}
+
 static void
 ex_next_attempt(struct exchange *ex)
 {
@@ -1316,6 +1324,8 @@ ex_next_attempt(struct exchange *ex)
 			ex->next_cand = idx + 1;
 			break;
 		}
+		if (pick == NULL && any_cooling && ex_add_previews(ex))
+			continue;
 		if (pick == NULL) {
 			ex_exhausted(ex, any_cooling, earliest);
 			return;
@@ -1397,8 +1407,7 @@ relay_start(struct evhttp_request *req, const struct relay_call *call)
 	buf_init(&ex->errbody, PXD_ERRBODY_MAX);
 	buf_init(&ex->last_body, PXD_ERRBODY_MAX);
 	buf_init(&ex->uphdrs, PXD_UPHDRS_MAX);
-	buf_init(&ex->fout, RELAY_GATHER_MAX);
-	buf_init(&ex->xout, RELAY_GATHER_MAX);
+	buf_init(&ex->fout, RELAY_FILTER_MAX);
 	buf_init(&ex->log, 0);
 	ex->next = ex_head;
 	if (ex_head != NULL)
@@ -1443,7 +1452,7 @@ relay_start(struct evhttp_request *req, const struct relay_call *call)
 		ex->stream = ex->path_stream;
 		rc = CP_OK;
 	} else {
-		rc = body_model(ex->body, &model, &ex->stream);
+		rc = fmt_body_model(ex->body, &model, &ex->stream);
 	}
 	if (rc != CP_OK) {
 		ex_error(ex, 400, "request needs a string \"model\" and a boolean \"stream\"",

@@ -116,6 +116,9 @@ class _H(BaseHTTPRequestHandler):
                 "resets_in_seconds": 2}}).encode())
         if key == "k-429-nohint":
             return self._send(429, b'{"error":{"message":"no hint"}}')
+        if key == "k-pro-429" and "/gemini-2.5-pro:" in self.path:
+            return self._send(429, b'{"error":{"code":429,"status":"RESOURCE_EXHAUSTED",'
+                                   b'"message":"quota"}}')
         if key == "k-404":
             return self._send(404, json.dumps({"error": {
                 "code": 404, "message": "models/x is not found", "status": "NOT_FOUND"}}).encode())
@@ -227,7 +230,8 @@ class Passthrough(Base):
         raw = (b'{"model":"claude-sonnet-4-5","max_tokens":64,  "messages":'
                b'[{"role":"user","content":"hi"}],"metadata":{"user_id":"u1"}}')
         st, h, body = self.post("/v1/messages", None, raw=raw,
-                                headers={"anthropic-version": "2023-06-01"})
+                                headers={"anthropic-version": "2023-06-01",
+                                         "anthropic-beta": "interleaved-thinking-2025-05-14"})
         self.assertEqual(st, 200, body)
         self.assertEqual(body, CLAUDE_JSON % b"claude-sonnet-4-5")
         self.assertTrue(h["content-type"].startswith("application/json"))
@@ -238,6 +242,8 @@ class Passthrough(Base):
                       [("/cla/v1/messages", "c-ok"), ("/own/v1/messages", "c-own")])
         self.assertEqual(r[0]["headers"]["anthropic-version"], "2023-06-01")
         self.assertNotIn("authorization", r[0]["headers"])
+        # the client's feature switches go along (passthrough)
+        self.assertEqual(r[0]["headers"]["anthropic-beta"], "interleaved-thinking-2025-05-14")
         self.assertEqual(r[0]["json"], json.loads(raw))
 
     def test_claude_stream_and_rotation(self):
@@ -253,6 +259,7 @@ class Passthrough(Base):
             self.assertEqual(body, CLAUDE_SSE % b"claude-sonnet-4-5")
         for r in self.m.requests():
             paths.add((r["path"], r["headers"]["x-api-key"]))
+            self.assertNotIn("anthropic-beta", r["headers"])
         self.assertEqual(paths, {("/cla/v1/messages", "c-ok"), ("/own/v1/messages", "c-own")})
 
     def test_claude_key_item_alias(self):
@@ -448,6 +455,24 @@ class Hints(Base):
         st, _, _ = self.post("/v1/messages", dict(body, model="claude-3-5-haiku-20241022"))
         self.assertEqual(st, 429)
         self.assertEqual(len(self.m.requests()), 2)
+
+    def test_preview_models(self):
+        # PROVIDERS 5: every credential of gemini-2.5-pro cooling down ->
+        # its preview names (switch-preview-model, default on)
+        self.reload(**{"generative-language-api-key": ["k-pro-429"]})
+        path = "/v1beta/models/gemini-2.5-pro:generateContent"
+        st, _, body = self.post(path, {"contents": []})
+        self.assertEqual(st, 200, body)
+        self.assertEqual(json.loads(body)["modelVersion"], "gemini-2.5-pro-preview-05-06")
+        self.assertEqual([r["path"].rsplit("/", 1)[1] for r in self.m.requests()],
+                         ["gemini-2.5-pro:generateContent",
+                          "gemini-2.5-pro-preview-05-06:generateContent"])
+        self.m.reset()
+        self.reload(**{"generative-language-api-key": ["k-pro-429"],
+                       "quota-exceeded": {"switch-preview-model": False}})
+        st, _, _ = self.post(path, {"contents": []})
+        self.assertEqual(st, 429)
+        self.assertEqual(self.m.requests(), [])  # still cooling, no previews
 
     def test_model_not_found_moves_on(self):
         self.reload(**{"generative-language-api-key": ["k-404", "g-ok"]})

@@ -1,8 +1,9 @@
 # Unit tests of cliproxyd's pure modules: the SSE parser, the pool, the
-# policy, the route table and model routing (catalogue + snapshot).
+# policy, the route table, model routing (catalogue + snapshot) and the
+# translation seam (xlate.c).
 PROXYD_UNIT_TESTS = tests/unit/test_proxyd_sse tests/unit/test_proxyd_pool \
 	tests/unit/test_proxyd_policy tests/unit/test_proxyd_route \
-	tests/unit/test_proxyd_catalogue
+	tests/unit/test_proxyd_catalogue tests/unit/test_proxyd_xlate
 check_PROGRAMS += $(PROXYD_UNIT_TESTS)
 TESTS += $(PROXYD_UNIT_TESTS)
 PROXYD_UNIT_CFLAGS = $(UNIT_CFLAGS) $(EVENT_CFLAGS) $(CURL_CFLAGS)
@@ -23,6 +24,10 @@ tests_unit_test_proxyd_route_SOURCES = tests/unit/test_proxyd_route.c src/proxyd
 tests_unit_test_proxyd_route_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_proxyd_route_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
 tests_unit_test_proxyd_route_LDADD = $(UNIT_LIBS)
+tests_unit_test_proxyd_xlate_SOURCES = tests/unit/test_proxyd_xlate.c src/proxyd/xlate.c
+tests_unit_test_proxyd_xlate_CFLAGS = $(PROXYD_UNIT_CFLAGS)
+tests_unit_test_proxyd_xlate_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
+tests_unit_test_proxyd_xlate_LDADD = $(UNIT_LIBS)
 # Model routing runs the real snapshot build: the providers and what they
 # stand on, no event loop.
 tests_unit_test_proxyd_catalogue_SOURCES = tests/unit/test_proxyd_catalogue.c \

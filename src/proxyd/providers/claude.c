@@ -3,7 +3,8 @@
  * {claude}/v1/messages and /v1/messages/count_tokens with x-api-key (what
  * Anthropic documents) and anthropic-version: 2023-06-01. A key item's
  * base-url replaces {claude} for that key, so each item is an instance of
- * its own; its models: [{name, alias}] add names.
+ * its own; its models: [{name, alias}] add names. A Claude client's
+ * anthropic-beta header goes along in passthrough.
  */
 #include "config.h"
 
@@ -63,6 +64,10 @@ ck_headers(const struct cred *c, const struct cred_state *st, const struct up_ta
 	return prov_header(out, "x-api-key", c->secret);
 }
 
+/* A Claude client's feature switches (Claude Code sends several) reach
+ * Anthropic as they came: the answer depends on them. */
+static const char *const ck_client_headers[] = { "anthropic-beta", NULL };
+
 const struct provider_ops prov_claude_key = {
 	.kind = "claude-api-key",
 	.format = FMT_CLAUDE,
@@ -73,5 +78,6 @@ const struct provider_ops prov_claude_key = {
 	.url = ck_url,
 	.headers = ck_headers,
 	.static_headers = true,
+	.client_headers = ck_client_headers,
 	.classify = prov_classify_common,
 };

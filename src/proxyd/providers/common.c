@@ -68,6 +68,23 @@ prov_headers_free(struct curl_slist *h)
 }
 
 int
+prov_headers_dup(const struct curl_slist *h, struct curl_slist **out)
+{
+	struct curl_slist *n = NULL, *t;
+
+	for (; h != NULL; h = h->next) {
+		if ((t = curl_slist_append(n, h->data)) == NULL) {
+			prov_headers_free(n);
+			*out = NULL;
+			return CP_ENOMEM;
+		}
+		n = t;
+	}
+	*out = n;
+	return CP_OK;
+}
+
+int
 prov_add_models(struct prov_builder *b, struct prov *p, const struct cfg_model_alias *m,
     size_t n)
 {

@@ -85,6 +85,25 @@ gk_classify(const struct up_answer *a, struct up_class *out)
 		out->hint_s = policy_gemini_retry_delay(a->body, a->len);
 }
 
+/* PROVIDERS 5: the preview names of a model whose every credential is
+ * cooling down (quota-exceeded.switch-preview-model). */
+static const char *const *
+gk_previews(const char *model)
+{
+	static const char *const pro[] = {
+		"gemini-2.5-pro-preview-05-06", "gemini-2.5-pro-preview-06-05", NULL,
+	};
+	static const char *const flash[] = {
+		"gemini-2.5-flash-preview-04-17", "gemini-2.5-flash-preview-05-20", NULL,
+	};
+
+	if (strcmp(model, "gemini-2.5-pro") == 0)
+		return pro;
+	if (strcmp(model, "gemini-2.5-flash") == 0)
+		return flash;
+	return NULL;
+}
+
 const struct provider_ops prov_gemini_key = {
 	.kind = "generative-language-api-key",
 	.format = FMT_GEMINI,
@@ -95,5 +114,6 @@ const struct provider_ops prov_gemini_key = {
 	.url = gk_url,
 	.headers = gk_headers,
 	.static_headers = true,
+	.previews = gk_previews,
 	.classify = gk_classify,
 };
