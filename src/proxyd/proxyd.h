@@ -45,6 +45,7 @@
 #define PXD_XFF_MAX         4096                  /* X-Forwarded-For we look at */
 #define PXD_XFF_ENTRIES_MAX 32                    /* hops we walk back */
 #define PXD_ERRBODY_MAX     (1024u * 1024u)       /* upstream error body kept */
+#define PXD_MODELS_BODY_MAX (4u * 1024u * 1024u)  /* a model list answer */
 #define PXD_UPHDRS_MAX      4096u                 /* upstream headers passed on (relay.c) */
 #define PXD_URL_MAX         4096                  /* upstream URL */
 #define PXD_OUTBUF_HIGH     (256u * 1024u)        /* client output above this pauses upstream */

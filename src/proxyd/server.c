@@ -325,7 +325,7 @@ h_models(struct evhttp_request *req, const char *client, const struct route_matc
 	struct buf b;
 
 	(void)client;
-	buf_init(&b, 0);
+	buf_init(&b, PXD_MODELS_BODY_MAX);
 	if (m->r->id == RT_MODELS && claude_client(req))
 		c = &codec_claude;
 	if (m->r->id == RT_GEMINI_MODEL) {
@@ -341,7 +341,10 @@ h_models(struct evhttp_request *req, const char *client, const struct route_matc
 		reply_error(req, c, 500, "out of memory", "server_error", NULL);
 		goto out;
 	}
-	if (c->models_body != NULL) {
+	/* OpenAI clients get the list written here: its owned_by names the
+	 * serving provider, which a codec's models_body (names only) cannot
+	 * know. Claude and Gemini clients get their codec's shape. */
+	if (c->models_body != NULL && c->id != FMT_OPENAI_CHAT) {
 		if (c->models_body(&b, m->r->id == RT_GEMINI_MODEL ? one : names,
 		    m->r->id == RT_GEMINI_MODEL ? 1 : n, m->r->id == RT_GEMINI_MODEL) != CP_OK) {
 			reply_error(req, c, 500, "out of memory", "server_error", NULL);
