@@ -321,6 +321,14 @@ int prov_headers_base(const struct up_target *t, struct curl_slist **h);
 void prov_headers_free(struct curl_slist *h);
 /* A copy of h into *out (freed with prov_headers_free). */
 int prov_headers_dup(const struct curl_slist *h, struct curl_slist **out);
+/* One instance per key item (claude-api-key, codex-api-key): named
+ * "<kind>#<i>", its base-url else the endpoint's URL else dflt, its key,
+ * its models. */
+int prov_build_keyed(struct prov_builder *b, const struct provider_ops *ops,
+    const struct cfg_keyed *items, size_t n, const char *endpoint, const char *dflt);
+/* prov_headers_base plus "Authorization: Bearer <secret>". */
+int prov_headers_bearer(const struct cred *c, const struct up_target *t,
+    struct curl_slist **out);
 /* Add the models: [{name, alias}] of a key item. */
 int prov_add_models(struct prov_builder *b, struct prov *p,
     const struct cfg_model_alias *m, size_t n);

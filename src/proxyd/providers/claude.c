@@ -19,26 +19,7 @@
 static int
 ck_build(struct prov_builder *b)
 {
-	const struct cfg *c = b->cfg;
-	size_t i;
-	int rc;
-
-	for (i = 0; i < c->n_claude; i++) {
-		const struct cfg_keyed *k = &c->claude[i];
-		char name[64];
-		struct prov *p;
-
-		if (k->api_key[0] == '\0' || strlen(k->api_key) > PXD_KEY_MAX)
-			continue;
-		snprintf(name, sizeof(name), "claude-api-key#%zu", i);
-		if ((p = b->add_prov(b, &prov_claude_key, name, k->base_url[0] != '\0' ?
-		    k->base_url : prov_endpoint(c, "claude", CLAUDE_BASE))) == NULL ||
-		    b->add_cred(b, p, k->api_key, name) == NULL)
-			return CP_ENOMEM;
-		if ((rc = prov_add_models(b, p, k->models, k->n_models)) != CP_OK)
-			return rc;
-	}
-	return CP_OK;
+	return prov_build_keyed(b, &prov_claude_key, b->cfg->claude, b->cfg->n_claude, "claude", CLAUDE_BASE);
 }
 
 static int

@@ -17,26 +17,7 @@
 static int
 xk_build(struct prov_builder *b)
 {
-	const struct cfg *c = b->cfg;
-	size_t i;
-	int rc;
-
-	for (i = 0; i < c->n_codex; i++) {
-		const struct cfg_keyed *k = &c->codex[i];
-		char name[64];
-		struct prov *p;
-
-		if (k->api_key[0] == '\0' || strlen(k->api_key) > PXD_KEY_MAX)
-			continue;
-		snprintf(name, sizeof(name), "codex-api-key#%zu", i);
-		if ((p = b->add_prov(b, &prov_codex_key, name, k->base_url[0] != '\0' ?
-		    k->base_url : prov_endpoint(c, "codex-api", CODEX_API_BASE))) == NULL ||
-		    b->add_cred(b, p, k->api_key, name) == NULL)
-			return CP_ENOMEM;
-		if ((rc = prov_add_models(b, p, k->models, k->n_models)) != CP_OK)
-			return rc;
-	}
-	return CP_OK;
+	return prov_build_keyed(b, &prov_codex_key, b->cfg->codex, b->cfg->n_codex, "codex-api", CODEX_API_BASE);
 }
 
 static int
@@ -53,16 +34,8 @@ static int
 xk_headers(const struct cred *c, const struct cred_state *st, const struct up_target *t,
     struct curl_slist **out)
 {
-	char v[PXD_KEY_MAX + 8];
-	int rc;
-
 	(void)st;
-	if ((rc = prov_headers_base(t, out)) != CP_OK)
-		return rc;
-	snprintf(v, sizeof(v), "Bearer %s", c->secret);
-	rc = prov_header(out, "Authorization", v);
-	cp_wipe(v, sizeof(v));
-	return rc;
+	return prov_headers_bearer(c, t, out);
 }
 
 static void

@@ -110,3 +110,43 @@ prov_classify_common(const struct up_answer *a, struct up_class *out)
 	if (a->status == 404)
 		out->model_missing = policy_body_model_missing(a->body, a->len);
 }
+
+int
+prov_build_keyed(struct prov_builder *b, const struct provider_ops *ops,
+    const struct cfg_keyed *items, size_t n, const char *endpoint, const char *dflt)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		const struct cfg_keyed *k = &items[i];
+		char name[64];
+		struct prov *p;
+
+		if (k->api_key[0] == '\0' || strlen(k->api_key) > PXD_KEY_MAX)
+			continue;
+		snprintf(name, sizeof(name), "%s#%zu", ops->kind, i);
+		if ((p = b->add_prov(b, ops, name, k->base_url[0] != '\0' ? k->base_url :
+		    prov_endpoint(b->cfg, endpoint, dflt))) == NULL ||
+		    b->add_cred(b, p, k->api_key, name) == NULL)
+			return CP_ENOMEM;
+		if ((rc = prov_add_models(b, p, k->models, k->n_models)) != CP_OK)
+			return rc;
+	}
+	return CP_OK;
+}
+
+int
+prov_headers_bearer(const struct cred *c, const struct up_target *t,
+    struct curl_slist **out)
+{
+	char v[PXD_KEY_MAX + 8];
+	int rc;
+
+	if ((rc = prov_headers_base(t, out)) != CP_OK)
+		return rc;
+	snprintf(v, sizeof(v), "Bearer %s", c->secret);
+	rc = prov_header(out, "Authorization", v);
+	cp_wipe(v, sizeof(v));
+	return rc;
+}

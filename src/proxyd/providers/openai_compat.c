@@ -56,16 +56,8 @@ static int
 oc_headers(const struct cred *c, const struct cred_state *st, const struct up_target *t,
     struct curl_slist **out)
 {
-	char v[PXD_KEY_MAX + 8];
-	int rc;
-
 	(void)st;
-	if ((rc = prov_headers_base(t, out)) != CP_OK)
-		return rc;
-	snprintf(v, sizeof(v), "Bearer %s", c->secret);
-	rc = prov_header(out, "Authorization", v);
-	cp_wipe(v, sizeof(v));
-	return rc;
+	return prov_headers_bearer(c, t, out);
 }
 
 const struct provider_ops prov_openai_compat = {
