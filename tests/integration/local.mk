@@ -10,3 +10,4 @@ TESTS += $(MGMT_INTEGRATION_TESTS)
 EXTRA_DIST += $(MGMT_INTEGRATION_TESTS)
 include tests/integration/rel.mk
 include tests/integration/proxyd.mk
+include tests/integration/mock.mk
