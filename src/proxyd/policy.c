@@ -25,7 +25,7 @@
 
 /* Whole seconds of d >= 0, rounded up (no libm). */
 static long
-up_s(double d)
+ceil_s(double d)
 {
 	long w = (long)d;
 
@@ -165,7 +165,7 @@ duration_s(const char *s)
 		return -1;
 	if (d > POL_HINT_MAX_S)
 		return POL_HINT_MAX_S;
-	return up_s(d);
+	return ceil_s(d);
 }
 
 long
@@ -202,7 +202,7 @@ number_s(const cJSON *n)
 		return -1;
 	if (n->valuedouble > POL_HINT_MAX_S)
 		return POL_HINT_MAX_S;
-	return up_s(n->valuedouble);
+	return ceil_s(n->valuedouble);
 }
 
 long

@@ -213,7 +213,7 @@ prov_free(struct prov *p)
 }
 
 static void
-route_model_release(struct route_model *m)
+rmodel_release(struct route_model *m)
 {
 	size_t j;
 
@@ -234,10 +234,10 @@ snap_free(struct snapshot *s)
 		prov_free(s->provs[i]);
 	free(s->provs);
 	for (i = 0; i < s->n_models; i++)
-		route_model_release(&s->models[i]);
+		rmodel_release(&s->models[i]);
 	free(s->models);
 	for (i = 0; i < CAT__COUNT; i++)
-		route_model_release(&s->families[i]);
+		rmodel_release(&s->families[i]);
 	snapshot_auth_free(s->auth, s->n_auth);
 	free(s->auth_dir);
 	if (s->cfg != NULL)
