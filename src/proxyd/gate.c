@@ -63,6 +63,7 @@ struct conn {
 	bool closed;               /* released */
 	bool in_cb;                /* our own changes call us again */
 	bool once;                 /* conn_setup_cb still to run (frees then) */
+	struct event *head_tmr;    /* PXD_HEAD_TIMEOUT_S for a head once begun */
 	void (*close_fn)(struct evhttp_connection *, void *); /* relay's closecb */
 	void *close_arg;
 	struct conn *prev, *next;  /* srv_conns */
@@ -99,6 +100,9 @@ conn_release(struct conn *cn)
 	if (cn->cb != NULL)
 		evbuffer_remove_cb_entry(bufferevent_get_input(cn->bev), cn->cb);
 	srv_nconns--;
+	if (cn->head_tmr != NULL)
+		event_free(cn->head_tmr);
+	cn->head_tmr = NULL;
 	evbuffer_free(cn->stash);
 	cn->stash = NULL;
 	bufferevent_decref(cn->bev);
@@ -573,6 +577,32 @@ gate_head(struct conn *cn, struct evbuffer *in)
 	return true;
 }
 
+/* A request head must be complete PXD_HEAD_TIMEOUT_S after the connection
+ * opened or after its first byte, and a refused body must have arrived
+ * PXD_HEAD_TIMEOUT_S after its head (slowloris: a client that drips would
+ * otherwise hold its max-connections slot for the whole I/O timeout). An
+ * exchange in flight on the connection is never cut for a slow pipelined
+ * head: the timer waits for it. */
+static void
+head_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = { PXD_HEAD_TIMEOUT_S, 0 };
+	struct conn *cn = arg;
+
+	(void)fd;
+	(void)what;
+	if (cn->closed)
+		return;
+	if (cn->close_fn != NULL || !conn_setup(cn)) {
+		evtimer_add(cn->head_tmr, &tv);
+		return;
+	}
+	log_info("closing a client connection: no complete request head within %d s",
+	    PXD_HEAD_TIMEOUT_S);
+	/* evhttp sees an end of file and frees the connection (closecb). */
+	bufferevent_trigger_event(cn->bev, BEV_EVENT_EOF | BEV_EVENT_READING, 0);
+}
+
 /* The evbuffer callback on a connection's input: new bytes were added at
  * its end (a read from the socket). */
 static void
@@ -606,18 +636,29 @@ gate_cb(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
 			gate_drop(in, old, k);
 			cn->body_left -= k;
 			nnew -= k;
-			if (cn->body_left == 0)
+			if (cn->body_left == 0) {
 				cn->st = G_HEAD;
+				if (cn->head_tmr != NULL)
+					evtimer_del(cn->head_tmr);
+			}
 			continue;
 		}
 		if (cn->st == G_DISCARD) {
 			gate_take(in, old, NULL);
 			break;
 		}
+		if (evbuffer_get_length(cn->stash) == 0 && cn->head_tmr != NULL) {
+			struct timeval tv = { PXD_HEAD_TIMEOUT_S, 0 };
+
+			evtimer_add(cn->head_tmr, &tv); /* a head begins */
+		}
 		gate_take(in, old, cn->stash);
 		nnew = 0;
 		if (!gate_head(cn, in))
 			break;
+		if (cn->head_tmr != NULL && cn->st != G_SKIP)
+			evtimer_del(cn->head_tmr);
+		/* G_SKIP: a refused body gets the same time to arrive. */
 		/* What followed the head is classified again. */
 		old = evbuffer_get_length(in);
 		evbuffer_add_buffer(in, cn->stash);
@@ -658,6 +699,11 @@ conn_new_bev(struct event_base *base, void *arg)
 	cn->over = srv_nconns > (size_t)snapshot_current()->cfg->max_connections;
 	if (cn->over)
 		status_ctr.refused_connections++;
+	if ((cn->head_tmr = evtimer_new(base, head_timeout_cb, cn)) != NULL) {
+		struct timeval tv = { PXD_HEAD_TIMEOUT_S, 0 };
+
+		evtimer_add(cn->head_tmr, &tv); /* the first head, from the connect */
+	}
 	cn->once = event_base_once(base, -1, EV_TIMEOUT, conn_setup_cb, cn, &now) == 0;
 	if (!cn->once)
 		log_warnx("cannot schedule a connection set-up");

@@ -39,6 +39,7 @@
 /* ---------------------------------------------------------------- caps */
 
 #define PXD_HEADERS_MAX     (16 * 1024)           /* request head (line + headers) */
+#define PXD_HEAD_TIMEOUT_S  20                    /* a request head, from connect or its first byte */
 #define PXD_KEY_MAX         1024                  /* a client API key */
 #define PXD_XFF_MAX         4096                  /* X-Forwarded-For we look at */
 #define PXD_XFF_ENTRIES_MAX 32                    /* hops we walk back */
