@@ -160,7 +160,10 @@ class Mock:
         self.srv.mock = self
         self.port = self.srv.server_address[1]
         self.base = "http://127.0.0.1:%d" % self.port
+
+    def start(self):
         threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        return self
 
     def add(self, r):
         with self.lock:
@@ -194,30 +197,14 @@ def cfg_for(m, **over):
     return cfg
 
 
-class Base(unittest.TestCase):
+class Base(ps.DaemonPerClass, unittest.TestCase):
+    MOCK = Mock
+    SECRETS = ("g-ok", "c-ok", "c-own", "x-ok", KEY)
     cfg_over = {}
 
     @classmethod
-    def setUpClass(cls):
-        cls.m = Mock()
-        cls.d = ps.Daemon(cfg_for(cls.m, **cls.cfg_over))
-        cls.d.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.d.stop()
-        errs = cls.d.sanitizer_errors()
-        log = cls.d.log_text()
-        cls.d.cleanup()
-        cls.m.stop()
-        if rc != 0 or errs:
-            raise AssertionError("daemon exit %r, sanitizer: %r" % (rc, errs))
-        for secret in ("g-ok", "c-ok", "c-own", "x-ok", KEY):
-            if secret in log:
-                raise AssertionError("secret %r in the daemon's log" % secret)
-
-    def setUp(self):
-        self.m.reset()
+    def cfg(cls, m):
+        return cfg_for(m, **cls.cfg_over)
 
     def post(self, path, body, headers=None, raw=None):
         h = {"Authorization": "Bearer " + KEY}
