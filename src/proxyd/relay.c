@@ -766,6 +766,41 @@ ex_cut(struct exchange *ex)
 	ex_finish(ex);
 }
 
+/* A count for an upstream without a count endpoint: the local estimate
+ * (pv_estimate_tokens, cliproxyd(8)) in the client's count shape. */
+static void
+ex_count_local(struct exchange *ex)
+{
+	char err[256] = "";
+	struct buf b;
+	int rc;
+
+	if (!ex->pv_ok) {
+		if ((rc = ex->fmt->decode_request(ex->body, ex->path_model, ex->path_stream,
+		    &ex->pv, err, sizeof(err))) != CP_OK) {
+			ex_error(ex, rc == CP_ENOMEM ? 500 : 400, err[0] != '\0' ? err :
+			    "the request cannot be read", "invalid_request_error", "invalid_request");
+			return;
+		}
+		ex->pv_ok = true;
+	}
+	buf_init(&b, 64 * 1024);
+	if (ex->fmt->count_body(&b, pv_estimate_tokens(&ex->pv)) != CP_OK) {
+		buf_release(&b);
+		ex_error(ex, 500, "out of memory", "server_error", NULL);
+		return;
+	}
+	ex->final_status = 200;
+	ex_unhook(ex);
+	if (ex->req != NULL && !ex->client_gone)
+		reply_json(ex->req, 200, b.p, b.len);
+	else if (ex->req != NULL)
+		evhttp_send_reply_end(ex->req);
+	ex->req = NULL;
+	buf_release(&b);
+	ex_finish(ex);
+}
+
 /* A translated count answer: upstream count -> tokens -> client shape. */
 static void
 ex_count_answer(struct exchange *ex)
@@ -1029,8 +1064,10 @@ ex_usable(const struct exchange *ex, const struct candidate *c)
 {
 	const struct provider_ops *ops = c->cred->prov->ops;
 
+	/* No count endpoint upstream: the documented local estimate, when
+	 * the client's codec can read the request and write a count. */
 	if (ex->op == UPOP_COUNT && !ops->has_count)
-		return false;
+		return ex->fmt->decode_request != NULL && ex->fmt->count_body != NULL;
 	if ((ops->format == ex->fmt->id || ops->also == ex->fmt->id) &&
 	    (!ops->stream_only || ex->stream || ex->op == UPOP_COUNT))
 		return ex->path_model != NULL || ex->fmt->set_model != NULL ||
@@ -1331,6 +1368,10 @@ ex_next_attempt(struct exchange *ex)
 			return;
 		}
 		ex->cur = pick;
+		if (ex->op == UPOP_COUNT && !pick->cred->prov->ops->has_count) {
+			ex_count_local(ex);
+			return;
+		}
 		if (ex->attempts++ > 0)
 			status_ctr.retries++;
 		err[0] = '\0';

@@ -192,6 +192,9 @@ def cfg_for(m, **over):
                            {"api-key": "c-own", "base-url": m.base + "/own/",
                             "models": [{"name": "claude-opus-4-1-20250805", "alias": "opus"}]}],
         "codex-api-key": [{"api-key": "x-ok"}],
+        "openai-compatibility": [{"name": "oc", "base-url": m.base + "/oc/v1",
+                                  "api-keys": ["o-ok"],
+                                  "models": [{"name": "up-local", "alias": "local-model"}]}],
     }
     cfg.update(over)
     return cfg
@@ -324,6 +327,22 @@ class Passthrough(Base):
         self.assertEqual(st, 200)
         self.assertEqual(json.loads(body), {"totalTokens": 42})
 
+    def test_count_tokens_local_estimate(self):
+        # An upstream without a count endpoint (OpenAI Chat): the local
+        # estimate, in the client's count shape, and no upstream call.
+        st, _, body = self.post("/v1/messages/count_tokens", {
+            "model": "local-model", "messages": [{"role": "user", "content": "hello " * 40}]})
+        self.assertEqual(st, 200, body)
+        n = json.loads(body)["input_tokens"]
+        self.assertTrue(40 <= n <= 200, n)
+        st, _, body = self.d.request(
+            "POST", "/v1beta/models/local-model:countTokens",
+            json.dumps({"contents": [{"parts": [{"text": "hello " * 40}]}]}).encode(),
+            {"x-goog-api-key": KEY})
+        self.assertEqual(st, 200, body)
+        self.assertTrue(40 <= json.loads(body)["totalTokens"] <= 200, body)
+        self.assertEqual(self.m.requests(), [])
+
     def test_gemini_unknown_model_404(self):
         st, _, body = self.d.request(
             "POST", "/v1beta/models/llama-3:generateContent", b'{"contents":[]}',
@@ -378,6 +397,68 @@ class Passthrough(Base):
             st, _, body = self.post("/v1/completions", {"model": bad, "prompt": "x"})
             self.assertIn(st, (400, 501), body)
         self.assertEqual(self.m.requests(), [])
+
+
+class Translate(Base):
+    """Formats that differ go through the pivot (DESIGN 6): the upstream
+    gets its own format, the client its own answer and error shape."""
+
+    def test_claude_client_to_gemini_key(self):
+        st, h, body = self.post("/v1/messages", {
+            "model": "gemini-2.5-flash", "max_tokens": 64,
+            "messages": [{"role": "user", "content": "hi"}]})
+        self.assertEqual(st, 200, body)
+        j = json.loads(body)
+        self.assertEqual(j["type"], "message")
+        self.assertEqual(j["content"][0]["text"], "hi from gemini")
+        self.assertEqual(j["stop_reason"], "end_turn")
+        r = self.m.requests()[0]
+        self.assertEqual(r["path"], "/gem/v1beta/models/gemini-2.5-flash:generateContent")
+        self.assertEqual(r["json"]["contents"][0]["parts"][0]["text"], "hi")
+        self.assertNotIn("model", r["json"])
+        st, h, body = self.post("/v1/messages", {
+            "model": "gemini-2.5-flash", "max_tokens": 64, "stream": True,
+            "messages": [{"role": "user", "content": "hi"}]})
+        self.assertEqual(st, 200)
+        self.assertTrue(h["content-type"].startswith("text/event-stream"))
+        events = [ln[7:] for ln in body.decode().splitlines() if ln.startswith("event: ")]
+        self.assertEqual(events[0], "message_start")
+        self.assertEqual(events[-1], "message_stop")
+        self.assertIn("content_block_delta", events)
+        self.assertTrue(self.m.requests()[1]["path"].endswith(
+            ":streamGenerateContent?alt=sse"))
+
+    def test_gemini_client_to_claude_key(self):
+        st, h, body = self.d.request(
+            "POST", "/v1beta/models/claude-sonnet-4-5:generateContent",
+            json.dumps({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}).encode(),
+            {"x-goog-api-key": KEY})
+        self.assertEqual(st, 200, body)
+        j = json.loads(body)
+        self.assertEqual(j["candidates"][0]["content"]["parts"][0]["text"], "hi from claude")
+        r = self.m.requests()[0]
+        self.assertTrue(r["path"].endswith("/v1/messages"))
+        self.assertEqual(r["json"]["model"], "claude-sonnet-4-5")
+        self.assertEqual(r["json"]["messages"][0]["role"], "user")
+
+    def test_upstream_error_in_client_shape(self):
+        old = self.d.status()["config-sha256"]
+        self.d.write_config(cfg_for(self.m, **{"claude-api-key": [{"api-key": "k-400"}]}))
+        try:
+            self.d.wait_status(lambda s: s["config-sha256"] != old)
+            st, _, body = self.d.request(
+                "POST", "/v1beta/models/claude-sonnet-4-5:generateContent",
+                json.dumps({"contents": [{"role": "user", "parts": [{"text": "x"}]}]}).encode(),
+                {"x-goog-api-key": KEY})
+            self.assertEqual(st, 400)
+            e = json.loads(body)["error"]
+            # Gemini's shape, Claude's message
+            self.assertEqual(e["message"], "bad thing")
+            self.assertEqual(e["status"], "INVALID_ARGUMENT")
+        finally:
+            old = self.d.status()["config-sha256"]
+            self.d.write_config(cfg_for(self.m))
+            self.d.wait_status(lambda s: s["config-sha256"] != old)
 
 
 class Hints(Base):
@@ -496,7 +577,7 @@ class Reload(Base):
         self.assertEqual(st, 200)
         self.assertEqual([key_of(r["headers"]) for r in self.m.requests()],
                          ["g-new", "c-new", "x-new"])
-        self.assertEqual(d.status()["credentials"]["api-keys"], 3)
+        self.assertEqual(d.status()["credentials"]["api-keys"], 4)  # + openai-compat
 
 
 if __name__ == "__main__":
