@@ -286,6 +286,41 @@ cidr_ok(const char *s)
 
 /* -------------------------------------------------------- object lists */
 
+/* A models: [{name, alias}] list of an item (PROVIDERS.md 1: any key
+ * list's item may carry one). *out has one zeroed entry past the end. */
+static int
+get_models(struct pctx *p, const struct ynode *it, const char *name,
+    struct cfg_model_alias **out, size_t *nout)
+{
+	const struct ynode *ms = ynode_get(it, "models"), *k;
+	size_t j;
+	int rc;
+
+	if (ms == NULL || yaml_scalar_is_null(ms))
+		ms = NULL;
+	else if (ms->kind != YN_SEQ)
+		return bad(p, ms, name, "models must be a list");
+	if ((*out = calloc((ms ? ms->n : 0) + 1, sizeof(**out))) == NULL)
+		return CP_ENOMEM;
+	for (j = 0; ms != NULL && j < ms->n; j++) {
+		const struct ynode *m = ms->kids[j];
+		struct cfg_model_alias *a = &(*out)[j];
+		if (m->kind != YN_MAP)
+			return bad(p, m, name, "models items must be mappings with name");
+		(*nout)++;
+		if ((rc = get_str(p, (k = ynode_get(m, "name")), name, &a->name)) != CP_OK)
+			return rc;
+		if (a->name == NULL || a->name[0] == '\0')
+			return bad(p, k != NULL ? k : m, name,
+			    "models name must be a non-empty string");
+		if ((rc = get_str(p, ynode_get(m, "alias"), name, &a->alias)) != CP_OK)
+			return rc;
+		if (a->alias == NULL && (a->alias = cp_strdup("")) == NULL)
+			return CP_ENOMEM;
+	}
+	return CP_OK;
+}
+
 static int
 get_keyed(struct pctx *p, const struct ynode *n, const char *key, struct cfg_keyed **out,
     size_t *nout)
@@ -320,6 +355,8 @@ get_keyed(struct pctx *p, const struct ynode *n, const char *key, struct cfg_key
 			return CP_ENOMEM;
 		if (!cfg_http_url_ok(v[i].base_url))
 			return bad(p, k, name, "base-url must be empty or an http(s) url");
+		if ((rc = get_models(p, it, name, &v[i].models, &v[i].n_models)) != CP_OK)
+			return rc;
 	}
 	return CP_OK;
 }
@@ -328,7 +365,7 @@ static int
 get_compat(struct pctx *p, const struct ynode *n)
 {
 	struct cfg *c = p->c;
-	size_t i, j;
+	size_t i;
 	int rc;
 
 	if (n == NULL || yaml_scalar_is_null(n))
@@ -338,7 +375,7 @@ get_compat(struct pctx *p, const struct ynode *n)
 	if ((c->compat = calloc(n->n + 1, sizeof(*c->compat))) == NULL)
 		return CP_ENOMEM;
 	for (i = 0; i < n->n; i++) {
-		const struct ynode *it = n->kids[i], *k, *ms;
+		const struct ynode *it = n->kids[i], *k;
 		struct cfg_compat *o = &c->compat[i];
 		char name[64];
 
@@ -360,29 +397,8 @@ get_compat(struct pctx *p, const struct ynode *n)
 			return rc;
 		if (o->api_keys.v == NULL && (o->api_keys.v = calloc(1, sizeof(char *))) == NULL)
 			return CP_ENOMEM;
-		ms = ynode_get(it, "models");
-		if (ms == NULL || yaml_scalar_is_null(ms))
-			ms = NULL;
-		else if (ms->kind != YN_SEQ)
-			return bad(p, ms, name, "models must be a list");
-		if ((o->models = calloc((ms ? ms->n : 0) + 1, sizeof(*o->models))) == NULL)
-			return CP_ENOMEM;
-		for (j = 0; ms != NULL && j < ms->n; j++) {
-			const struct ynode *m = ms->kids[j];
-			struct cfg_model_alias *a = &o->models[j];
-			if (m->kind != YN_MAP)
-				return bad(p, m, name, "models items must be mappings with name");
-			o->n_models++;
-			if ((rc = get_str(p, (k = ynode_get(m, "name")), name, &a->name)) != CP_OK)
-				return rc;
-			if (a->name == NULL || a->name[0] == '\0')
-				return bad(p, k != NULL ? k : m, name,
-				    "models name must be a non-empty string");
-			if ((rc = get_str(p, ynode_get(m, "alias"), name, &a->alias)) != CP_OK)
-				return rc;
-			if (a->alias == NULL && (a->alias = cp_strdup("")) == NULL)
-				return CP_ENOMEM;
-		}
+		if ((rc = get_models(p, it, name, &o->models, &o->n_models)) != CP_OK)
+			return rc;
 	}
 	return CP_OK;
 }
@@ -421,6 +437,18 @@ get_endpoints(struct pctx *p, const struct ynode *n)
 /* ------------------------------------------------------------ model */
 
 static void
+models_free(struct cfg_model_alias *m, size_t n)
+{
+	size_t j;
+
+	for (j = 0; m != NULL && j <= n; j++) {
+		free(m[j].name);
+		free(m[j].alias);
+	}
+	free(m);
+}
+
+static void
 keyed_free(struct cfg_keyed *v, size_t n)
 {
 	size_t i;
@@ -428,6 +456,7 @@ keyed_free(struct cfg_keyed *v, size_t n)
 	for (i = 0; v != NULL && i <= n; i++) {
 		free(v[i].api_key);
 		free(v[i].base_url);
+		models_free(v[i].models, v[i].n_models);
 	}
 	free(v);
 }
@@ -435,7 +464,7 @@ keyed_free(struct cfg_keyed *v, size_t n)
 void
 cfg_free(struct cfg *c)
 {
-	size_t i, j;
+	size_t i;
 
 	if (c == NULL)
 		return;
@@ -453,11 +482,7 @@ cfg_free(struct cfg *c)
 		free(c->compat[i].name);
 		free(c->compat[i].base_url);
 		strlist_release(&c->compat[i].api_keys);
-		for (j = 0; c->compat[i].models != NULL && j <= c->compat[i].n_models; j++) {
-			free(c->compat[i].models[j].name);
-			free(c->compat[i].models[j].alias);
-		}
-		free(c->compat[i].models);
+		models_free(c->compat[i].models, c->compat[i].n_models);
 	}
 	free(c->compat);
 	free(c->request_log_dir);
@@ -721,6 +746,26 @@ strlist_json(const struct cfg_strlist *l)
 	return cJSON_CreateStringArray((const char *const *)l->v, (int)l->n);
 }
 
+/* "models": [{name, alias}] added to o. */
+static int
+models_json(cJSON *o, const struct cfg_model_alias *v, size_t n)
+{
+	cJSON *ms, *m;
+	size_t j;
+
+	if ((ms = cJSON_AddArrayToObject(o, "models")) == NULL)
+		return CP_ENOMEM;
+	for (j = 0; j < n; j++) {
+		if ((m = cJSON_CreateObject()) == NULL)
+			return CP_ENOMEM;
+		cJSON_AddItemToArray(ms, m);
+		if (cJSON_AddStringToObject(m, "name", v[j].name) == NULL ||
+		    cJSON_AddStringToObject(m, "alias", v[j].alias) == NULL)
+			return CP_ENOMEM;
+	}
+	return CP_OK;
+}
+
 static cJSON *
 keyed_json(const struct cfg_keyed *v, size_t n)
 {
@@ -733,8 +778,11 @@ keyed_json(const struct cfg_keyed *v, size_t n)
 			return NULL;
 		}
 		cJSON_AddItemToArray(a, o);
+		/* models only when given: the management API's documented
+		 * item shape is {api-key, base-url}. */
 		if (cJSON_AddStringToObject(o, "api-key", v[i].api_key) == NULL ||
-		    cJSON_AddStringToObject(o, "base-url", v[i].base_url) == NULL) {
+		    cJSON_AddStringToObject(o, "base-url", v[i].base_url) == NULL ||
+		    (v[i].n_models > 0 && models_json(o, v[i].models, v[i].n_models) != CP_OK)) {
 			cJSON_Delete(a);
 			return NULL;
 		}
@@ -745,8 +793,8 @@ keyed_json(const struct cfg_keyed *v, size_t n)
 static cJSON *
 compat_json(const struct cfg *c)
 {
-	cJSON *a = cJSON_CreateArray(), *o, *ms, *m;
-	size_t i, j;
+	cJSON *a = cJSON_CreateArray(), *o, *m;
+	size_t i;
 
 	for (i = 0; a != NULL && i < c->n_compat; i++) {
 		const struct cfg_compat *x = &c->compat[i];
@@ -759,16 +807,8 @@ compat_json(const struct cfg *c)
 		if ((m = strlist_json(&x->api_keys)) == NULL)
 			goto fail;
 		cJSON_AddItemToObject(o, "api-keys", m);
-		if ((ms = cJSON_AddArrayToObject(o, "models")) == NULL)
+		if (models_json(o, x->models, x->n_models) != CP_OK)
 			goto fail;
-		for (j = 0; j < x->n_models; j++) {
-			if ((m = cJSON_CreateObject()) == NULL)
-				goto fail;
-			cJSON_AddItemToArray(ms, m);
-			if (cJSON_AddStringToObject(m, "name", x->models[j].name) == NULL ||
-			    cJSON_AddStringToObject(m, "alias", x->models[j].alias) == NULL)
-				goto fail;
-		}
 	}
 	return a;
 fail:

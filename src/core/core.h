@@ -340,13 +340,15 @@ struct cfg_strlist {
 	char **v;          /* items */
 	size_t n;          /* count */
 };
-struct cfg_keyed {     /* claude-api-key / codex-api-key item */
-	char *api_key;     /* api-key */
-	char *base_url;    /* base-url, "" when absent */
-};
 struct cfg_model_alias {
 	char *name;        /* upstream model name */
 	char *alias;       /* name clients ask for ("" -> same as name) */
+};
+struct cfg_keyed {     /* claude-api-key / codex-api-key item */
+	char *api_key;     /* api-key */
+	char *base_url;    /* base-url, "" when absent */
+	struct cfg_model_alias *models; /* models (PROVIDERS 1), NULL-name terminated */
+	size_t n_models;
 };
 struct cfg_compat {    /* openai-compatibility item */
 	char *name;        /* provider name */

@@ -155,7 +155,6 @@ main(int argc, char **argv)
 		log_errx("cannot initialise");
 		goto out;
 	}
-	relay_init(base);
 	wo.config_path = config;
 	/* The daemon refuses to start only when there is no good config. */
 	if (watch_start(base, &wo, err, sizeof(err)) != CP_OK) {
@@ -167,6 +166,7 @@ main(int argc, char **argv)
 		log_errx("cannot listen");
 		goto out;
 	}
+	status_set_listen(server_listen_desc());
 	if ((sig_term = evsignal_new(base, SIGTERM, sig_cb, NULL)) == NULL ||
 	    (sig_int = evsignal_new(base, SIGINT, sig_cb, NULL)) == NULL ||
 	    (sig_hup = evsignal_new(base, SIGHUP, sig_cb, NULL)) == NULL ||

@@ -1,11 +1,14 @@
 /*
- * pool.c - credential choice per model: round-robin rotation and 429
- * cooldowns (DESIGN 3 quota-exceeded, DESIGN 6 "Credentials").
+ * pool.c - the changing state of credentials (DESIGN 6 "Credentials"):
+ * round-robin rotation per model, cooldowns per (credential, model),
+ * consecutive failures, and (issue 12) the current OAuth token and the
+ * refresh in flight.
  *
  * This state outlives snapshots on purpose: a reload must neither forget
  * that a key is cooling down nor restart the rotation. So it is keyed by
- * values, never by snapshot pointers: cooldowns by the credential id (a
- * hash of kind, provider name and key), rotation counters by model alias.
+ * values, never by snapshot pointers: states by the credential id (a hash
+ * of kind, provider name and key, or of the auth file's name), rotation
+ * counters by model name.
  */
 #include "config.h"
 
@@ -15,37 +18,44 @@
 
 #include "proxyd.h"
 
-#define POOL_COOL_MAX 65536   /* cooldown entries kept */
-#define POOL_RR_MAX   4096    /* aliases with a rotation counter */
-
-struct cool {
-	char id[65];              /* credential id */
-	time_t until;             /* cooling down until then */
-};
+#define POOL_STATES_MAX  65536  /* credential states kept */
+#define POOL_COOLS_MAX   256    /* models one credential cools down for */
+#define POOL_BUCKETS     1024   /* hash buckets (a power of two) */
+#define POOL_RR_MAX      4096   /* models with a rotation counter */
 
 struct rr {
-	char *alias;              /* model alias */
+	char *model;              /* model name (or alias) */
 	unsigned long next;       /* next starting offset */
 };
 
-static struct cool *cools;    /* cooldown table */
-static size_t n_cools, cap_cools;
+static struct cred_state *buckets[POOL_BUCKETS]; /* states by id hash */
+static size_t n_states;
 static struct rr *rrs;        /* rotation counters */
 static size_t n_rrs, cap_rrs;
 
+static unsigned
+id_hash(const char *id)
+{
+	unsigned h = 2166136261u; /* FNV-1a */
+
+	while (*id != '\0')
+		h = (h ^ (unsigned char)*id++) * 16777619u;
+	return h & (POOL_BUCKETS - 1);
+}
+
 static struct rr *
-rr_get(const char *alias)
+rr_get(const char *model)
 {
 	size_t i;
 
 	for (i = 0; i < n_rrs; i++)
-		if (strcmp(rrs[i].alias, alias) == 0)
+		if (strcmp(rrs[i].model, model) == 0)
 			return &rrs[i];
 	if (n_rrs >= POOL_RR_MAX) {
-		/* Aliases come from the config, so this only fills after many
-		 * reloads with new names: start the rotation over. */
+		/* Prefix routes take any name a client sends: when the
+		 * bounded table fills, the rotation starts over. */
 		for (i = 0; i < n_rrs; i++)
-			free(rrs[i].alias);
+			free(rrs[i].model);
 		n_rrs = 0;
 	}
 	if (n_rrs == cap_rrs) {
@@ -57,14 +67,15 @@ rr_get(const char *alias)
 		rrs = t;
 		cap_rrs = ncap;
 	}
-	if ((rrs[n_rrs].alias = cp_strdup(alias)) == NULL)
+	if ((rrs[n_rrs].model = cp_strdup(model)) == NULL)
 		return NULL;
 	rrs[n_rrs].next = 0;
 	return &rrs[n_rrs++];
 }
 
 int
-pool_candidates(const struct route_model *m, struct candidate **out, size_t *n)
+pool_candidates(const struct route_model *m, const char *model, struct candidate **out,
+    size_t *n)
 {
 	struct candidate *v = NULL;
 	size_t total = 0, i, j, k = 0, start = 0;
@@ -80,9 +91,9 @@ pool_candidates(const struct route_model *m, struct candidate **out, size_t *n)
 		total = PXD_CANDIDATES_MAX;
 	if ((v = malloc(total * sizeof(*v))) == NULL)
 		return CP_ENOMEM;
-	/* Flatten in config order, then rotate by the alias' counter: each
+	/* Flatten in config order, then rotate by the model's counter: each
 	 * request starts one credential further on. */
-	if ((r = rr_get(m->alias)) != NULL) {
+	if ((r = rr_get(model)) != NULL) {
 		start = r->next % total;
 		r->next = (start + 1) % total;
 	}
@@ -93,7 +104,7 @@ pool_candidates(const struct route_model *m, struct candidate **out, size_t *n)
 			size_t pos = (k + total - start) % total;
 
 			v[pos].cred = &p->creds[j];
-			v[pos].upstream = m->t[i].upstream;
+			v[pos].upstream = m->t[i].upstream != NULL ? m->t[i].upstream : model;
 			k++;
 		}
 	}
@@ -102,73 +113,166 @@ pool_candidates(const struct route_model *m, struct candidate **out, size_t *n)
 	return CP_OK;
 }
 
-static struct cool *
-cool_find(const char *id)
+/* ------------------------------------------------------------ states */
+
+struct cred_state *
+pool_state(const char *id, bool create)
+{
+	unsigned h = id_hash(id);
+	struct cred_state *s;
+
+	for (s = buckets[h]; s != NULL; s = s->next)
+		if (strcmp(s->id, id) == 0)
+			return s;
+	if (!create)
+		return NULL;
+	if (n_states >= POOL_STATES_MAX) {
+		pool_gc(time(NULL));
+		if (n_states >= POOL_STATES_MAX)
+			return NULL; /* bounded: such a key is simply not tracked */
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	snprintf(s->id, sizeof(s->id), "%s", id);
+	s->next = buckets[h];
+	buckets[h] = s;
+	n_states++;
+	return s;
+}
+
+static void
+state_free(struct cred_state *s)
 {
 	size_t i;
 
-	for (i = 0; i < n_cools; i++)
-		if (strcmp(cools[i].id, id) == 0)
-			return &cools[i];
+	for (i = 0; i < s->n_cools; i++)
+		free(s->cools[i].model);
+	free(s->cools);
+	if (s->token != NULL) {
+		cp_wipe(s->token, strlen(s->token));
+		free(s->token);
+	}
+	free(s);
+}
+
+static struct pool_cool *
+cool_find(const struct cred_state *s, const char *model)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_cools; i++)
+		if (strcmp(s->cools[i].model, model) == 0)
+			return &s->cools[i];
 	return NULL;
 }
 
 bool
-pool_cooling(const char *cred_id, time_t now)
+pool_cooling(const char *cred_id, const char *model, time_t now, time_t *until)
 {
-	struct cool *c = cool_find(cred_id);
+	const struct cred_state *s = pool_state(cred_id, false);
+	const struct pool_cool *c;
 
-	return c != NULL && c->until > now;
+	if (s == NULL || s->n_cools == 0 || (c = cool_find(s, model)) == NULL ||
+	    c->until <= now)
+		return false;
+	if (until != NULL)
+		*until = c->until;
+	return true;
 }
 
 void
-pool_cooldown(const char *cred_id, time_t until)
+pool_cooldown(const char *cred_id, const char *model, time_t until)
 {
-	struct cool *c = cool_find(cred_id);
+	struct cred_state *s = pool_state(cred_id, true);
+	struct pool_cool *c;
 
-	if (c != NULL) {
+	if (s == NULL)
+		return;
+	if ((c = cool_find(s, model)) != NULL) {
 		c->until = until;
 		return;
 	}
-	pool_gc(time(NULL));
-	if (n_cools >= POOL_COOL_MAX)
-		return; /* bounded: a key we cannot remember is simply not cooled */
-	if (n_cools == cap_cools) {
-		size_t ncap = cap_cools ? cap_cools * 2 : 16;
-		struct cool *t = realloc(cools, ncap * sizeof(*t));
+	if (s->n_cools >= POOL_COOLS_MAX)
+		return; /* bounded, like the table */
+	if (s->n_cools == s->cap_cools) {
+		size_t ncap = s->cap_cools ? s->cap_cools * 2 : 2;
+		struct pool_cool *t = realloc(s->cools, ncap * sizeof(*t));
 
 		if (t == NULL)
 			return;
-		cools = t;
-		cap_cools = ncap;
+		s->cools = t;
+		s->cap_cools = ncap;
 	}
-	snprintf(cools[n_cools].id, sizeof(cools[n_cools].id), "%s", cred_id);
-	cools[n_cools].until = until;
-	n_cools++;
+	if ((s->cools[s->n_cools].model = cp_strdup(model)) == NULL)
+		return;
+	s->cools[s->n_cools].until = until;
+	s->n_cools++;
+}
+
+void
+pool_result(const char *cred_id, bool ok, time_t now)
+{
+	struct cred_state *s = pool_state(cred_id, !ok);
+
+	if (s == NULL)
+		return;
+	if (ok) {
+		s->failures = 0;
+		s->last_ok = now;
+	} else {
+		s->failures++;
+	}
 }
 
 size_t
 pool_n_cooling(const struct snapshot *s, time_t now)
 {
-	size_t i, j, n = 0;
+	size_t i, j, k, n = 0;
 
 	for (i = 0; i < s->n_provs; i++)
-		for (j = 0; j < s->provs[i].n_creds; j++)
-			if (pool_cooling(s->provs[i].creds[j].id, now))
-				n++;
+		for (j = 0; j < s->provs[i]->n_creds; j++) {
+			const struct cred_state *st = pool_state(s->provs[i]->creds[j].id, false);
+
+			for (k = 0; st != NULL && k < st->n_cools; k++)
+				if (st->cools[k].until > now) {
+					n++;
+					break;
+				}
+		}
 	return n;
 }
 
 void
 pool_gc(time_t now)
 {
-	size_t i = 0;
+	size_t b;
 
-	while (i < n_cools) {
-		if (cools[i].until <= now)
-			cools[i] = cools[--n_cools];
-		else
-			i++;
+	for (b = 0; b < POOL_BUCKETS; b++) {
+		struct cred_state **pp = &buckets[b];
+
+		while (*pp != NULL) {
+			struct cred_state *s = *pp;
+			size_t i = 0;
+
+			while (i < s->n_cools) {
+				if (s->cools[i].until <= now) {
+					free(s->cools[i].model);
+					s->cools[i] = s->cools[--s->n_cools];
+				} else {
+					i++;
+				}
+			}
+			/* A state that holds nothing worth keeping goes; a
+			 * failure count alone is not worth a slot forever. */
+			if (s->n_cools == 0 && s->token == NULL && !s->refreshing &&
+			    s->refresh_retry_at <= now) {
+				*pp = s->next;
+				state_free(s);
+				n_states--;
+				continue;
+			}
+			pp = &s->next;
+		}
 	}
 }
 
@@ -178,11 +282,17 @@ pool_free_all(void)
 	size_t i;
 
 	for (i = 0; i < n_rrs; i++)
-		free(rrs[i].alias);
+		free(rrs[i].model);
 	free(rrs);
 	rrs = NULL;
 	n_rrs = cap_rrs = 0;
-	free(cools);
-	cools = NULL;
-	n_cools = cap_cools = 0;
+	for (i = 0; i < POOL_BUCKETS; i++) {
+		while (buckets[i] != NULL) {
+			struct cred_state *s = buckets[i];
+
+			buckets[i] = s->next;
+			state_free(s);
+		}
+	}
+	n_states = 0;
 }

@@ -4,16 +4,22 @@
  * reader finds any function from here.
  *
  * The seams (DESIGN 2, 6):
- * - a format (formats/) knows one wire format a client speaks: where the
- *   model is, how to rewrite it, its error shape;
+ * - a codec (formats/, pivot.h) knows one wire format: its requests, its
+ *   answers and streams, its errors; formats translate through the pivot;
  * - a provider (providers/) knows one upstream kind: the format it speaks,
- *   its URL, how to attach a credential, how to classify an error;
+ *   its credentials, URL, headers, envelope, how to read an error, how to
+ *   refresh a token;
  * - the relay (relay.c) runs one exchange and knows nothing
- *   provider-specific;
+ *   provider-specific; policy.c decides (purely) what an answer means;
  * - the snapshot (snapshot.c) is the immutable, reference-counted view of
  *   config + auth-dir that a request keeps for its whole life;
  * - the pool (pool.c) holds the state that must survive reloads:
- *   round-robin counters and cooldowns, keyed by credential hash.
+ *   round-robin counters, cooldowns per model, failures, OAuth tokens,
+ *   keyed by credential id.
+ * Calls point one way (DESIGN 6): main -> server, watch, status; server ->
+ * relay, reply; relay -> snapshot, pool, upstream, formats, providers,
+ * policy, reply; snapshot -> providers. Upward news travels through
+ * callbacks registered by the caller (relay_init's idle_cb).
  */
 #ifndef CLIPROXY_PROXYD_H
 #define CLIPROXY_PROXYD_H
@@ -38,6 +44,7 @@
 #define PXD_XFF_MAX         4096                  /* X-Forwarded-For we look at */
 #define PXD_XFF_ENTRIES_MAX 32                    /* hops we walk back */
 #define PXD_ERRBODY_MAX     (1024u * 1024u)       /* upstream error body kept */
+#define PXD_MODELS_BODY_MAX (4u * 1024u * 1024u)  /* a model list answer */
 #define PXD_UPHDRS_MAX      4096u                 /* upstream headers passed on (relay.c) */
 #define PXD_URL_MAX         4096                  /* upstream URL */
 #define PXD_OUTBUF_HIGH     (256u * 1024u)        /* client output above this pauses upstream */
@@ -62,6 +69,9 @@
 struct snapshot;
 struct prov;
 struct cred;
+struct cred_state;
+struct provider_ops;
+struct authfile;
 struct exchange;
 
 /* ------------------------------------------------------------- formats/ */
@@ -71,32 +81,259 @@ struct exchange;
 int fmt_openai_error(struct buf *out, int status, enum pv_err kind,
     const char *message, const char *type, const char *code);
 
+/* ------------------------------------------------------------- route.c */
+
+/* The daemon's endpoints (DESIGN 6 Endpoints): one table of patterns in
+ * route.c; server.c keeps the handler array parallel to this enum. */
+enum route_id {
+	RT_INFO = 0,             /* GET / */
+	RT_HEALTHZ,              /* GET /healthz */
+	RT_MODELS,               /* GET /v1/models */
+	RT_CHAT,                 /* POST /v1/chat/completions */
+	RT_COMPLETIONS,          /* POST /v1/completions */
+	RT_MESSAGES,             /* POST /v1/messages */
+	RT_COUNT_TOKENS,         /* POST /v1/messages/count_tokens */
+	RT_RESPONSES,            /* POST /v1/responses */
+	RT_GEMINI_MODELS,        /* GET /v1beta/models */
+	RT_GEMINI_MODEL,         /* GET /v1beta/models/{model} */
+	RT_GEMINI_GENERATE,      /* POST /v1beta/models/{model}:generateContent */
+	RT_GEMINI_STREAM,        /* POST ...:streamGenerateContent[?alt=sse] */
+	RT_GEMINI_COUNT,         /* POST ...:countTokens */
+	RT__COUNT
+};
+
+/* What an upstream call is for. */
+enum up_op {
+	UPOP_GENERATE = 0,       /* one answer (JSON) */
+	UPOP_STREAM,             /* a streamed answer */
+	UPOP_COUNT,              /* token count */
+};
+
+enum route_method {
+	RM_GET = 1,              /* GET (HEAD too) */
+	RM_POST = 2,             /* POST */
+};
+
+#define ROUTE_MODEL_MAX 256  /* a model name taken from a path */
+
+struct route {
+	enum route_id id;
+	enum route_method method;
+	const char *pattern;     /* literal path; "{model}" captures one model name */
+	bool auth;               /* needs a client key (DESIGN 6) */
+	enum fmt_id fmt;         /* format of the body and of error answers */
+	bool relayed;            /* proxied upstream (else answered here) */
+	enum up_op op;           /* relayed: what for (STREAM: the path says so) */
+};
+
+struct route_match {
+	const struct route *r;   /* the route, NULL when none */
+	char model[ROUTE_MODEL_MAX]; /* {model} of the path, "" when none */
+	char allow[32];          /* methods of the path ("GET, HEAD", "POST"):
+	                          * set when the path exists, for 405 */
+	enum fmt_id fmt;         /* error format for a miss (by path prefix) */
+};
+
+/* The table (borrowed, *n entries). */
+const struct route *route_table(size_t *n);
+/* Find method+path. CP_OK: m->r set; CP_ENOTFOUND: no such path (404);
+ * CP_EPERM: the path exists, not with this method (405, m->allow). */
+int route_match(enum route_method method, const char *path, struct route_match *m);
+
+/* ------------------------------------------------------------ policy.c */
+
+/* Pure decisions on upstream answers (PROVIDERS.md 5): no event loop, no
+ * curl, no globals; unit-tested in tests/unit/test_proxyd_policy.c. */
+enum pol_action {
+	POL_OK = 0,              /* 2xx: the answer goes to the client */
+	POL_NEXT,                /* try the next credential */
+	POL_REFRESH,             /* refresh this account's token, then retry it */
+	POL_PASS,                /* hand the upstream's answer to the client */
+};
+
+struct pol_in {
+	long status;             /* HTTP status; 0: transport error */
+	long hint_s;             /* cooldown the upstream asked for (s), -1: none */
+	bool model_missing;      /* the upstream says the model does not exist */
+	bool oauth;              /* the credential is an account (refreshable) */
+	bool refreshed;          /* it was refreshed once in this exchange */
+	bool switch_project;     /* quota-exceeded.switch-project */
+	long retries_left;       /* request-retry budget left */
+};
+
+struct pol_out {
+	enum pol_action action;
+	long cooldown_s;         /* cool (credential, model) down this long; 0: no */
+	bool spend_retry;        /* POL_NEXT/POL_REFRESH spend one retry */
+};
+
+#define POL_COOL_QUOTA_S   (30 * 60)      /* 429 without a hint */
+#define POL_COOL_AUTH_S    (30 * 60)      /* 401/403 key, 402, failed refresh */
+#define POL_COOL_MISSING_S (12 * 3600)    /* 404 model not found */
+#define POL_COOL_SERVER_S  60             /* 408, 5xx, transport */
+#define POL_HINT_MAX_S     (24 * 3600)    /* cap on any upstream hint */
+
+void policy_decide(const struct pol_in *in, struct pol_out *out);
+/* Retry-After (RFC 9110 10.2.3): delay-seconds or an HTTP-date, relative
+ * to now; -1 when absent or malformed; capped at POL_HINT_MAX_S. */
+long policy_retry_after(const char *v, size_t len, time_t now);
+/* Gemini: error.details[] of type google.rpc.RetryInfo, "retryDelay":
+ * "12s" / "1.5s" (rounded up). -1 when none. */
+long policy_gemini_retry_delay(const char *body, size_t len);
+/* Codex: error.resets_in_seconds (also at the top level). -1 when none. */
+long policy_codex_resets(const char *body, size_t len);
+/* An OpenAI/Claude/Gemini error body saying the model does not exist
+ * (code model_not_found, not_found_error about "model", NOT_FOUND). */
+bool policy_body_model_missing(const char *body, size_t len);
+
+/* ---------------------------------------------------------- catalogue.c */
+
+/* The built-in model catalogue (providers/catalogue.def, PROVIDERS.md 1):
+ * families of models by name prefix, and the names /v1/models lists. */
+enum cat_family {
+	CAT_NONE = 0,            /* no family: only explicit aliases route it */
+	CAT_GEMINI,              /* gemini-* */
+	CAT_CLAUDE,              /* claude-* */
+	CAT_CODEX,               /* gpt-*, o1*, o3*, o4*, codex-* */
+	CAT_QWEN,                /* qwen* */
+	CAT__COUNT
+};
+/* The family a model name belongs to by its prefix. */
+enum cat_family catalogue_family(const char *model);
+/* The catalogue's names of a family, in catalogue order. */
+const char *const *catalogue_names(enum cat_family f, size_t *n);
+/* Family name for logs and for /v1/models owned_by ("google", ...). */
+const char *catalogue_owner(enum cat_family f);
+
 /* ----------------------------------------------------------- providers/ */
 
-/* What the relay does with an upstream answer (DESIGN 3, 6). */
-enum up_verdict {
-	UPV_OK = 0,       /* 2xx: stream it to the client */
-	UPV_RETRY,        /* 403/408/5xx/transport: next credential, spends a retry */
-	UPV_COOLDOWN,     /* 429: cool this credential down */
-	UPV_REFRESH,      /* 401 on OAuth: refresh once (later) */
-	UPV_PASS,         /* anything else: hand it to the client as is */
+/* One failed upstream answer, as a provider's classify sees it. */
+struct up_answer {
+	long status;             /* HTTP status; 0: transport error */
+	long retry_after;        /* Retry-After in seconds, -1: none */
+	const char *body;        /* error body (capped), may be NULL */
+	size_t len;
 };
+
+/* The provider's reading of it (policy.c decides what follows). */
+struct up_class {
+	long hint_s;             /* cooldown the upstream asked for, -1: none */
+	bool model_missing;      /* the model does not exist upstream */
+};
+
+/* The target of one attempt. */
+struct up_target {
+	enum fmt_id fmt;         /* wire format of the body sent */
+	enum up_op op;           /* generate, stream or count */
+	bool gemini_sse;         /* Gemini stream: ?alt=sse (else JSON array) */
+	const char *model;       /* upstream model name */
+};
+
+/* A provider's answer-body filter: the envelope off (Gemini CLI wraps
+ * every answer and every SSE data line in "response"). */
+struct up_filter;
+
+/* Handed to a provider's build by snapshot.c: callbacks that add to the
+ * snapshot being built (DESIGN 6: providers never call snapshot.c). */
+struct prov_builder {
+	const struct cfg *cfg;   /* the config being loaded */
+	const struct authfile *auth; /* auth-dir files, sorted by name */
+	size_t n_auth;
+	void *ctx;               /* snapshot.c's */
+	/* A new provider instance; base_url is trimmed of trailing '/'. */
+	struct prov *(*add_prov)(struct prov_builder *b, const struct provider_ops *ops,
+	    const char *name, const char *base_url);
+	/* A credential of p; id from kind, name and secret; label for logs. */
+	struct cred *(*add_cred)(struct prov_builder *b, struct prov *p, const char *secret,
+	    const char *label);
+	/* Clients asking for alias go to p with the upstream name given. */
+	int (*add_model)(struct prov_builder *b, struct prov *p, const char *alias,
+	    const char *upstream);
+};
+
+/* Asynchronous token refresh: done() runs later on the loop with CP_OK
+ * (the new token is in the pool) or an error. */
+typedef void (*prov_refresh_done)(const char *cred_id, int rc, void *arg);
 
 struct provider_ops {
-	const char *kind;        /* "openai-compatibility" */
-	/* Formats this upstream speaks natively (passthrough possible). */
-	bool (*speaks)(enum fmt_id fmt);
-	/* Upstream URL for fmt/model/stream into out. */
-	int (*url)(const struct prov *p, const struct cred *c, enum fmt_id fmt,
-	    const char *model, bool stream, struct buf *out);
-	/* Attach the credential: headers appended to *hdrs (caller frees). */
-	int (*attach)(const struct cred *c, struct curl_slist **hdrs);
-	/* Classify an answer: status 0 means a transport error. */
-	enum up_verdict (*classify)(long status);
+	const char *kind;        /* config key or auth type, for logs/status */
+	enum fmt_id format;      /* the wire format its upstream speaks */
+	enum fmt_id also;        /* a second format it passes through
+	                          * (openai-compat: legacy completions), or
+	                          * FMT__COUNT for none */
+	enum cat_family family;  /* models it serves by prefix, CAT_NONE: aliases only */
+	bool oauth;              /* credentials are accounts (401: refresh) */
+	bool has_count;          /* the upstream has a token count endpoint */
+	bool stream_only;        /* the upstream only streams (Codex accounts):
+	                          * a non-streaming client's answer is gathered */
+
+	/* Add its instances and credentials from the config/auth files. */
+	int (*build)(struct prov_builder *b);
+	/* Upstream URL of an attempt into out (replaced). */
+	int (*url)(const struct prov *p, const struct cred *c, const struct up_target *t,
+	    struct buf *out);
+	/* Request headers for credential c in its current state st (NULL
+	 * when the pool has none) into *out (a new list; freed with
+	 * prov_headers_free). static_headers: they never change for a
+	 * credential (API keys), so snapshot.c builds them once per
+	 * credential and stream-ness (bench figure 5). */
+	int (*headers)(const struct cred *c, const struct cred_state *st,
+	    const struct up_target *t, struct curl_slist **out);
+	bool static_headers;
+	/* Client request headers passed on in passthrough (the client speaks
+	 * this upstream's format): NULL-terminated names, NULL: none. */
+	const char *const *client_headers;
+	/* Envelope: may replace *body (a request of t->fmt) with a wrapped
+	 * one. NULL: none. */
+	int (*wrap)(const struct cred *c, const struct cred_state *st,
+	    const struct up_target *t, cJSON **body);
+	/* Answer filter (the envelope off); NULL: the body is the format's. */
+	struct up_filter *(*unwrap_new)(bool stream);
+	int (*unwrap_feed)(struct up_filter *f, const char *data, size_t len,
+	    struct buf *out);
+	void (*unwrap_free)(struct up_filter *f);
+	/* Other names of model to try when every credential is cooling down
+	 * for it (PROVIDERS 5: Gemini preview models, under
+	 * quota-exceeded.switch-preview-model); NULL-terminated, static.
+	 * NULL: none. */
+	const char *const *(*previews)(const char *model);
+	/* Body-aware classification of a non-2xx answer. */
+	void (*classify)(const struct up_answer *a, struct up_class *out);
+	/* Start refreshing an account's token (NULL for keys). */
+	int (*refresh)(const struct cred *c, prov_refresh_done done, void *arg);
 };
 
-/* providers/openai_compat.c */
+/* providers/<kind>.c */
 extern const struct provider_ops prov_openai_compat;
+extern const struct provider_ops prov_gemini_key;
+extern const struct provider_ops prov_claude_key;
+extern const struct provider_ops prov_codex_key;
+
+/* providers/common.c: what several providers share. */
+/* The endpoints: URL of name, else dflt (DESIGN 3, PROVIDERS 7). */
+const char *prov_endpoint(const struct cfg *c, const char *name, const char *dflt);
+/* Append "Name: value" to *h (the line is wiped after copying). */
+int prov_header(struct curl_slist **h, const char *name, const char *value);
+/* Content-Type, Accept (stream or not) and "Expect:" into a new *h. */
+int prov_headers_base(const struct up_target *t, struct curl_slist **h);
+/* Free a header list, wiping each line first (one holds a secret). */
+void prov_headers_free(struct curl_slist *h);
+/* A copy of h into *out (freed with prov_headers_free). */
+int prov_headers_dup(const struct curl_slist *h, struct curl_slist **out);
+/* One instance per key item (claude-api-key, codex-api-key): named
+ * "<kind>#<i>", its base-url else the endpoint's URL else dflt, its key,
+ * its models. */
+int prov_build_keyed(struct prov_builder *b, const struct provider_ops *ops,
+    const struct cfg_keyed *items, size_t n, const char *endpoint, const char *dflt);
+/* prov_headers_base plus "Authorization: Bearer <secret>". */
+int prov_headers_bearer(const struct cred *c, const struct up_target *t,
+    struct curl_slist **out);
+/* Add the models: [{name, alias}] of a key item. */
+int prov_add_models(struct prov_builder *b, struct prov *p,
+    const struct cfg_model_alias *m, size_t n);
+/* What every upstream's classify starts from: the Retry-After hint, and
+ * model_missing for a 404 whose body is about the model. */
+void prov_classify_common(const struct up_answer *a, struct up_class *out);
 
 /* ------------------------------------------------------------ snapshot.c */
 
@@ -105,24 +342,27 @@ struct cred {                /* one credential of one provider instance */
 	char *secret;            /* API key or token: never logged */
 	char id[65];             /* sha256 hex of kind\0name\0secret: pool key */
 	char label[96];          /* "<provider>#<index>", safe for logs */
-	struct curl_slist *hdrs[2]; /* request headers, [stream]: relay_cred_headers */
+	struct curl_slist *hdrs[2]; /* static headers, [stream] (provider's
+	                          * static_headers), else NULL */
 };
 
 struct prov {                /* one configured upstream */
 	const struct provider_ops *ops; /* its kind */
-	char *name;              /* provider name from the config */
+	char *name;              /* provider name ("gemini", "claude#0", compat name) */
 	char *base_url;          /* base URL, version path included, no trailing '/' */
 	struct cred *creds;      /* its credentials */
 	size_t n_creds;
+	size_t cap_creds;        /* allocated (building) */
 };
 
 struct model_target {        /* one place a model alias can go */
 	struct prov *prov;       /* provider (borrowed from the snapshot) */
-	char *upstream;          /* model name the upstream receives */
+	char *upstream;          /* model name the upstream receives; NULL:
+	                          * the name the client asked for (prefix routes) */
 };
 
 struct route_model {         /* a model clients can ask for */
-	char *alias;             /* what clients say */
+	char *alias;             /* what clients say (prefix routes: family name) */
 	struct model_target *t;  /* where it can go, config order */
 	size_t n;
 };
@@ -144,10 +384,11 @@ struct snapshot {
 	bool auth_dir_ok;        /* auth-dir could be read */
 	struct authfile *auth;   /* sorted by name */
 	size_t n_auth;
-	struct prov *provs;      /* configured upstreams */
+	struct prov **provs;     /* configured upstreams (stable pointers) */
 	size_t n_provs;
-	struct route_model *models; /* alias table, sorted by alias */
+	struct route_model *models; /* explicit alias table, sorted by alias */
 	size_t n_models;
+	struct route_model families[CAT__COUNT]; /* prefix routes per family */
 	time_t loaded_at;        /* when it was built */
 };
 
@@ -163,8 +404,15 @@ int snapshot_build(char **text, size_t len, struct authfile **auth, size_t n_aut
     char *err, size_t errlen);
 struct snapshot *snapshot_ref(struct snapshot *s);
 void snapshot_unref(struct snapshot *s);
-const struct route_model *snapshot_model(const struct snapshot *s, const char *alias);
+/* Where model goes (PROVIDERS.md 1): an explicit alias wins, else the
+ * family of its prefix when some credential serves that family. NULL:
+ * nobody serves it. */
+const struct route_model *snapshot_route(const struct snapshot *s, const char *model);
 size_t snapshot_n_creds(const struct snapshot *s);
+/* Every model name the snapshot serves (aliases, then catalogue names of
+ * the families it has credentials for), sorted, without duplicates.
+ * *out is malloc'd (names borrowed from s and the catalogue). */
+int snapshot_model_names(const struct snapshot *s, const char ***out, size_t *n);
 /* The currently served snapshot (borrowed; take a ref to keep it). */
 struct snapshot *snapshot_current(void);
 /* Swap in s (takes the caller's reference); the old one is unreffed. */
@@ -172,20 +420,48 @@ void snapshot_install(struct snapshot *s);
 
 /* ---------------------------------------------------------------- pool.c */
 
+struct pool_cool {           /* one model a credential is cooling down for */
+	char *model;             /* upstream model name */
+	time_t until;            /* cooling down until then */
+};
+
+/* The changing state of one credential (DESIGN 6 Credentials), keyed by
+ * its id and kept across reloads. */
+struct cred_state {
+	struct cred_state *next; /* hash chain */
+	char id[65];             /* credential id */
+	struct pool_cool *cools; /* cooldowns per model */
+	size_t n_cools, cap_cools;
+	unsigned long failures;  /* consecutive failed attempts */
+	time_t last_ok;          /* last 2xx */
+	/* OAuth (issue 12 fills these): */
+	char *token;             /* current access token, NULL: the credential's own */
+	time_t token_expiry;     /* its expiry, 0: unknown */
+	bool refreshing;         /* a refresh is in flight */
+	time_t refresh_retry_at; /* after a failed refresh: not before then */
+};
+
 struct candidate {           /* one (provider, key, upstream model) to try */
 	const struct cred *cred; /* borrowed from the exchange's snapshot */
 	const char *upstream;    /* model name for the upstream */
 };
 
-/* Candidates of model m in round-robin order (the rotation advances once
- * per call, kept across reloads by alias). *out is malloc'd, caller frees. */
-int pool_candidates(const struct route_model *m, struct candidate **out, size_t *n);
-/* Cooldown state keyed by credential id (survives reloads). */
-bool pool_cooling(const char *cred_id, time_t now);
-void pool_cooldown(const char *cred_id, time_t until);
-/* Credentials of the snapshot currently cooling down. */
+/* Candidates of route m for the client's model in round-robin order (the
+ * rotation advances once per call, kept across reloads by model name).
+ * Targets without an upstream name get model. *out is malloc'd. */
+int pool_candidates(const struct route_model *m, const char *model,
+    struct candidate **out, size_t *n);
+/* The state of credential id: existing, or (create) a new one; NULL when
+ * absent (or out of memory, or the bounded table is full). */
+struct cred_state *pool_state(const char *id, bool create);
+/* Cooldowns per (credential, model); *until (may be NULL) gets the end. */
+bool pool_cooling(const char *cred_id, const char *model, time_t now, time_t *until);
+void pool_cooldown(const char *cred_id, const char *model, time_t until);
+/* Record the outcome of an attempt (failures count, last success). */
+void pool_result(const char *cred_id, bool ok, time_t now);
+/* Credentials of the snapshot with some model cooling down. */
 size_t pool_n_cooling(const struct snapshot *s, time_t now);
-/* Drop expired entries (called from the status timer). */
+/* Drop expired cooldowns and states that hold nothing (status timer). */
 void pool_gc(time_t now);
 void pool_free_all(void);
 
@@ -249,23 +525,73 @@ void sse_release(struct sse_parser *p);
  * return stops the feed and is returned. */
 int sse_feed(struct sse_parser *p, const char *data, size_t len, sse_cb cb, void *arg);
 
+/* --------------------------------------------------------------- xlate.c */
+
+/* One upstream answer translated for the client (formats in motion). */
+struct xlate;
+/* Can an answer of codec up reach a client of codec cl (count: the token
+ * count)? false while a codec function it needs is missing. */
+bool xlate_possible(const struct codec *cl, const struct codec *up, bool count);
+/* Decoder of up (up_stream: an SSE answer) into the encoder of cl. NULL
+ * when out of memory. */
+struct xlate *xlate_new(const struct codec *up, const struct codec *cl, bool up_stream,
+    const struct pv_enc_opts *o);
+/* Feed answer bytes (any split); the client's bytes gather in xlate_out. */
+int xlate_feed(struct xlate *x, const char *data, size_t len);
+/* The answer ended: flush decoder and encoder into xlate_out. */
+int xlate_finish(struct xlate *x);
+/* Encoded bytes not yet sent (the caller resets it after sending). */
+struct buf *xlate_out(struct xlate *x);
+void xlate_free(struct xlate *x);
+/* An upstream count answer (JSON) as the client's count answer. */
+int xlate_count(const struct codec *up, const struct codec *cl, const char *body,
+    size_t len, struct buf *out);
+/* The message of an upstream error body of codec up, else "upstream
+ * answered status N". */
+void xlate_error_message(const struct codec *up, long status, const char *body,
+    size_t len, char *msg, size_t msglen);
+/* A body-model format whose codec has no request_model / set_model:
+ * "model" (string) and "stream" (boolean or null) of the body. */
+int fmt_body_model(const cJSON *req, const char **model, bool *stream);
+int fmt_body_set_model(cJSON *req, const char *model);
+
+/* --------------------------------------------------------------- reply.c */
+
+/* Every answer the daemon makes itself (DESIGN 2 reply.c). */
+/* The reason phrase of an HTTP status (one table). */
+const char *reply_reason(int status);
+/* 200-like answer with a JSON body (Content-Type application/json). */
+void reply_json(struct evhttp_request *req, int status, const char *body, size_t len);
+/* An error in codec c's shape (NULL, or a codec without error_body: the
+ * OpenAI shape); type/code are OpenAI-style hints, NULL: derived. */
+void reply_error(struct evhttp_request *req, const struct codec *c, int status,
+    const char *message, const char *type, const char *code);
+/* Ask every answer from now on to close its connection (shutdown). */
+void reply_set_closing(bool on);
+
 /* --------------------------------------------------------------- relay.c */
 
-/* Run one proxied exchange for an authenticated request: fmt is the
- * client's format, body the raw request (copied). Answers the client in
- * every case. */
-void relay_start(struct evhttp_request *req, const struct codec *fmt,
-    const char *body, size_t len, const char *client_addr);
+/* One relayed request, as the route and the client gave it. */
+struct relay_call {
+	const struct codec *fmt; /* the client's format */
+	enum up_op op;           /* GENERATE (the body may ask to stream) or COUNT */
+	const char *path_model;  /* Gemini: the model of the path, else NULL */
+	bool path_stream;        /* Gemini: streamGenerateContent */
+	bool gemini_sse;         /* Gemini: ?alt=sse */
+	const char *body;        /* raw request body (copied as needed) */
+	size_t len;
+	const char *client_addr; /* for logs */
+};
+
+/* Run one proxied exchange for an authenticated request. Answers the
+ * client in every case. */
+void relay_start(struct evhttp_request *req, const struct relay_call *call);
 size_t relay_n_active(void);
 /* Cancel every exchange (shutdown deadline). */
 void relay_cancel_all(void);
-void relay_init(struct event_base *base);
-/* The upstream request headers for credential c (content type, accept
- * for stream or not, the credential attached) into *out; built once per
- * credential by snapshot_build, freed with relay_headers_free. */
-int relay_cred_headers(const struct cred *c, bool stream, struct curl_slist **out);
-/* Free a header list, wiping each line first (one holds the secret). */
-void relay_headers_free(struct curl_slist *h);
+/* idle_cb runs whenever an exchange ends (the server waits for the last
+ * one at shutdown): registered by its caller, never called up. */
+void relay_init(struct event_base *base, void (*idle_cb)(void));
 
 /* -------------------------------------------------------------- server.c */
 
@@ -278,11 +604,6 @@ void server_stop_accepting(void);
 void server_free(void);
 /* The address we listen on ("127.0.0.1:8318" or a socket path). */
 const char *server_listen_desc(void);
-/* Send an error in fmt's shape (fmt NULL: OpenAI shape). */
-void server_send_error(struct evhttp_request *req, const struct codec *fmt, int status,
-    const char *message, const char *type, const char *code);
-/* Called by relay when an exchange ends (shutdown waits for them). */
-void server_exchange_done(void);
 
 /* ---------------------------------------------------------------- gate.c */
 
@@ -363,7 +684,9 @@ struct status_counters {
 	unsigned long long proxied_ok; /* exchanges answered 2xx */
 	unsigned long long errors;     /* answered with an error */
 	unsigned long long retries;    /* upstream attempts beyond the first */
-	unsigned long long cooldowns;  /* 429 cooldowns started */
+	unsigned long long cooldowns;  /* cooldowns started (PROVIDERS 5) */
+	unsigned long long translated; /* exchanges translated between formats */
+	unsigned long long in_flight;  /* exchanges running now (relay.c keeps it) */
 	unsigned long long reloads;    /* snapshots swapped in */
 	unsigned long long reload_errors; /* bad configs refused */
 	unsigned long long unauthorized; /* 401 to clients */
@@ -381,5 +704,7 @@ void status_touch(bool now);
 void status_shutdown(void);
 const char *status_last_error(void);
 time_t status_started(void);
+/* What the daemon listens on, for the status file (main sets it). */
+void status_set_listen(const char *desc);
 
 #endif /* CLIPROXY_PROXYD_H */

@@ -1,18 +1,25 @@
 /*
  * relay.c - one proxied exchange: pick a credential, send, retry, stream
  * back (DESIGN 6). Nothing here is provider-specific: the provider builds
- * the URL, attaches the credential and classifies the answer; the format
- * finds and rewrites the model.
+ * the URL, headers and envelope and reads its errors (providers/), the
+ * codecs translate (formats/), policy.c decides what an answer means.
  *
- * Rules (DESIGN 3 request-retry / quota-exceeded, DESIGN 6 Credentials):
- * - 2xx: the reply starts, the body or SSE stream goes through byte-exact;
- *   from the first byte sent on, nothing can be retried;
- * - 403/408/500/502/503/504/transport error: next credential, spending
- *   one of request-retry; none left: the client gets the error;
- * - 429: the credential cools down (Retry-After, else 30 minutes) and, with
- *   quota-exceeded.switch-project, the next one is tried for free;
- * - no credential: 503; every credential cooling down: 429;
- * - every path answers something: never an empty 200.
+ * Two paths:
+ * - passthrough (the upstream speaks the client's format): the body goes
+ *   up with only the model rewritten and the answer comes back byte for
+ *   byte (the fast path, bench figure 5);
+ * - translation: client codec decode_request -> pivot -> upstream codec
+ *   encode_request; the answer goes upstream decoder -> events -> client
+ *   encoder; upstream errors are re-spelled in the client's error shape.
+ *   A codec function that is not there yet answers 501 in the client's
+ *   shape, never a crash.
+ *
+ * Rules (PROVIDERS.md 5, DESIGN 3 request-retry / quota-exceeded):
+ * - 2xx: the reply starts; from the first byte on nothing is retried;
+ * - other answers: policy_decide (cooldown per credential and model,
+ *   next credential with or without spending a retry, or pass on);
+ * - no credential: 503; every one cooling down: 429 with Retry-After;
+ *   every path answers something: never an empty 200.
  * - A slow client pauses the transfer (CURL_WRITEFUNC_PAUSE) instead of
  *   buffering without bound; a client that leaves cancels it at once.
  */
@@ -38,24 +45,41 @@
 
 #include "proxyd.h"
 
+#define RELAY_FILTER_MAX (64u * 1024u * 1024u) /* envelope filter output of one feed */
+
 struct exchange {
 	struct exchange *prev, *next;    /* active list */
+	unsigned long serial;            /* names it for callbacks that outlive it */
 	struct evhttp_request *req;      /* client request; NULL once freed */
 	struct evhttp_connection *evcon; /* its connection (closecb owner) */
 	struct snapshot *snap;           /* reference held for our whole life */
-	const struct codec *fmt;           /* client format */
+	const struct codec *fmt;         /* client format */
+	enum up_op op;                   /* GENERATE (stream by flag) or COUNT */
+	char *path_model;                /* Gemini: model of the path */
+	bool path_stream;                /* Gemini: streamGenerateContent */
+	bool gemini_sse;                 /* Gemini: ?alt=sse */
 	cJSON *body;                     /* decoded client request */
-	char *model;                     /* alias the client asked for */
+	struct pv_request pv;            /* the pivot, once a translation needs it */
+	bool pv_ok;                      /* pv decoded */
+	char *model;                     /* name the client asked for */
 	bool stream;                     /* client asked for a stream */
 	struct candidate *cands;         /* rotation order */
-	bool *excluded;                  /* per candidate: 429'd in this exchange */
+	bool *excluded;                  /* per candidate: used up in this exchange */
 	size_t n_cands;
 	size_t next_cand;                /* where the next attempt looks first */
 	long retries_left;               /* request-retry budget */
 	unsigned attempts;               /* upstream attempts so far */
+	bool untranslatable;             /* a candidate was skipped: no codec path */
+	bool refreshed;                  /* a token refresh was spent */
+	bool refresh_wait;               /* waiting for a refresh */
+	bool previews_added;             /* preview models joined the candidates */
 	/* the current attempt */
 	struct up_xfer x;                /* curl transfer */
-	struct curl_slist *hdrs;         /* its request headers (the credential's) */
+	struct up_target tgt;            /* what it asks the upstream */
+	bool translate;                  /* formats differ */
+	const struct codec *upc;         /* upstream codec */
+	struct curl_slist *hdrs;         /* request headers */
+	bool hdrs_owned;                 /* built for this attempt (else the cred's) */
 	char *up_body;                   /* JSON sent upstream */
 	struct buf url;                  /* upstream URL */
 	const struct candidate *cur;     /* credential in use */
@@ -64,9 +88,18 @@ struct exchange {
 	long retry_after;                /* Retry-After seconds, -1 if none */
 	char ctype[128];                 /* upstream Content-Type */
 	struct buf uphdrs;               /* upstream headers passed on: name\0value\0... */
-	struct buf errbody;              /* non-2xx body kept for the client */
+	struct buf errbody;              /* non-2xx body kept (or a count answer) */
+	struct up_filter *filt;          /* provider's envelope filter */
+	struct buf fout;                 /* its output */
+	struct xlate *xl;                /* the answer's translation */
+	/* the last failed attempt, passed on when nothing else is left */
+	long last_status;                /* 0: none */
+	struct buf last_body;
+	const struct codec *last_upc;    /* its format */
+	char last_ctype[128];
 	/* the client side */
-	bool committed;                  /* reply started: no retry possible */
+	bool committed;                  /* 2xx: no retry possible */
+	bool started;                    /* reply headers sent */
 	bool paused;                     /* upstream paused for backpressure */
 	bool resume_wanted;              /* drained while paused */
 	bool client_gone;                /* connection closed under us */
@@ -82,9 +115,11 @@ struct exchange {
 };
 
 static struct event_base *relay_base;
+static void (*relay_idle_cb)(void);  /* registered by the server */
 static struct exchange *ex_head;     /* active exchanges */
 static size_t ex_count;
 static size_t ex_peak;               /* most at once since the last trim */
+static unsigned long ex_serial;      /* last serial given */
 static struct event ex_trim_ev;      /* the pending malloc_trim */
 
 static void ex_next_attempt(struct exchange *ex);
@@ -109,33 +144,14 @@ ex_trim_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-relay_init(struct event_base *base)
+relay_init(struct event_base *base, void (*idle_cb)(void))
 {
 	relay_base = base;
+	relay_idle_cb = idle_cb;
 	evtimer_assign(&ex_trim_ev, base, ex_trim_cb, NULL);
 }
 
 /* ------------------------------------------------------------ replies */
-
-static const char *
-reason_of(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 408: return "Request Timeout";
-	case 413: return "Payload Too Large";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error";
-	}
-}
 
 static void
 ex_log_response(struct exchange *ex, const char *what, const char *data, size_t len)
@@ -177,10 +193,10 @@ ex_error(struct exchange *ex, int status, const char *msg, const char *type, con
 	if (ex->log.max != 0) {
 		buf_printf(&ex->log, "\n=== error %d ===\n%s\n", status, msg);
 	}
-	if (ex->req != NULL && !ex->client_gone)
-		server_send_error(ex->req, ex->fmt, status, msg, type, code);
+	if (ex->req != NULL && !ex->client_gone && !ex->started)
+		reply_error(ex->req, ex->fmt, status, msg, type, code);
 	else if (ex->req != NULL)
-		evhttp_send_reply_end(ex->req); /* detached: this frees it */
+		evhttp_send_reply_end(ex->req); /* detached or started: this ends it */
 	ex->req = NULL;
 	ex_finish(ex);
 }
@@ -272,30 +288,38 @@ ex_put_headers(struct exchange *ex, struct evkeyvalq *oh)
 	buf_release(&ex->uphdrs);
 }
 
-/* Hand the upstream's own error answer to the client byte-exact. */
+/* Hand the last upstream error to the client: byte-exact when the
+ * upstream speaks the client's format, else its message re-spelled in the
+ * client's error shape (DESIGN 6). */
 static void
 ex_pass_upstream(struct exchange *ex)
 {
 	struct evbuffer *eb;
+	int status = (int)ex->last_status;
 
-	if (ex->errbody.len == 0) {
-		char msg[96];
+	if (status < 400 || status > 599)
+		status = 502;
+	if (ex->last_body.len == 0 || ex->last_upc != ex->fmt) {
+		char msg[512];
 
-		snprintf(msg, sizeof(msg), "upstream answered status %ld", ex->status);
-		ex_error(ex, ex->status >= 400 && ex->status < 600 ? (int)ex->status : 502,
-		    msg, "upstream_error", NULL);
+		xlate_error_message(ex->last_upc, ex->last_status, ex->last_body.p,
+		    ex->last_body.len, msg, sizeof(msg));
+		if (ex->req != NULL && !ex->client_gone)
+			ex_put_headers(ex, evhttp_request_get_output_headers(ex->req));
+		ex_log_response(ex, "upstream error", ex->last_body.p, ex->last_body.len);
+		ex_error(ex, status, msg, "upstream_error", NULL);
 		return;
 	}
-	ex->final_status = ex->status;
+	ex->final_status = status;
 	status_ctr.errors++;
 	ex_unhook(ex);
-	ex_log_response(ex, "upstream error passed on", ex->errbody.p, ex->errbody.len);
+	ex_log_response(ex, "upstream error passed on", ex->last_body.p, ex->last_body.len);
 	if (ex->req != NULL && !ex->client_gone && (eb = evbuffer_new()) != NULL) {
 		evhttp_add_header(evhttp_request_get_output_headers(ex->req), "Content-Type",
-		    ex->ctype[0] != '\0' ? ex->ctype : "application/json");
+		    ex->last_ctype[0] != '\0' ? ex->last_ctype : "application/json");
 		ex_put_headers(ex, evhttp_request_get_output_headers(ex->req));
-		evbuffer_add(eb, ex->errbody.p, ex->errbody.len);
-		evhttp_send_reply(ex->req, (int)ex->status, reason_of((int)ex->status), eb);
+		evbuffer_add(eb, ex->last_body.p, ex->last_body.len);
+		evhttp_send_reply(ex->req, status, reply_reason(status), eb);
 		evbuffer_free(eb);
 	} else if (ex->req != NULL) {
 		evhttp_send_reply_end(ex->req);
@@ -307,14 +331,29 @@ ex_pass_upstream(struct exchange *ex)
 /* ------------------------------------------------------------ cleanup */
 
 static void
+ex_xlate_release(struct exchange *ex)
+{
+	xlate_free(ex->xl);
+	ex->xl = NULL;
+	if (ex->filt != NULL)
+		ex->cur->cred->prov->ops->unwrap_free(ex->filt);
+	ex->filt = NULL;
+	buf_release(&ex->fout);
+}
+
+static void
 ex_attempt_release(struct exchange *ex)
 {
 	if (ex->x.easy != NULL) {
 		up_cancel(&ex->x);
-		up_easy_put(ex->x.easy, ex->stream);
+		up_easy_put(ex->x.easy, ex->tgt.op == UPOP_STREAM);
 		ex->x.easy = NULL;
 	}
+	ex_xlate_release(ex);
+	if (ex->hdrs_owned)
+		prov_headers_free(ex->hdrs);
 	ex->hdrs = NULL;
+	ex->hdrs_owned = false;
 	free(ex->up_body);
 	ex->up_body = NULL;
 	buf_reset(&ex->errbody);
@@ -337,9 +376,12 @@ ex_free(struct exchange *ex)
 	buf_release(&ex->url);
 	buf_release(&ex->errbody);
 	buf_release(&ex->uphdrs);
+	buf_release(&ex->last_body);
 	buf_release(&ex->log);
 	cJSON_Delete(ex->body);
+	pv_request_release(&ex->pv);
 	free(ex->model);
+	free(ex->path_model);
 	free(ex->cands);
 	free(ex->excluded);
 	snapshot_unref(ex->snap);
@@ -368,6 +410,7 @@ ex_finish(struct exchange *ex)
 	if (ex->next != NULL)
 		ex->next->prev = ex->prev;
 	ex_count--;
+	status_ctr.in_flight = ex_count;
 	ex_free(ex);
 #ifdef __GLIBC__
 	/* Thousands of streams leave their memory free but mapped when they
@@ -385,7 +428,8 @@ ex_finish(struct exchange *ex)
 	}
 #endif
 	status_touch(false);
-	server_exchange_done();
+	if (relay_idle_cb != NULL)
+		relay_idle_cb();
 }
 
 /* The client went away: stop the upstream now (DESIGN 6 streaming). */
@@ -500,7 +544,7 @@ relay_cancel_all(void)
 		struct exchange *ex = ex_head;
 
 		ex_attempt_release(ex);
-		if (ex->committed) {
+		if (ex->started) {
 			ex_unhook(ex);
 			if (ex->req != NULL)
 				evhttp_send_reply_end(ex->req);
@@ -528,21 +572,8 @@ ex_header_cb(char *data, size_t size, size_t n, void *arg)
 		return len;
 	}
 	ex_keep_header(ex, data, len);
-	if (len > 12 && strncasecmp(data, "retry-after:", 12) == 0) {
-		const char *v = data + 12;
-		size_t vl = len - 12;
-		long long secs;
-
-		while (vl > 0 && (*v == ' ' || *v == '\t')) {
-			v++;
-			vl--;
-		}
-		while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-			vl--;
-		/* Delay-seconds only; an HTTP-date falls back to the default. */
-		if (str_to_ll(v, vl, 0, PXD_RETRY_AFTER_MAX, &secs) == CP_OK)
-			ex->retry_after = (long)secs;
-	}
+	if (len > 12 && strncasecmp(data, "retry-after:", 12) == 0)
+		ex->retry_after = policy_retry_after(data + 12, len - 12, time(NULL));
 	return len;
 }
 
@@ -559,13 +590,47 @@ ex_decide(struct exchange *ex)
 		snprintf(ex->ctype, sizeof(ex->ctype), "%s", ct);
 }
 
+/* The encoder options of this exchange's client answer. */
 static void
-ex_commit(struct exchange *ex)
+ex_enc_opts(const struct exchange *ex, struct pv_enc_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->stream = ex->stream;
+	o->include_usage = ex->pv_ok ? ex->pv.include_usage : false;
+	o->model = ex->model;
+	o->gemini_sse = ex->gemini_sse;
+	o->created = (long long)time(NULL);
+}
+
+/* Start the client's reply (status and headers). */
+static void
+ex_start_reply(struct exchange *ex, const char *ctype)
 {
 	struct evkeyvalq *oh;
 
+	ex->started = true;
+	if (ex->client_gone || ex->req == NULL)
+		return;
+	oh = evhttp_request_get_output_headers(ex->req);
+	evhttp_add_header(oh, "Content-Type", ctype);
+	ex_put_headers(ex, oh);
+	if (ex->stream) {
+		evhttp_add_header(oh, "Cache-Control", "no-cache");
+		/* nginx and friends must not buffer a stream. */
+		evhttp_add_header(oh, "X-Accel-Buffering", "no");
+	}
+	evhttp_send_reply_start(ex->req, (int)ex->status, reply_reason((int)ex->status));
+}
+
+static void
+ex_commit(struct exchange *ex)
+{
+	struct pv_enc_opts o;
+	const char *ct = NULL;
+
 	ex->committed = true;
 	ex->final_status = ex->status;
+	pool_result(ex->cur->cred->id, true, time(NULL));
 	/* No retry from here on: the decoded request only served to build
 	 * attempts. A stream holds the rest for its whole life (bench
 	 * figure 6), so it goes now. */
@@ -574,18 +639,68 @@ ex_commit(struct exchange *ex)
 	if (ex->log.max != 0)
 		buf_printf(&ex->log, "\n=== response %ld from upstream '%s' ===\n", ex->status,
 		    ex->cur->cred->label);
-	if (ex->client_gone || ex->req == NULL)
+	if (ex->cur->cred->prov->ops->unwrap_new != NULL)
+		ex->filt = ex->cur->cred->prov->ops->unwrap_new(ex->tgt.op == UPOP_STREAM);
+	if (ex->tgt.op == UPOP_COUNT && ex->translate) {
+		/* The count answer is gathered (errbody) and answered at the end. */
+		pv_request_release(&ex->pv);
 		return;
-	oh = evhttp_request_get_output_headers(ex->req);
-	evhttp_add_header(oh, "Content-Type", ex->ctype[0] != '\0' ? ex->ctype :
-	    ex->stream ? "text/event-stream" : "application/json");
-	ex_put_headers(ex, oh);
-	if (ex->stream) {
-		evhttp_add_header(oh, "Cache-Control", "no-cache");
-		/* nginx and friends must not buffer a stream. */
-		evhttp_add_header(oh, "X-Accel-Buffering", "no");
 	}
-	evhttp_send_reply_start(ex->req, (int)ex->status, reason_of((int)ex->status));
+	if (ex->translate) {
+		status_ctr.translated++;
+		ex_enc_opts(ex, &o);
+		ex->xl = xlate_new(ex->upc, ex->fmt, ex->tgt.op == UPOP_STREAM, &o);
+		pv_request_release(&ex->pv);
+		if (!ex->stream)
+			return; /* gathered: the reply goes out whole at the end */
+		if (ex->fmt->content_type != NULL)
+			ct = ex->fmt->content_type(&o);
+		ex_start_reply(ex, ct != NULL ? ct : "text/event-stream");
+		return;
+	}
+	ex_start_reply(ex, ex->ctype[0] != '\0' ? ex->ctype :
+	    ex->stream ? "text/event-stream" : "application/json");
+}
+
+/* Send bytes to a started reply. */
+static void
+ex_send(struct exchange *ex, const char *data, size_t len)
+{
+	struct evbuffer *eb;
+
+	if (ex->req == NULL || len == 0)
+		return;
+	if ((eb = evbuffer_new()) == NULL)
+		return;
+	evbuffer_add(eb, data, len);
+	evhttp_send_reply_chunk_with_cb(ex->req, eb, ex_drain_cb, ex);
+	evbuffer_free(eb);
+	ex->sent += len;
+	if (ex->log.max != 0 && ex->log.len < PXD_REQLOG_BODY_MAX * 2)
+		buf_append(&ex->log, data, len);
+}
+
+/* Answer bytes after the envelope filter: passed, translated or kept. */
+static int
+ex_body(struct exchange *ex, const char *data, size_t len)
+{
+	int rc;
+
+	if (ex->tgt.op == UPOP_COUNT && ex->translate)
+		return buf_append(&ex->errbody, data, len);
+	if (!ex->translate) {
+		ex_send(ex, data, len);
+		return CP_OK;
+	}
+	if (ex->xl == NULL)
+		return CP_ENOMEM;
+	if ((rc = xlate_feed(ex->xl, data, len)) != CP_OK)
+		return rc;
+	if (ex->stream && xlate_out(ex->xl)->len > 0) {
+		ex_send(ex, xlate_out(ex->xl)->p, xlate_out(ex->xl)->len);
+		buf_reset(xlate_out(ex->xl));
+	}
+	return CP_OK;
 }
 
 static size_t
@@ -594,13 +709,12 @@ ex_write_cb(char *data, size_t size, size_t n, void *arg)
 	struct exchange *ex = arg;
 	size_t len = size * n;
 	struct bufferevent *bev;
-	struct evbuffer *eb;
 
 	if (ex->client_gone)
 		return 0; /* CURLE_WRITE_ERROR: the transfer stops here */
 	if (!ex->decided) {
 		ex_decide(ex);
-		if (ex->cur->cred->prov->ops->classify(ex->status) == UPV_OK)
+		if (ex->status >= 200 && ex->status < 300)
 			ex_commit(ex);
 	}
 	if (!ex->committed) {
@@ -610,34 +724,202 @@ ex_write_cb(char *data, size_t size, size_t n, void *arg)
 		buf_append(&ex->errbody, data, len < room ? len : room);
 		return len;
 	}
-	if (ex->req == NULL || len == 0)
+	if (len == 0)
 		return len;
-	bev = evhttp_connection_get_bufferevent(evhttp_request_get_connection(ex->req));
-	if (bev != NULL && evbuffer_get_length(bufferevent_get_output(bev)) > PXD_OUTBUF_HIGH) {
-		/* The data is not consumed: curl hands it again on resume. */
-		ex->paused = true;
-		return CURL_WRITEFUNC_PAUSE;
+	if (ex->started && ex->req != NULL) {
+		bev = evhttp_connection_get_bufferevent(evhttp_request_get_connection(ex->req));
+		if (bev != NULL &&
+		    evbuffer_get_length(bufferevent_get_output(bev)) > PXD_OUTBUF_HIGH) {
+			/* Not consumed: curl hands the data again on resume. */
+			ex->paused = true;
+			return CURL_WRITEFUNC_PAUSE;
+		}
 	}
-	if ((eb = evbuffer_new()) == NULL)
+	if (ex->filt != NULL) {
+		buf_reset(&ex->fout);
+		if (ex->cur->cred->prov->ops->unwrap_feed(ex->filt, data, len, &ex->fout) != CP_OK ||
+		    ex_body(ex, ex->fout.p, ex->fout.len) != CP_OK)
+			return 0; /* the transfer fails: ex_done_cb answers */
+		return len;
+	}
+	if (ex_body(ex, data, len) != CP_OK)
 		return 0;
-	evbuffer_add(eb, data, len);
-	evhttp_send_reply_chunk_with_cb(ex->req, eb, ex_drain_cb, ex);
-	evbuffer_free(eb);
-	ex->sent += len;
-	if (ex->log.max != 0 && ex->log.len < PXD_REQLOG_BODY_MAX * 2)
-		buf_append(&ex->log, data, len);
 	return len;
 }
 
 /* --------------------------------------------------------- the attempt */
+
+/* Cut a started answer: the client sees a truncated one, not a clean
+ * end that would pass for complete. */
+static void
+ex_cut(struct exchange *ex)
+{
+	ex_attempt_release(ex);
+	if (ex->req != NULL && ex->evcon != NULL) {
+		struct evhttp_connection *evcon = ex->evcon;
+
+		ex_unhook(ex);
+		ex->client_gone = true;
+		ex->req = NULL;
+		evhttp_connection_free(evcon);
+	}
+	ex_finish(ex);
+}
+
+/* A count for an upstream without a count endpoint: the local estimate
+ * (pv_estimate_tokens, cliproxyd(8)) in the client's count shape. */
+static void
+ex_count_local(struct exchange *ex)
+{
+	char err[256] = "";
+	struct buf b;
+	int rc;
+
+	if (!ex->pv_ok) {
+		if ((rc = ex->fmt->decode_request(ex->body, ex->path_model, ex->path_stream,
+		    &ex->pv, err, sizeof(err))) != CP_OK) {
+			ex_error(ex, rc == CP_ENOMEM ? 500 : 400, err[0] != '\0' ? err :
+			    "the request cannot be read", "invalid_request_error", "invalid_request");
+			return;
+		}
+		ex->pv_ok = true;
+	}
+	buf_init(&b, 64 * 1024);
+	if (ex->fmt->count_body(&b, pv_estimate_tokens(&ex->pv)) != CP_OK) {
+		buf_release(&b);
+		ex_error(ex, 500, "out of memory", "server_error", NULL);
+		return;
+	}
+	ex->final_status = 200;
+	ex_unhook(ex);
+	if (ex->req != NULL && !ex->client_gone)
+		reply_json(ex->req, 200, b.p, b.len);
+	else if (ex->req != NULL)
+		evhttp_send_reply_end(ex->req);
+	ex->req = NULL;
+	buf_release(&b);
+	ex_finish(ex);
+}
+
+/* A translated count answer: upstream count -> tokens -> client shape. */
+static void
+ex_count_answer(struct exchange *ex)
+{
+	struct buf b;
+
+	buf_init(&b, 64 * 1024);
+	if (xlate_count(ex->upc, ex->fmt, ex->errbody.p, ex->errbody.len, &b) != CP_OK) {
+		buf_release(&b);
+		ex_error(ex, 502, "the upstream's token count could not be read",
+		    "upstream_error", "upstream_failure");
+		return;
+	}
+	ex_unhook(ex);
+	if (ex->req != NULL && !ex->client_gone)
+		reply_json(ex->req, 200, b.p, b.len);
+	else if (ex->req != NULL)
+		evhttp_send_reply_end(ex->req);
+	ex->req = NULL;
+	buf_release(&b);
+	ex_finish(ex);
+}
+
+/* The committed answer ended well: flush filter, decoder and encoder. */
+static void
+ex_complete(struct exchange *ex)
+{
+	struct evbuffer *eb;
+	struct pv_enc_opts o;
+	const char *ct = NULL;
+	int rc = CP_OK;
+
+	if (ex->filt != NULL) {
+		buf_reset(&ex->fout);
+		if ((rc = ex->cur->cred->prov->ops->unwrap_feed(ex->filt, NULL, 0,
+		    &ex->fout)) == CP_OK)
+			rc = ex_body(ex, ex->fout.p, ex->fout.len);
+	}
+	if (rc == CP_OK && ex->tgt.op == UPOP_COUNT && ex->translate) {
+		ex_count_answer(ex);
+		return;
+	}
+	if (rc == CP_OK && ex->translate)
+		rc = ex->xl != NULL ? xlate_finish(ex->xl) : CP_ENOMEM;
+	if (rc != CP_OK) {
+		log_warnx("answer of upstream '%s' cannot be translated: %s",
+		    ex->cur->cred->label, cp_strerror(rc));
+		if (!ex->started) {
+			ex_error(ex, 502, "the upstream's answer could not be translated",
+			    "upstream_error", "upstream_failure");
+			return;
+		}
+		ex_cut(ex);
+		return;
+	}
+	if (ex->translate && !ex->stream) {
+		const struct buf *out = xlate_out(ex->xl);
+
+		/* The gathered answer goes out whole, with its length. */
+		ex_enc_opts(ex, &o);
+		if (ex->fmt->content_type != NULL)
+			ct = ex->fmt->content_type(&o);
+		ex_unhook(ex);
+		if (ex->req != NULL && !ex->client_gone && (eb = evbuffer_new()) != NULL) {
+			struct evkeyvalq *oh = evhttp_request_get_output_headers(ex->req);
+
+			evhttp_add_header(oh, "Content-Type", ct != NULL ? ct : "application/json");
+			ex_put_headers(ex, oh);
+			evbuffer_add(eb, out->p != NULL ? out->p : "", out->len);
+			ex->sent += out->len;
+			if (ex->log.max != 0)
+				buf_append(&ex->log, out->p != NULL ? out->p : "", out->len);
+			evhttp_send_reply(ex->req, (int)ex->status, reply_reason((int)ex->status),
+			    eb);
+			evbuffer_free(eb);
+		} else if (ex->req != NULL) {
+			evhttp_send_reply_end(ex->req);
+		}
+		ex->req = NULL;
+		ex_finish(ex);
+		return;
+	}
+	if (ex->translate && xlate_out(ex->xl)->len > 0)
+		ex_send(ex, xlate_out(ex->xl)->p, xlate_out(ex->xl)->len);
+	ex_unhook(ex);
+	if (ex->req != NULL)
+		evhttp_send_reply_end(ex->req);
+	ex->req = NULL;
+	ex_finish(ex);
+}
+
+/* Keep this attempt's failure: it is what the client gets when nothing
+ * else is left. */
+static void
+ex_keep_last(struct exchange *ex)
+{
+	struct buf t = ex->last_body;
+
+	ex->last_status = ex->status;
+	ex->last_body = ex->errbody;
+	ex->errbody = t;
+	buf_reset(&ex->errbody);
+	ex->last_upc = ex->upc;
+	memcpy(ex->last_ctype, ex->ctype, sizeof(ex->ctype));
+}
+
+static void ex_refresh_done(const char *cred_id, int rc, void *arg);
 
 static void
 ex_done_cb(struct up_xfer *x, CURLcode rc)
 {
 	struct exchange *ex = x->arg;
 	const struct cred *cr = ex->cur->cred;
-	enum up_verdict v;
-	char msg[192];
+	const struct provider_ops *ops = cr->prov->ops;
+	struct up_answer a;
+	struct up_class cl;
+	struct pol_in pi;
+	struct pol_out po;
+	char msg[192] = "";
 
 	if (ex->client_gone) {
 		ex_abort(ex);
@@ -647,145 +929,286 @@ ex_done_cb(struct up_xfer *x, CURLcode rc)
 		ex_decide(ex);
 	if (ex->committed) {
 		if (rc != CURLE_OK) {
-			/* Mid-stream failure: bytes went out, so no retry; cut
-			 * the connection rather than end the chunked body
-			 * cleanly, so the client sees a truncated answer. */
+			/* Mid-answer failure: no retry once 2xx came. */
 			log_warnx("upstream '%s' failed mid-response: %s", cr->label,
 			    curl_easy_strerror(rc));
 			ex_log_response(ex, "upstream failed mid-response", NULL, 0);
-			ex_attempt_release(ex);
-			if (ex->req != NULL && ex->evcon != NULL) {
-				struct evhttp_connection *evcon = ex->evcon;
-
-				ex_unhook(ex);
-				ex->client_gone = true;
-				ex->req = NULL;
-				evhttp_connection_free(evcon);
+			if (!ex->started) {
+				ex_error(ex, 502, "the upstream failed mid-answer", "upstream_error",
+				    "upstream_failure");
+				return;
 			}
-			ex_finish(ex);
+			ex_cut(ex);
 			return;
 		}
-		ex_unhook(ex);
-		if (ex->req != NULL)
-			evhttp_send_reply_end(ex->req);
-		ex->req = NULL;
-		ex_finish(ex);
+		ex_complete(ex);
 		return;
 	}
+	memset(&a, 0, sizeof(a));
 	if (rc != CURLE_OK) {
 		log_warnx("upstream '%s' for '%s': %s", cr->label, ex->model,
 		    curl_easy_strerror(rc));
 		ex->status = 0;
-		v = UPV_RETRY;
 	} else if (ex->status >= 200 && ex->status < 300) {
 		/* A 2xx with no body at all: an empty 200 must not reach the
 		 * client (DESIGN 6), treat it as an upstream failure. */
 		log_warnx("upstream '%s' answered %ld with an empty body", cr->label, ex->status);
-		v = UPV_RETRY;
-	} else {
-		v = cr->prov->ops->classify(ex->status);
+		ex->status = 0;
 	}
+	a.status = ex->status;
+	a.retry_after = ex->retry_after;
+	a.body = ex->errbody.p;
+	a.len = ex->errbody.len;
+	cl.hint_s = -1;
+	cl.model_missing = false;
+	if (a.status != 0)
+		ops->classify(&a, &cl);
+	memset(&pi, 0, sizeof(pi));
+	pi.status = ex->status;
+	pi.hint_s = cl.hint_s;
+	pi.model_missing = cl.model_missing;
+	pi.oauth = ops->oauth && ops->refresh != NULL;
+	pi.refreshed = ex->refreshed;
+	pi.switch_project = ex->snap->cfg->switch_project;
+	pi.retries_left = ex->retries_left;
+	policy_decide(&pi, &po);
 	if (ex->log.max != 0)
 		buf_printf(&ex->log, "\n=== attempt %u via '%s': status %ld%s%s ===\n",
 		    ex->attempts, cr->label, ex->status, rc != CURLE_OK ? ", " : "",
 		    rc != CURLE_OK ? curl_easy_strerror(rc) : "");
-	switch (v) {
-	case UPV_COOLDOWN: {
-		long secs = ex->retry_after > 0 ? ex->retry_after : PXD_COOLDOWN_S;
-
-		pool_cooldown(cr->id, time(NULL) + secs);
+	pool_result(cr->id, false, time(NULL));
+	if (po.cooldown_s > 0) {
+		pool_cooldown(cr->id, ex->cur->upstream, time(NULL) + po.cooldown_s);
 		status_ctr.cooldowns++;
-		ex->excluded[ex->cur - ex->cands] = true;
-		log_info("credential '%s' cooling down for %lds", cr->label, secs);
-		if (ex->snap->cfg->switch_project) {
-			ex_attempt_release(ex);
-			ex_next_attempt(ex);
-			return;
-		}
-		ex_pass_upstream(ex);
-		return;
+		log_info("credential '%s' cooling down for '%s' %lds (status %ld)", cr->label,
+		    ex->cur->upstream, po.cooldown_s, ex->status);
 	}
-	case UPV_RETRY:
-		if (ex->retries_left > 0) {
+	if (rc != CURLE_OK) {
+		snprintf(msg, sizeof(msg), "upstream request failed: %s", curl_easy_strerror(rc));
+	} else if (ex->status == 0) {
+		snprintf(msg, sizeof(msg), "upstream returned an empty response");
+	}
+	ex_keep_last(ex);
+	if (ex->status == 0)
+		buf_reset(&ex->last_body);
+	switch (po.action) {
+	case POL_NEXT:
+		if (po.spend_retry)
 			ex->retries_left--;
-			status_ctr.retries++;
-			ex_attempt_release(ex);
-			ex_next_attempt(ex);
-			return;
-		}
-		if (ex->status == 0) {
-			snprintf(msg, sizeof(msg), "upstream request failed: %s",
-			    curl_easy_strerror(rc));
-			ex_error(ex, 502, msg, "upstream_error", "upstream_failure");
-			return;
-		}
-		if (ex->status >= 200 && ex->status < 300) {
-			ex_error(ex, 502, "upstream returned an empty response", "upstream_error",
-			    "upstream_failure");
-			return;
-		}
-		ex_pass_upstream(ex);
+		ex->excluded[ex->cur - ex->cands] = true;
+		ex_attempt_release(ex);
+		ex_next_attempt(ex);
 		return;
-	case UPV_OK:
-	case UPV_REFRESH:
-	case UPV_PASS:
+	case POL_REFRESH:
+		ex->refreshed = true;
+		ex->refresh_wait = true;
+		ex_attempt_release(ex);
+		if (ops->refresh(cr, ex_refresh_done, (void *)(uintptr_t)ex->serial) != CP_OK) {
+			ex->refresh_wait = false;
+			pool_cooldown(cr->id, ex->cur->upstream, time(NULL) + POL_COOL_AUTH_S);
+			ex->excluded[ex->cur - ex->cands] = true;
+			ex_next_attempt(ex);
+		}
+		return;
+	case POL_OK:
+	case POL_PASS:
 	default:
-		ex_pass_upstream(ex);
+		break;
+	}
+	if (ex->status == 0) {
+		ex_error(ex, 502, msg, "upstream_error", "upstream_failure");
 		return;
 	}
+	ex_pass_upstream(ex);
 }
 
-int
-relay_cred_headers(const struct cred *c, bool stream, struct curl_slist **out)
+/* Find a live exchange by serial (a refresh may outlive its exchange). */
+static struct exchange *
+ex_by_serial(unsigned long serial)
 {
+	struct exchange *ex;
+
+	for (ex = ex_head; ex != NULL; ex = ex->next)
+		if (ex->serial == serial)
+			return ex;
+	return NULL;
+}
+
+static void
+ex_refresh_done(const char *cred_id, int rc, void *arg)
+{
+	struct exchange *ex = ex_by_serial((unsigned long)(uintptr_t)arg);
+
+	if (ex == NULL || !ex->refresh_wait || ex->finished)
+		return;
+	ex->refresh_wait = false;
+	if (ex->client_gone) {
+		ex_abort(ex);
+		return;
+	}
+	if (rc != CP_OK) {
+		/* PROVIDERS 5: refresh fails -> cooldown 30 min, next one. */
+		pool_cooldown(cred_id, ex->cur->upstream, time(NULL) + POL_COOL_AUTH_S);
+		ex->excluded[ex->cur - ex->cands] = true;
+	} else {
+		/* The same credential again, with its new token. */
+		ex->next_cand = (size_t)(ex->cur - ex->cands);
+	}
+	ex_next_attempt(ex);
+}
+
+/* Passthrough or translation to candidate c: false when neither works
+ * (a codec function not written yet, or a count the upstream cannot do). */
+static bool
+ex_usable(const struct exchange *ex, const struct candidate *c)
+{
+	const struct provider_ops *ops = c->cred->prov->ops;
+
+	/* No count endpoint upstream: the documented local estimate, when
+	 * the client's codec can read the request and write a count. */
+	if (ex->op == UPOP_COUNT && !ops->has_count)
+		return ex->fmt->decode_request != NULL && ex->fmt->count_body != NULL;
+	if ((ops->format == ex->fmt->id || ops->also == ex->fmt->id) &&
+	    (!ops->stream_only || ex->stream || ex->op == UPOP_COUNT))
+		return ex->path_model != NULL || ex->fmt->set_model != NULL ||
+		    ex->fmt->request_model == NULL;
+	return xlate_possible(ex->fmt, codec_for(ops->format), ex->op == UPOP_COUNT);
+}
+
+/* The upstream body of this attempt into ex->up_body; err for a 400. */
+static int
+ex_build_body(struct exchange *ex, char *err, size_t errlen)
+{
+	const struct cred *cr = ex->cur->cred;
+	const struct provider_ops *ops = cr->prov->ops;
+	cJSON *j = NULL;
+	bool own = false;
+	int rc;
+
+	if (!ex->translate) {
+		/* Passthrough: only the model changes (Gemini: it is in the URL). */
+		if (ex->path_model == NULL) {
+			rc = ex->fmt->set_model != NULL ? ex->fmt->set_model(ex->body, ex->cur->upstream) :
+			    fmt_body_set_model(ex->body, ex->cur->upstream);
+			if (rc != CP_OK)
+				return rc;
+		}
+		j = ex->body;
+	} else {
+		if (!ex->pv_ok) {
+			err[0] = '\0';
+			if ((rc = ex->fmt->decode_request(ex->body, ex->path_model, ex->path_stream,
+			    &ex->pv, err, errlen)) != CP_OK) {
+				if (err[0] == '\0')
+					snprintf(err, errlen, "the request cannot be read");
+				return rc == CP_ENOMEM ? rc : CP_EINVAL;
+			}
+			ex->pv_ok = true;
+		}
+		free(ex->pv.model);
+		if ((ex->pv.model = pv_strdup(ex->cur->upstream)) == NULL)
+			return CP_ENOMEM;
+		ex->pv.stream = ex->tgt.op == UPOP_STREAM;
+		rc = ex->op == UPOP_COUNT ? ex->upc->encode_count(&ex->pv, &j) :
+		    ex->upc->encode_request(&ex->pv, &j);
+		if (rc != CP_OK)
+			return rc;
+		own = true;
+	}
+	if (ops->wrap != NULL) {
+		cJSON *w = own ? j : cJSON_Duplicate(j, true);
+
+		if (w == NULL)
+			return CP_ENOMEM;
+		own = true;
+		j = w;
+		if ((rc = ops->wrap(cr, pool_state(cr->id, false), &ex->tgt, &j)) != CP_OK) {
+			cJSON_Delete(j);
+			return rc;
+		}
+	}
+	ex->up_body = cJSON_PrintUnformatted(j);
+	if (own)
+		cJSON_Delete(j);
+	return ex->up_body != NULL ? CP_OK : CP_ENOMEM;
+}
+
+/* The client's own headers the provider passes on (passthrough only):
+ * appended to a copy of the credential's list when the client sent any. */
+static int
+ex_client_headers(struct exchange *ex, const char *const *names)
+{
+	struct evkeyvalq *in;
 	struct curl_slist *h;
-	int rc = CP_ENOMEM;
+	const char *v;
+	size_t i;
+	int rc;
 
-	*out = NULL;
-	if ((h = curl_slist_append(NULL, "Content-Type: application/json")) == NULL)
-		goto out;
-	/* "Expect:": no 100-continue round trip before the body. */
-	if (curl_slist_append(h, stream ? "Accept: text/event-stream" :
-	    "Accept: application/json") == NULL || curl_slist_append(h, "Expect:") == NULL)
-		goto out;
-	if ((rc = c->prov->ops->attach(c, &h)) != CP_OK)
-		goto out;
-	*out = h;
-	h = NULL;
-out:
-	relay_headers_free(h);
-	return rc;
-}
-
-void
-relay_headers_free(struct curl_slist *h)
-{
-	struct curl_slist *n;
-
-	for (n = h; n != NULL; n = n->next)
-		if (n->data != NULL)
-			cp_wipe(n->data, strlen(n->data));
-	curl_slist_free_all(h);
+	if (ex->req == NULL)
+		return CP_OK;
+	in = evhttp_request_get_input_headers(ex->req);
+	for (i = 0; names[i] != NULL; i++) {
+		if ((v = evhttp_find_header(in, names[i])) == NULL || strlen(v) > 1024 ||
+		    strpbrk(v, "\r\n") != NULL)
+			continue;
+		if (!ex->hdrs_owned) {
+			if ((rc = prov_headers_dup(ex->hdrs, &h)) != CP_OK)
+				return rc;
+			ex->hdrs = h;
+			ex->hdrs_owned = true;
+		}
+		if ((rc = prov_header(&ex->hdrs, names[i], v)) != CP_OK)
+			return rc;
+	}
+	return CP_OK;
 }
 
 static int
-ex_setup_easy(struct exchange *ex)
+ex_setup_easy(struct exchange *ex, char *err, size_t errlen)
 {
 	const struct candidate *c = ex->cur;
 	const struct prov *p = c->cred->prov;
+	const struct provider_ops *ops = p->ops;
 	const struct cfg *cfg = ex->snap->cfg;
+	bool up_stream;
 	CURL *e;
 	int rc;
 
-	if ((rc = ex->fmt->set_model(ex->body, c->upstream)) != CP_OK)
+	/* A stream-only upstream (Codex accounts) answers a non-streaming
+	 * client through the codec even in its own format: the stream is
+	 * gathered into one answer. */
+	up_stream = ex->op != UPOP_COUNT && (ex->stream || ops->stream_only);
+	ex->translate = (ops->format != ex->fmt->id && ops->also != ex->fmt->id) ||
+	    up_stream != ex->stream;
+	ex->upc = codec_for(ops->format == ex->fmt->id || ops->also == ex->fmt->id ?
+	    ex->fmt->id : ops->format);
+	ex->tgt.fmt = ex->upc->id;
+	ex->tgt.op = ex->op == UPOP_COUNT ? UPOP_COUNT : up_stream ? UPOP_STREAM : UPOP_GENERATE;
+	/* Translating into Gemini reads its SSE; passthrough keeps the
+	 * client's choice (alt=sse or the JSON-array stream). */
+	ex->tgt.gemini_sse = ex->translate ? true : ex->gemini_sse;
+	ex->tgt.model = c->upstream;
+	if ((rc = ex_build_body(ex, err, errlen)) != CP_OK)
 		return rc;
-	if ((ex->up_body = cJSON_PrintUnformatted(ex->body)) == NULL)
-		return CP_ENOMEM;
-	if ((rc = p->ops->url(p, c->cred, ex->fmt->id, c->upstream, ex->stream, &ex->url)) != CP_OK)
+	if ((rc = ops->url(p, c->cred, &ex->tgt, &ex->url)) != CP_OK) {
+		if (rc == CP_EINVAL)
+			snprintf(err, errlen, "the model name cannot be sent upstream");
 		return rc;
-	if ((ex->hdrs = c->cred->hdrs[ex->stream ? 1 : 0]) == NULL)
+	}
+	if (ops->static_headers && ex->tgt.op != UPOP_COUNT) {
+		ex->hdrs = c->cred->hdrs[up_stream ? 1 : 0];
+	} else {
+		if ((rc = ops->headers(c->cred, pool_state(c->cred->id, false), &ex->tgt,
+		    &ex->hdrs)) != CP_OK)
+			return rc;
+		ex->hdrs_owned = true;
+	}
+	if (ex->hdrs == NULL)
 		return CP_ENOMEM;
-	if ((e = up_easy_get(ex->stream)) == NULL)
+	if (!ex->translate && ops->client_headers != NULL &&
+	    (rc = ex_client_headers(ex, ops->client_headers)) != CP_OK)
+		return rc;
+	if ((e = up_easy_get(up_stream)) == NULL)
 		return CP_ENOMEM;
 	ex->x.easy = e;
 	ex->x.done = ex_done_cb;
@@ -811,12 +1234,106 @@ ex_setup_easy(struct exchange *ex)
 	return CP_OK;
 }
 
+/* Nothing left to try: the most useful answer (PROVIDERS 5). Every
+ * candidate cooling down (none tried, or the last one said 429): 429
+ * with the earliest Retry-After; else the last upstream failure; else
+ * 501 when only a missing codec stood in the way; else 503. */
+static void
+ex_exhausted(struct exchange *ex, bool any_cooling, time_t earliest)
+{
+	char msg[160];
+
+	if (any_cooling && (ex->attempts == 0 || ex->last_status == 429)) {
+		long secs = earliest > time(NULL) ? (long)(earliest - time(NULL)) : 1;
+		char ra[24];
+
+		snprintf(ra, sizeof(ra), "%ld", secs);
+		if (ex->req != NULL && !ex->client_gone)
+			evhttp_add_header(evhttp_request_get_output_headers(ex->req), "Retry-After",
+			    ra);
+		ex_error(ex, 429, "all credentials for this model are cooling down",
+		    "rate_limit_error", "rate_limit_exceeded");
+		return;
+	}
+	if (ex->last_status != 0) {
+		ex_pass_upstream(ex);
+		return;
+	}
+	if (ex->attempts > 0) {
+		ex_error(ex, 502, "no upstream answered", "upstream_error", "upstream_failure");
+		return;
+	}
+	if (ex->untranslatable) {
+		const struct codec *up = NULL;
+		size_t i;
+
+		for (i = 0; i < ex->n_cands && up == NULL; i++)
+			up = codec_for(ex->cands[i].cred->prov->ops->format);
+		snprintf(msg, sizeof(msg), "%s from %s to %s is not available",
+		    ex->op == UPOP_COUNT ? "token counting" : "translation", ex->fmt->name,
+		    up != NULL ? up->name : "?");
+		ex_error(ex, 501, msg, "server_error", "not_implemented");
+		return;
+	}
+	ex_error(ex, 503, "no credential available for this model", "server_error",
+	    "no_credential");
+}
+
+/* PROVIDERS 5: every credential cooling down for a Gemini model: with
+ * quota-exceeded.switch-preview-model, its preview names join the
+ * candidates (each credential of the provider, each name, once). true
+ * when some were added. */
+static bool
+ex_add_previews(struct exchange *ex)
+{
+	struct candidate *nc;
+	bool *nx;
+	size_t i, k, add = 0, n = ex->n_cands;
+
+	if (ex->previews_added || !ex->snap->cfg->switch_preview_model)
+		return false;
+	ex->previews_added = true;
+	for (i = 0; i < n; i++) {
+		const struct provider_ops *ops = ex->cands[i].cred->prov->ops;
+		const char *const *pv = ops->previews != NULL ?
+		    ops->previews(ex->cands[i].upstream) : NULL;
+
+		for (k = 0; pv != NULL && pv[k] != NULL; k++)
+			add++;
+	}
+	if (add == 0 || n + add > PXD_CANDIDATES_MAX)
+		return false;
+	if ((nc = realloc(ex->cands, (n + add) * sizeof(*nc))) == NULL)
+		return false;
+	ex->cands = nc;
+	if ((nx = realloc(ex->excluded, (n + add) * sizeof(*nx))) == NULL)
+		return false;
+	ex->excluded = nx;
+	for (i = 0; i < n; i++) {
+		const struct provider_ops *ops = ex->cands[i].cred->prov->ops;
+		const char *const *pv = ops->previews != NULL ?
+		    ops->previews(ex->cands[i].upstream) : NULL;
+
+		for (k = 0; pv != NULL && pv[k] != NULL; k++) {
+			ex->cands[ex->n_cands].cred = ex->cands[i].cred;
+			ex->cands[ex->n_cands].upstream = pv[k];
+			ex->excluded[ex->n_cands] = false;
+			ex->n_cands++;
+		}
+	}
+	ex->next_cand = n;
+	log_info("every credential of '%s' is cooling down: trying its preview models",
+	    ex->model);
+	return true;
+}
+
 static void
 ex_next_attempt(struct exchange *ex)
 {
-	time_t now = time(NULL);
+	time_t now = time(NULL), earliest = 0, until;
 	size_t i, idx;
 	bool any_cooling = false;
+	char err[256];
 	int rc;
 
 	for (;;) {
@@ -824,32 +1341,52 @@ ex_next_attempt(struct exchange *ex)
 
 		for (i = 0; i < ex->n_cands; i++) {
 			idx = (ex->next_cand + i) % ex->n_cands;
+			/* Cooling ones count even when this exchange used them
+			 * up: their end is the Retry-After of a 429. */
+			if (pool_cooling(ex->cands[idx].cred->id, ex->cands[idx].upstream, now,
+			    &until)) {
+				if (!any_cooling || until < earliest)
+					earliest = until;
+				any_cooling = true;
+				continue;
+			}
 			if (ex->excluded[idx])
 				continue;
-			if (pool_cooling(ex->cands[idx].cred->id, now)) {
-				any_cooling = true;
+			if (!ex_usable(ex, &ex->cands[idx])) {
+				ex->untranslatable = true;
+				ex->excluded[idx] = true;
 				continue;
 			}
 			pick = &ex->cands[idx];
 			ex->next_cand = idx + 1;
 			break;
 		}
+		if (pick == NULL && any_cooling && ex_add_previews(ex))
+			continue;
 		if (pick == NULL) {
-			if (any_cooling || ex->attempts > 0)
-				ex_error(ex, 429, "all credentials for this model are cooling down",
-				    "rate_limit_error", "rate_limit_exceeded");
-			else
-				ex_error(ex, 503, "no credential available for this model",
-				    "server_error", "no_credential");
+			ex_exhausted(ex, any_cooling, earliest);
 			return;
 		}
 		ex->cur = pick;
-		ex->attempts++;
-		if ((rc = ex_setup_easy(ex)) == CP_OK && (rc = up_start(&ex->x)) == CP_OK)
+		if (ex->op == UPOP_COUNT && !pick->cred->prov->ops->has_count) {
+			ex_count_local(ex);
 			return;
+		}
+		if (ex->attempts++ > 0)
+			status_ctr.retries++;
+		err[0] = '\0';
+		if ((rc = ex_setup_easy(ex, err, sizeof(err))) == CP_OK &&
+		    (rc = up_start(&ex->x)) == CP_OK)
+			return;
+		ex_attempt_release(ex);
+		if (rc == CP_EINVAL && err[0] != '\0') {
+			/* The client's request (or model name) is at fault. */
+			ex_error(ex, 400, err, "invalid_request_error", "invalid_request");
+			return;
+		}
 		log_warnx("cannot start upstream request via '%s': %s", pick->cred->label,
 		    cp_strerror(rc));
-		ex_attempt_release(ex);
+		ex->excluded[pick - ex->cands] = true;
 		if (ex->retries_left <= 0) {
 			ex_error(ex, 502, "cannot reach the upstream", "upstream_error",
 			    "upstream_failure");
@@ -862,32 +1399,39 @@ ex_next_attempt(struct exchange *ex)
 /* ------------------------------------------------------------ the start */
 
 void
-relay_start(struct evhttp_request *req, const struct codec *fmt, const char *body,
-    size_t len, const char *client_addr)
+relay_start(struct evhttp_request *req, const struct relay_call *call)
 {
 	struct exchange *ex;
 	const struct route_model *m;
 	const char *model = NULL;
 	struct snapshot *snap = snapshot_current();
+	const struct codec *fmt = call->fmt;
+	int rc;
 
 	if ((ex = calloc(1, sizeof(*ex))) == NULL) {
-		server_send_error(req, fmt, 500, "out of memory", "server_error", NULL);
+		reply_error(req, fmt, 500, "out of memory", "server_error", NULL);
 		return;
 	}
 	ex->req = req;
 	ex->fmt = fmt;
+	ex->op = call->op;
+	ex->serial = ++ex_serial;
 	ex->snap = snapshot_ref(snap);
 	ex->retry_after = -1;
-	snprintf(ex->client_addr, sizeof(ex->client_addr), "%s", client_addr);
+	pv_request_init(&ex->pv);
+	snprintf(ex->client_addr, sizeof(ex->client_addr), "%s", call->client_addr);
 	buf_init(&ex->url, PXD_URL_MAX);
 	buf_init(&ex->errbody, PXD_ERRBODY_MAX);
+	buf_init(&ex->last_body, PXD_ERRBODY_MAX);
 	buf_init(&ex->uphdrs, PXD_UPHDRS_MAX);
+	buf_init(&ex->fout, RELAY_FILTER_MAX);
 	buf_init(&ex->log, 0);
 	ex->next = ex_head;
 	if (ex_head != NULL)
 		ex_head->prev = ex;
 	ex_head = ex;
 	ex_count++;
+	status_ctr.in_flight = ex_count;
 	if (ex_count > ex_peak)
 		ex_peak = ex_count;
 	/* The events live in the exchange: two allocations less per request. */
@@ -898,14 +1442,14 @@ relay_start(struct evhttp_request *req, const struct codec *fmt, const char *bod
 	ex->kick_set = true;
 	if (snap->cfg->request_log) {
 		buf_init(&ex->log, 4 * PXD_REQLOG_BODY_MAX);
-		reqlog_render_request(req, body, len, &ex->log);
+		reqlog_render_request(req, call->body, call->len, &ex->log);
 	}
 	/* DESIGN 6: the management API's strict parser: duplicate member
 	 * names ({"model":"a","model":"b"} means different things to
 	 * different readers), \u0000 (cJSON would cut the string there, so
 	 * "m1\u0000x" would read as "m1" and text would be forwarded cut)
 	 * and invalid UTF-8 are 400. */
-	if (json_parse_strict_max(body, len, (size_t)snap->cfg->request_body_max,
+	if (json_parse_strict_max(call->body, call->len, (size_t)snap->cfg->request_body_max,
 	    &ex->body) != CP_OK || !cJSON_IsObject(ex->body)) {
 		ex_error(ex, 400, "request body is not valid JSON (one object, UTF-8, no duplicate "
 		    "member names, no \\u0000)", "invalid_request_error", "invalid_json");
@@ -914,25 +1458,45 @@ relay_start(struct evhttp_request *req, const struct codec *fmt, const char *bod
 	/* Decoded: the raw body (evhttp keeps it with the request, which a
 	 * stream holds for its whole life) is no longer needed. body points
 	 * into it and is not used after this. */
-	evbuffer_drain(evhttp_request_get_input_buffer(req), len);
-	if (fmt->request_model(ex->body, NULL, false, &model, &ex->stream) != CP_OK) {
+	evbuffer_drain(evhttp_request_get_input_buffer(req), call->len);
+	if (call->path_model != NULL) {
+		if ((ex->path_model = cp_strdup(call->path_model)) == NULL) {
+			ex_error(ex, 500, "out of memory", "server_error", NULL);
+			return;
+		}
+		ex->path_stream = call->path_stream;
+		ex->gemini_sse = call->gemini_sse;
+	}
+	if (fmt->request_model != NULL)
+		rc = fmt->request_model(ex->body, ex->path_model, ex->path_stream, &model,
+		    &ex->stream);
+	else if (ex->path_model != NULL) {
+		model = ex->path_model;
+		ex->stream = ex->path_stream;
+		rc = CP_OK;
+	} else {
+		rc = fmt_body_model(ex->body, &model, &ex->stream);
+	}
+	if (rc != CP_OK) {
 		ex_error(ex, 400, "request needs a string \"model\" and a boolean \"stream\"",
 		    "invalid_request_error", "invalid_request");
 		return;
 	}
+	if (ex->op == UPOP_COUNT)
+		ex->stream = false;
 	if ((ex->model = cp_strdup(model)) == NULL) {
 		ex_error(ex, 500, "out of memory", "server_error", NULL);
 		return;
 	}
-	if ((m = snapshot_model(snap, model)) == NULL) {
+	if ((m = snapshot_route(snap, ex->model)) == NULL) {
 		char msg[160];
 
 		/* The name is the client's own input, quoted back to it. */
-		snprintf(msg, sizeof(msg), "The model '%.100s' does not exist", model);
+		snprintf(msg, sizeof(msg), "The model '%.100s' does not exist", ex->model);
 		ex_error(ex, 404, msg, "invalid_request_error", "model_not_found");
 		return;
 	}
-	if (pool_candidates(m, &ex->cands, &ex->n_cands) != CP_OK ||
+	if (pool_candidates(m, ex->model, &ex->cands, &ex->n_cands) != CP_OK ||
 	    (ex->n_cands > 0 && (ex->excluded = calloc(ex->n_cands, sizeof(bool))) == NULL)) {
 		ex_error(ex, 500, "out of memory", "server_error", NULL);
 		return;

@@ -30,84 +30,37 @@ static char srv_unix_path[108];                /* unix socket to unlink at exit 
 static bool srv_stopping;                      /* SIGTERM received */
 static struct event *srv_grace;                /* shutdown deadline */
 
-typedef void (*route_fn)(struct evhttp_request *req, const char *client);
+typedef void (*route_fn)(struct evhttp_request *req, const char *client,
+    const struct route_match *m);
 
-struct route {
-	enum evhttp_cmd_type method;   /* GET or POST */
-	const char *path;              /* exact path */
-	bool auth;                     /* needs a client key (DESIGN 6) */
-	bool body;                     /* takes a body (up to request-body-max) */
-	const struct codec *fmt;         /* format of the body and of errors */
-	route_fn fn;                   /* handler, or NULL for relay */
+static void h_info(struct evhttp_request *req, const char *client,
+    const struct route_match *m);
+static void h_healthz(struct evhttp_request *req, const char *client,
+    const struct route_match *m);
+static void h_models(struct evhttp_request *req, const char *client,
+    const struct route_match *m);
+static void h_relay(struct evhttp_request *req, const char *client,
+    const struct route_match *m);
+
+/* Handlers parallel to enum route_id; the patterns are route.c's table
+ * (STYLE.md "Tables over branches"). */
+static void server_exchange_done(void);
+
+static const route_fn handlers[RT__COUNT] = {
+	[RT_INFO] = h_info,
+	[RT_HEALTHZ] = h_healthz,
+	[RT_MODELS] = h_models,
+	[RT_CHAT] = h_relay,
+	[RT_COMPLETIONS] = h_relay,
+	[RT_MESSAGES] = h_relay,
+	[RT_COUNT_TOKENS] = h_relay,
+	[RT_RESPONSES] = h_relay,
+	[RT_GEMINI_MODELS] = h_models,
+	[RT_GEMINI_MODEL] = h_models,
+	[RT_GEMINI_GENERATE] = h_relay,
+	[RT_GEMINI_STREAM] = h_relay,
+	[RT_GEMINI_COUNT] = h_relay,
 };
-
-static void h_info(struct evhttp_request *req, const char *client);
-static void h_healthz(struct evhttp_request *req, const char *client);
-static void h_models(struct evhttp_request *req, const char *client);
-
-/* The route table (STYLE.md "Tables over branches"). Claude, Gemini and
- * Responses endpoints join it with their formats. */
-static const struct route routes[] = {
-	{ EVHTTP_REQ_GET, "/", false, false, NULL, h_info },
-	{ EVHTTP_REQ_GET, "/healthz", false, false, NULL, h_healthz },
-	{ EVHTTP_REQ_GET, "/v1/models", true, false, &codec_openai_chat, h_models },
-	{ EVHTTP_REQ_POST, "/v1/chat/completions", true, true, &codec_openai_chat, NULL },
-	{ EVHTTP_REQ_POST, "/v1/completions", true, true, &codec_openai_completions, NULL },
-};
-
-/* ------------------------------------------------------------ replies */
-
-static void
-send_json(struct evhttp_request *req, int status, const char *reason, const char *body)
-{
-	struct evbuffer *eb = evbuffer_new();
-
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	    "application/json");
-	if (srv_stopping)
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-	if (eb == NULL) {
-		evhttp_send_error(req, 500, "Internal Server Error");
-		return;
-	}
-	evbuffer_add(eb, body, strlen(body));
-	evhttp_send_reply(req, status, reason, eb);
-	evbuffer_free(eb);
-}
-
-static const char *
-err_reason(int status)
-{
-	switch (status) {
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 413: return "Payload Too Large";
-	case 431: return "Request Header Fields Too Large";
-	case 429: return "Too Many Requests";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	default: return "Error";
-	}
-}
-
-void
-server_send_error(struct evhttp_request *req, const struct codec *fmt, int status,
-    const char *message, const char *type, const char *code)
-{
-	struct buf b;
-
-	buf_init(&b, 64 * 1024);
-	if (fmt != NULL)
-		fmt->error_body(&b, status, pv_err_of_status(status), message, type, code);
-	else
-		fmt_openai_error(&b, status, pv_err_of_status(status), message, type, code);
-	if (status == 401)
-		status_ctr.unauthorized++;
-	send_json(req, status, err_reason(status), b.p != NULL ? b.p : "{}");
-	buf_release(&b);
-}
 
 /* ------------------------------------------------------------ handlers */
 
@@ -120,20 +73,22 @@ send_cjson(struct evhttp_request *req, cJSON *o)
 
 	cJSON_Delete(o);
 	if (txt == NULL) {
-		server_send_error(req, NULL, 500, "out of memory", "server_error", NULL);
+		reply_error(req, NULL, 500, "out of memory", "server_error", NULL);
 		return;
 	}
-	send_json(req, 200, "OK", txt);
+	reply_json(req, 200, txt, strlen(txt));
 	free(txt);
 }
 
 static void
-h_info(struct evhttp_request *req, const char *client)
+h_info(struct evhttp_request *req, const char *client, const struct route_match *m)
 {
 	cJSON *o = cJSON_CreateObject(), *eps;
-	size_t i;
+	const struct route *rt;
+	size_t i, n;
 
 	(void)client;
+	(void)m;
 	if (o == NULL)
 		goto fail;
 	cJSON_AddStringToObject(o, "name", "cliproxyd");
@@ -141,11 +96,12 @@ h_info(struct evhttp_request *req, const char *client)
 	cJSON_AddStringToObject(o, "message", "CLI Proxy API server");
 	if ((eps = cJSON_AddArrayToObject(o, "endpoints")) == NULL)
 		goto fail;
-	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+	rt = route_table(&n);
+	for (i = 0; i < n; i++) {
 		char line[128];
 
-		snprintf(line, sizeof(line), "%s %s",
-		    routes[i].method == EVHTTP_REQ_GET ? "GET" : "POST", routes[i].path);
+		snprintf(line, sizeof(line), "%s %s", rt[i].method == RM_GET ? "GET" : "POST",
+		    rt[i].pattern);
 		cJSON_AddItemToArray(eps, cJSON_CreateString(line));
 	}
 	send_cjson(req, o);
@@ -156,75 +112,184 @@ fail:
 }
 
 static void
-h_healthz(struct evhttp_request *req, const char *client)
+h_healthz(struct evhttp_request *req, const char *client, const struct route_match *m)
 {
 	(void)client;
-	send_json(req, 200, "OK", "{\"status\":\"ok\"}");
+	(void)m;
+	reply_json(req, 200, "{\"status\":\"ok\"}", 15);
 }
 
-/* OpenAI list shape, merged from every configured provider. */
-static void
-h_models(struct evhttp_request *req, const char *client)
+/* The OpenAI list shape (also what a codec without models_body gets). */
+static cJSON *
+models_openai(const struct snapshot *s, const char *const *names, size_t n)
 {
-	struct snapshot *s = snapshot_current();
 	cJSON *o = cJSON_CreateObject(), *data;
 	size_t i;
 
-	(void)client;
 	if (o == NULL || cJSON_AddStringToObject(o, "object", "list") == NULL ||
 	    (data = cJSON_AddArrayToObject(o, "data")) == NULL)
 		goto fail;
-	for (i = 0; i < s->n_models; i++) {
-		const struct route_model *m = &s->models[i];
+	for (i = 0; i < n; i++) {
+		const struct route_model *rm = snapshot_route(s, names[i]);
 		cJSON *it = cJSON_CreateObject();
 
 		if (it == NULL)
 			goto fail;
 		cJSON_AddItemToArray(data, it);
-		if (cJSON_AddStringToObject(it, "id", m->alias) == NULL ||
+		if (cJSON_AddStringToObject(it, "id", names[i]) == NULL ||
 		    cJSON_AddStringToObject(it, "object", "model") == NULL ||
 		    cJSON_AddNumberToObject(it, "created", (double)s->loaded_at) == NULL ||
-		    cJSON_AddStringToObject(it, "owned_by",
-		    m->n > 0 ? m->t[0].prov->name : "cliproxy") == NULL)
+		    cJSON_AddStringToObject(it, "owned_by", rm == NULL || rm->n == 0 ?
+		    "cliproxy" : rm->t[0].prov->ops->family != CAT_NONE ?
+		    catalogue_owner(rm->t[0].prov->ops->family) : rm->t[0].prov->name) == NULL)
 			goto fail;
 	}
-	send_cjson(req, o);
-	return;
+	return o;
 fail:
-	send_cjson(req, NULL);
 	cJSON_Delete(o);
+	return NULL;
+}
+
+/* DESIGN 6: /v1/models answers in the Claude shape for Claude clients
+ * (an anthropic-version header or a claude-cli User-Agent). */
+static bool
+claude_client(struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const char *ua = evhttp_find_header(h, "User-Agent");
+
+	return evhttp_find_header(h, "anthropic-version") != NULL ||
+	    (ua != NULL && strncmp(ua, "claude-cli", 10) == 0);
+}
+
+/* GET /v1/models, /v1beta/models, /v1beta/models/{model}: what the
+ * configured credentials can serve, in the client's format. */
+static void
+h_models(struct evhttp_request *req, const char *client, const struct route_match *m)
+{
+	const struct snapshot *s = snapshot_current();
+	const struct codec *c = codec_for(m->r->fmt);
+	const char **names = NULL;
+	const char *one[1];
+	size_t n = 0;
+	struct buf b;
+
+	(void)client;
+	buf_init(&b, PXD_MODELS_BODY_MAX);
+	if (m->r->id == RT_MODELS && claude_client(req))
+		c = &codec_claude;
+	if (m->r->id == RT_GEMINI_MODEL) {
+		if (snapshot_route(s, m->model) == NULL) {
+			char msg[ROUTE_MODEL_MAX + 48];
+
+			snprintf(msg, sizeof(msg), "models/%s is not found", m->model);
+			reply_error(req, c, 404, msg, NULL, "model_not_found");
+			goto out;
+		}
+		one[0] = m->model;
+	} else if (snapshot_model_names(s, &names, &n) != CP_OK) {
+		reply_error(req, c, 500, "out of memory", "server_error", NULL);
+		goto out;
+	}
+	/* OpenAI clients get the list written here: its owned_by names the
+	 * serving provider, which a codec's models_body (names only) cannot
+	 * know. Claude and Gemini clients get their codec's shape. */
+	if (c->models_body != NULL && c->id != FMT_OPENAI_CHAT) {
+		if (c->models_body(&b, m->r->id == RT_GEMINI_MODEL ? one : names,
+		    m->r->id == RT_GEMINI_MODEL ? 1 : n, m->r->id == RT_GEMINI_MODEL) != CP_OK) {
+			reply_error(req, c, 500, "out of memory", "server_error", NULL);
+			goto out;
+		}
+		reply_json(req, 200, b.p != NULL ? b.p : "{}", b.p != NULL ? b.len : 2);
+		goto out;
+	}
+	if (m->r->fmt == FMT_GEMINI) {
+		reply_error(req, c, 501, "the Gemini model list is not available yet",
+		    "server_error", "not_implemented");
+		goto out;
+	}
+	send_cjson(req, models_openai(s, names, n));
+out:
+	free(names);
+	buf_release(&b);
+}
+
+/* Gemini's ?alt=sse (else its JSON-array stream). */
+static bool
+query_alt_sse(struct evhttp_request *req)
+{
+	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	struct evkeyvalq qs;
+	const char *v;
+	bool sse = false;
+
+	if (q == NULL)
+		return false;
+	TAILQ_INIT(&qs);
+	if (evhttp_parse_query_str(q, &qs) == 0 && (v = evhttp_find_header(&qs, "alt")) != NULL)
+		sse = strcmp(v, "sse") == 0;
+	evhttp_clear_headers(&qs);
+	return sse;
+}
+
+static void
+h_relay(struct evhttp_request *req, const char *client, const struct route_match *m)
+{
+	const struct codec *fmt = codec_for(m->r->fmt);
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	struct relay_call call;
+	const char *body;
+
+	if (len > (size_t)snapshot_current()->cfg->request_body_max) {
+		reply_error(req, fmt, 413, "request body too large", "invalid_request_error",
+		    "request_too_large");
+		return;
+	}
+	body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
+	if (body == NULL) {
+		reply_error(req, fmt, 500, "out of memory", "server_error", NULL);
+		return;
+	}
+	memset(&call, 0, sizeof(call));
+	call.fmt = fmt;
+	call.op = m->r->op == UPOP_COUNT ? UPOP_COUNT : UPOP_GENERATE;
+	if (m->model[0] != '\0') {
+		call.path_model = m->model;
+		call.path_stream = m->r->op == UPOP_STREAM;
+		call.gemini_sse = call.path_stream && query_alt_sse(req);
+	}
+	call.body = body;
+	call.len = len;
+	call.client_addr = client;
+	relay_start(req, &call);
 }
 
 /* ------------------------------------------------------------ dispatch */
 
-static const struct route *
-route_of(const char *path, enum evhttp_cmd_type method, bool *path_known)
+static enum route_method
+route_method_of(enum evhttp_cmd_type method)
 {
-	size_t i;
-
-	*path_known = false;
-	if (path == NULL || path[0] == '\0')
-		path = "/";
-	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (strcmp(routes[i].path, path) != 0)
-			continue;
-		*path_known = true;
-		if (routes[i].method == method ||
-		    (method == EVHTTP_REQ_HEAD && routes[i].method == EVHTTP_REQ_GET))
-			return &routes[i];
-	}
-	return NULL;
+	if (method == EVHTTP_REQ_POST)
+		return RM_POST;
+	if (method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD)
+		return RM_GET;
+	return (enum route_method)0;
 }
 
 /* What the connection gate needs of the route table (gate_route_fn). */
 static void
 gate_route_of(const char *path, enum evhttp_cmd_type method, struct gate_route *out)
 {
-	const struct route *r = route_of(path, method, &out->path_known);
+	struct route_match m;
+	int rc;
 
-	out->known = r != NULL;
-	out->auth = r != NULL && r->auth;
-	out->body = r != NULL && r->body;
+	rc = route_match(route_method_of(method), path == NULL || path[0] == '\0' ? "/" : path,
+	    &m);
+	out->path_known = rc != CP_ENOTFOUND;
+	out->known = rc == CP_OK;
+	out->auth = rc == CP_OK && m.r->auth;
+	out->body = rc == CP_OK && m.r->relayed;
 }
 
 /* The answers the gate hands to dispatch (GATE_HEADER). */
@@ -241,18 +306,14 @@ static const struct {
 	{ 503, "too many connections", "server_error", "too_many_connections" },
 };
 
-/* Answer the gate's verdict v; false when v is not one of ours (the
- * client sent the header: answered 400). */
+/* Answer the gate's verdict v (in the error shape of the path's format,
+ * whatever the method); a value not of ours (the client sent the
+ * header) is answered 400. */
 static void
-gate_answer(struct evhttp_request *req, const char *path, const char *v)
+gate_answer(struct evhttp_request *req, const struct route_match *m, const char *v)
 {
-	const struct route *r = NULL;
-	size_t i, k;
+	size_t i;
 
-	/* The error shape of the path's format, whatever the method. */
-	for (k = 0; k < sizeof(routes) / sizeof(routes[0]) && r == NULL; k++)
-		if (path != NULL && strcmp(routes[k].path, path) == 0)
-			r = &routes[k];
 	for (i = 0; i < sizeof(gate_answers) / sizeof(gate_answers[0]); i++)
 		if (strlen(v) == 3 && gate_answers[i].status == (v[0] - '0') * 100 +
 		    (v[1] - '0') * 10 + (v[2] - '0'))
@@ -261,8 +322,10 @@ gate_answer(struct evhttp_request *req, const char *path, const char *v)
 		i = 0;
 	if (gate_answers[i].status == 503)
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-	server_send_error(req, r != NULL ? r->fmt : NULL, gate_answers[i].status,
-	    gate_answers[i].message, gate_answers[i].type, gate_answers[i].code);
+	if (gate_answers[i].status == 401)
+		status_ctr.unauthorized++;
+	reply_error(req, codec_for(m->fmt), gate_answers[i].status, gate_answers[i].message,
+	    gate_answers[i].type, gate_answers[i].code);
 }
 
 static void
@@ -274,71 +337,51 @@ dispatch(struct evhttp_request *req, void *arg)
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	const char *gate = evhttp_find_header(ih, GATE_HEADER);
 	struct snapshot *s = snapshot_current();
-	const struct route *r;
-	bool path_known = false;
+	struct route_match m;
 	char client[64], peer[64];
+	int rc;
 
 	(void)arg;
 	status_ctr.requests++;
 	status_touch(false);
 	if (path == NULL || path[0] == '\0')
 		path = "/";
+	rc = route_match(route_method_of(method), path, &m);
 	if (gate != NULL) {
-		gate_answer(req, path, gate);
+		gate_answer(req, &m, gate);
 		return;
 	}
-	r = route_of(path, method, &path_known);
-	if (r == NULL) {
-		if (path_known) {
-			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-			    strcmp(path, "/") == 0 || strcmp(path, "/healthz") == 0 ||
-			    strcmp(path, "/v1/models") == 0 ? "GET, HEAD" : "POST");
-			server_send_error(req, NULL, 405, "method not allowed",
-			    "invalid_request_error", "method_not_allowed");
-		} else {
-			server_send_error(req, NULL, 404, "not found", "invalid_request_error",
-			    "not_found");
-		}
+	if (rc == CP_EPERM) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", m.allow);
+		reply_error(req, codec_for(m.fmt), 405, "method not allowed",
+		    "invalid_request_error", "method_not_allowed");
+		return;
+	}
+	if (rc != CP_OK) {
+		reply_error(req, codec_for(m.fmt), 404, "not found", "invalid_request_error",
+		    "not_found");
 		return;
 	}
 	if (srv_stopping) {
-		server_send_error(req, r->fmt, 503, "server is shutting down", "server_error",
-		    NULL);
+		reply_error(req, codec_for(m.fmt), 503, "server is shutting down",
+		    "server_error", NULL);
 		return;
 	}
 	/* The gate checked the key before the body was read; this check on
 	 * evhttp's own parse of the same head is the one that counts. */
 	gate_peer(evhttp_request_get_connection(req), peer, sizeof(peer));
 	ca_client_address(ih, peer, s->cfg, client, sizeof(client));
-	if (r->auth && !ca_authorized(ih, uri != NULL ? evhttp_uri_get_query(uri) : NULL,
+	if (client[0] == '\0')
+		snprintf(client, sizeof(client), "unknown");
+	if (m.r->auth && !ca_authorized(ih, uri != NULL ? evhttp_uri_get_query(uri) : NULL,
 	    s->cfg, client)) {
-		log_info("rejected client '%s' on '%s': invalid api key",
-		    client[0] != '\0' ? client : "unknown", path);
-		server_send_error(req, r->fmt, 401, "Invalid API key", "invalid_request_error",
-		    "invalid_api_key");
+		log_info("rejected client '%s' on '%s': invalid api key", client, path);
+		status_ctr.unauthorized++;
+		reply_error(req, codec_for(m.fmt), 401, "Invalid API key",
+		    "invalid_request_error", "invalid_api_key");
 		return;
 	}
-	if (r->fn != NULL) {
-		r->fn(req, client);
-		return;
-	}
-	{
-		struct evbuffer *in = evhttp_request_get_input_buffer(req);
-		size_t len = evbuffer_get_length(in);
-		const char *body;
-
-		if (len > (size_t)s->cfg->request_body_max) {
-			server_send_error(req, r->fmt, 413, "request body too large",
-			    "invalid_request_error", "request_too_large");
-			return;
-		}
-		body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
-		if (body == NULL) {
-			server_send_error(req, r->fmt, 500, "out of memory", "server_error", NULL);
-			return;
-		}
-		relay_start(req, r->fmt, body, len, client[0] != '\0' ? client : "unknown");
-	}
+	handlers[m.r->id](req, client, &m);
 }
 
 /* --------------------------------------------------------- listening */
@@ -461,6 +504,7 @@ server_start(struct event_base *base, const struct server_opts *o)
 	int rc;
 
 	srv_base = base;
+	relay_init(base, server_exchange_done);
 	if ((srv_http = evhttp_new(base)) == NULL)
 		return CP_ENOMEM;
 	evhttp_set_max_headers_size(srv_http, PXD_HEADERS_MAX);
@@ -507,6 +551,7 @@ server_stop_accepting(void)
 	if (srv_stopping)
 		return;
 	srv_stopping = true;
+	reply_set_closing(true);
 	if (srv_bound != NULL)
 		evhttp_del_accept_socket(srv_http, srv_bound);
 	srv_bound = NULL;
@@ -519,7 +564,8 @@ server_stop_accepting(void)
 		evtimer_add(srv_grace, &tv);
 }
 
-void
+/* relay_init's idle callback: an exchange ended. */
+static void
 server_exchange_done(void)
 {
 	if (srv_stopping && relay_n_active() == 0)

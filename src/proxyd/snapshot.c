@@ -206,35 +206,50 @@ out:
 /* ------------------------------------------------------------ building */
 
 static void
+prov_free(struct prov *p)
+{
+	size_t j;
+
+	for (j = 0; j < p->n_creds; j++) {
+		prov_headers_free(p->creds[j].hdrs[0]);
+		prov_headers_free(p->creds[j].hdrs[1]);
+		if (p->creds[j].secret != NULL) {
+			cp_wipe(p->creds[j].secret, strlen(p->creds[j].secret));
+			free(p->creds[j].secret);
+		}
+	}
+	free(p->creds);
+	free(p->name);
+	free(p->base_url);
+	free(p);
+}
+
+static void
+rmodel_release(struct route_model *m)
+{
+	size_t j;
+
+	for (j = 0; j < m->n; j++)
+		free(m->t[j].upstream);
+	free(m->t);
+	free(m->alias);
+}
+
+static void
 snap_free(struct snapshot *s)
 {
-	size_t i, j;
+	size_t i;
 
 	if (s == NULL)
 		return;
-	for (i = 0; i < s->n_provs; i++) {
-		struct prov *p = &s->provs[i];
-
-		for (j = 0; j < p->n_creds; j++) {
-			relay_headers_free(p->creds[j].hdrs[0]);
-			relay_headers_free(p->creds[j].hdrs[1]);
-			if (p->creds[j].secret != NULL) {
-				cp_wipe(p->creds[j].secret, strlen(p->creds[j].secret));
-				free(p->creds[j].secret);
-			}
-		}
-		free(p->creds);
-		free(p->name);
-		free(p->base_url);
-	}
+	for (i = 0; i < s->n_provs; i++)
+		prov_free(s->provs[i]);
 	free(s->provs);
-	for (i = 0; i < s->n_models; i++) {
-		for (j = 0; j < s->models[i].n; j++)
-			free(s->models[i].t[j].upstream);
-		free(s->models[i].t);
-		free(s->models[i].alias);
-	}
+	for (i = 0; i < s->n_models; i++)
+		rmodel_release(&s->models[i]);
 	free(s->models);
+	for (i = 0; i < CAT__COUNT; i++)
+		rmodel_release(&s->families[i]);
 	snapshot_auth_free(s->auth, s->n_auth);
 	free(s->auth_dir);
 	if (s->cfg != NULL)
@@ -264,6 +279,73 @@ cred_id(const char *kind, const char *name, const char *secret, char out[65])
 	cp_wipe(&c, sizeof(c));
 }
 
+/* ------------------------------------------------ building (callbacks) */
+
+struct build_ctx {
+	struct snapshot *s;      /* being built */
+	size_t cap_provs;        /* allocated provs */
+	size_t cap_models;       /* allocated models */
+};
+
+static struct prov *
+b_add_prov(struct prov_builder *b, const struct provider_ops *ops, const char *name,
+    const char *base_url)
+{
+	struct build_ctx *bc = b->ctx;
+	struct snapshot *s = bc->s;
+	struct prov *p;
+	size_t bl;
+
+	if (s->n_provs == bc->cap_provs) {
+		size_t ncap = bc->cap_provs ? bc->cap_provs * 2 : 8;
+		struct prov **t = realloc(s->provs, ncap * sizeof(*t));
+
+		if (t == NULL)
+			return NULL;
+		s->provs = t;
+		bc->cap_provs = ncap;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	s->provs[s->n_provs++] = p;
+	p->ops = ops;
+	p->name = cp_strdup(name);
+	p->base_url = cp_strdup(base_url);
+	if (p->name == NULL || p->base_url == NULL)
+		return NULL;
+	/* "https://x/v1/" + "/chat/completions" would double the slash. */
+	bl = strlen(p->base_url);
+	while (bl > 0 && p->base_url[bl - 1] == '/')
+		p->base_url[--bl] = '\0';
+	return p;
+}
+
+static struct cred *
+b_add_cred(struct prov_builder *b, struct prov *p, const char *secret, const char *label)
+{
+	struct cred *cr;
+
+	(void)b;
+	if (p->n_creds == p->cap_creds) {
+		size_t ncap = p->cap_creds ? p->cap_creds * 2 : 4;
+		struct cred *t = realloc(p->creds, ncap * sizeof(*t));
+
+		if (t == NULL)
+			return NULL;
+		p->creds = t;
+		p->cap_creds = ncap;
+	}
+	cr = &p->creds[p->n_creds];
+	memset(cr, 0, sizeof(*cr));
+	cr->prov = p;
+	if ((cr->secret = cp_strdup(secret)) == NULL)
+		return NULL;
+	p->n_creds++;
+	cred_id(p->ops->kind, p->name, secret, cr->id);
+	snprintf(cr->label, sizeof(cr->label), "%s", label);
+	return cr;
+}
+
 static struct route_model *
 model_find_mut(struct snapshot *s, const char *alias)
 {
@@ -276,22 +358,45 @@ model_find_mut(struct snapshot *s, const char *alias)
 	return NULL;
 }
 
+/* Add target (p, upstream) to m; upstream NULL: the client's name. */
 static int
-model_add(struct snapshot *s, size_t *cap, const char *alias, struct prov *p,
-    const char *upstream)
+target_add(struct route_model *m, struct prov *p, const char *upstream)
 {
-	struct route_model *m;
 	struct model_target *t;
+	size_t i;
+
+	/* The same provider listed twice for one alias adds nothing. */
+	for (i = 0; i < m->n; i++)
+		if (m->t[i].prov == p && (m->t[i].upstream == NULL ? upstream == NULL :
+		    upstream != NULL && strcmp(m->t[i].upstream, upstream) == 0))
+			return CP_OK;
+	if ((t = realloc(m->t, (m->n + 1) * sizeof(*t))) == NULL)
+		return CP_ENOMEM;
+	m->t = t;
+	t[m->n].prov = p;
+	t[m->n].upstream = NULL;
+	if (upstream != NULL && (t[m->n].upstream = cp_strdup(upstream)) == NULL)
+		return CP_ENOMEM;
+	m->n++;
+	return CP_OK;
+}
+
+static int
+b_add_model(struct prov_builder *b, struct prov *p, const char *alias, const char *upstream)
+{
+	struct build_ctx *bc = b->ctx;
+	struct snapshot *s = bc->s;
+	struct route_model *m;
 
 	if ((m = model_find_mut(s, alias)) == NULL) {
-		if (s->n_models == *cap) {
-			size_t ncap = *cap ? *cap * 2 : 8;
+		if (s->n_models == bc->cap_models) {
+			size_t ncap = bc->cap_models ? bc->cap_models * 2 : 8;
 			struct route_model *nm = realloc(s->models, ncap * sizeof(*nm));
 
 			if (nm == NULL)
 				return CP_ENOMEM;
 			s->models = nm;
-			*cap = ncap;
+			bc->cap_models = ncap;
 		}
 		m = &s->models[s->n_models];
 		memset(m, 0, sizeof(*m));
@@ -299,18 +404,7 @@ model_add(struct snapshot *s, size_t *cap, const char *alias, struct prov *p,
 			return CP_ENOMEM;
 		s->n_models++;
 	}
-	/* The same provider listed twice for one alias adds nothing. */
-	for (size_t i = 0; i < m->n; i++)
-		if (m->t[i].prov == p && strcmp(m->t[i].upstream, upstream) == 0)
-			return CP_OK;
-	if ((t = realloc(m->t, (m->n + 1) * sizeof(*t))) == NULL)
-		return CP_ENOMEM;
-	m->t = t;
-	t[m->n].prov = p;
-	if ((t[m->n].upstream = cp_strdup(upstream)) == NULL)
-		return CP_ENOMEM;
-	m->n++;
-	return CP_OK;
+	return target_add(m, p, upstream);
 }
 
 static int
@@ -321,61 +415,61 @@ model_cmp(const void *a, const void *b)
 	return strcmp(x->alias, y->alias);
 }
 
+/* Every upstream kind the daemon knows (DESIGN 6 providers/). */
+static const struct provider_ops *const prov_kinds[] = {
+	&prov_gemini_key,
+	&prov_claude_key,
+	&prov_codex_key,
+	&prov_openai_compat,
+};
+
+/* Headers that never change for a credential, built once here and not
+ * per request (bench figure 5). */
 static int
-build_compat(struct snapshot *s)
+cred_static_headers(struct cred *cr)
 {
-	const struct cfg *c = s->cfg;
-	size_t i, j, mcap = 0;
+	const struct provider_ops *ops = cr->prov->ops;
+	struct up_target t = { ops->format, UPOP_GENERATE, true, "" };
 	int rc;
 
-	if (c->n_compat == 0)
+	if (!ops->static_headers)
 		return CP_OK;
-	if ((s->provs = calloc(c->n_compat, sizeof(*s->provs))) == NULL)
-		return CP_ENOMEM;
-	for (i = 0; i < c->n_compat; i++) {
-		const struct cfg_compat *cc = &c->compat[i];
-		struct prov *p = &s->provs[s->n_provs++];
-		size_t bl;
+	if ((rc = ops->headers(cr, NULL, &t, &cr->hdrs[0])) != CP_OK)
+		return rc;
+	t.op = UPOP_STREAM;
+	return ops->headers(cr, NULL, &t, &cr->hdrs[1]);
+}
 
-		p->ops = &prov_openai_compat;
-		p->name = cp_strdup(cc->name);
-		p->base_url = cp_strdup(cc->base_url);
-		if (p->name == NULL || p->base_url == NULL)
-			return CP_ENOMEM;
-		/* "https://x/v1/" + "/chat/completions" would double the slash. */
-		bl = strlen(p->base_url);
-		while (bl > 0 && p->base_url[bl - 1] == '/')
-			p->base_url[--bl] = '\0';
-		if (cc->api_keys.n > 0 &&
-		    (p->creds = calloc(cc->api_keys.n, sizeof(*p->creds))) == NULL)
-			return CP_ENOMEM;
-		for (j = 0; j < cc->api_keys.n; j++) {
-			const char *k = cc->api_keys.v[j];
-			struct cred *cr;
+static int
+build_provs(struct snapshot *s)
+{
+	struct build_ctx bc = { s, 0, 0 };
+	struct prov_builder b = {
+		.cfg = s->cfg, .auth = s->auth, .n_auth = s->n_auth, .ctx = &bc,
+		.add_prov = b_add_prov, .add_cred = b_add_cred, .add_model = b_add_model,
+	};
+	size_t i, j;
+	int rc;
 
-			if (k == NULL || k[0] == '\0' || strlen(k) > PXD_KEY_MAX)
-				continue;
-			cr = &p->creds[p->n_creds];
-			cr->prov = p;
-			if ((cr->secret = cp_strdup(k)) == NULL)
-				return CP_ENOMEM;
-			cred_id(p->ops->kind, p->name, k, cr->id);
-			snprintf(cr->label, sizeof(cr->label), "%.60s#%zu", p->name, j);
-			p->n_creds++;
-			/* Built once here, not per request (bench figure 5). */
-			if ((rc = relay_cred_headers(cr, false, &cr->hdrs[0])) != CP_OK ||
-			    (rc = relay_cred_headers(cr, true, &cr->hdrs[1])) != CP_OK)
+	for (i = 0; i < sizeof(prov_kinds) / sizeof(prov_kinds[0]); i++)
+		if ((rc = prov_kinds[i]->build(&b)) != CP_OK)
+			return rc;
+	for (i = 0; i < s->n_provs; i++) {
+		struct prov *p = s->provs[i];
+		enum cat_family f = p->ops->family;
+
+		for (j = 0; j < p->n_creds; j++)
+			if ((rc = cred_static_headers(&p->creds[j])) != CP_OK)
 				return rc;
-		}
-		for (j = 0; j < cc->n_models; j++) {
-			const struct cfg_model_alias *ma = &cc->models[j];
-			const char *alias = ma->alias[0] != '\0' ? ma->alias : ma->name;
-
-			if (ma->name[0] == '\0')
-				continue;
-			if ((rc = model_add(s, &mcap, alias, p, ma->name)) != CP_OK)
-				return rc;
-		}
+		/* PROVIDERS 1: names of a family's prefix go to every
+		 * instance of that family. */
+		if (f == CAT_NONE || p->n_creds == 0)
+			continue;
+		if (s->families[f].alias == NULL &&
+		    (s->families[f].alias = cp_strdup(catalogue_owner(f))) == NULL)
+			return CP_ENOMEM;
+		if ((rc = target_add(&s->families[f], p, NULL)) != CP_OK)
+			return rc;
 	}
 	if (s->n_models > 1)
 		qsort(s->models, s->n_models, sizeof(*s->models), model_cmp);
@@ -412,7 +506,7 @@ snapshot_build(char **text, size_t len, struct authfile **auth, size_t n_auth,
 		rc = CP_ENOMEM;
 		goto out;
 	}
-	if ((rc = build_compat(s)) != CP_OK) {
+	if ((rc = build_provs(s)) != CP_OK) {
 		if (err != NULL && errlen > 0)
 			snprintf(err, errlen, "cannot build providers: %s", cp_strerror(rc));
 		goto out;
@@ -441,8 +535,8 @@ snapshot_unref(struct snapshot *s)
 		snap_free(s);
 }
 
-const struct route_model *
-snapshot_model(const struct snapshot *s, const char *alias)
+static const struct route_model *
+alias_find(const struct snapshot *s, const char *alias)
 {
 	size_t lo = 0, hi = s->n_models;
 
@@ -460,13 +554,72 @@ snapshot_model(const struct snapshot *s, const char *alias)
 	return NULL;
 }
 
+const struct route_model *
+snapshot_route(const struct snapshot *s, const char *model)
+{
+	const struct route_model *m = alias_find(s, model);
+	enum cat_family f;
+
+	if (m != NULL)
+		return m;
+	f = catalogue_family(model);
+	if (f != CAT_NONE && s->families[f].n > 0)
+		return &s->families[f];
+	return NULL;
+}
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int
+snapshot_model_names(const struct snapshot *s, const char ***out, size_t *n)
+{
+	const char **v;
+	size_t total = s->n_models, i, j, k = 0;
+
+	*out = NULL;
+	*n = 0;
+	for (i = 0; i < CAT__COUNT; i++) {
+		if (s->families[i].n > 0) {
+			catalogue_names((enum cat_family)i, &j);
+			total += j;
+		}
+	}
+	if (total == 0)
+		return CP_OK;
+	if ((v = malloc(total * sizeof(*v))) == NULL)
+		return CP_ENOMEM;
+	for (i = 0; i < s->n_models; i++)
+		v[k++] = s->models[i].alias;
+	for (i = 0; i < CAT__COUNT; i++) {
+		const char *const *names;
+		size_t nn;
+
+		if (s->families[i].n == 0)
+			continue;
+		names = catalogue_names((enum cat_family)i, &nn);
+		for (j = 0; j < nn; j++)
+			v[k++] = names[j];
+	}
+	qsort(v, k, sizeof(*v), str_cmp);
+	for (i = j = 0; i < k; i++)
+		if (j == 0 || strcmp(v[j - 1], v[i]) != 0)
+			v[j++] = v[i];
+	*out = v;
+	*n = j;
+	return CP_OK;
+}
+
 size_t
 snapshot_n_creds(const struct snapshot *s)
 {
 	size_t i, n = 0;
 
 	for (i = 0; i < s->n_provs; i++)
-		n += s->provs[i].n_creds;
+		n += s->provs[i]->n_creds;
 	return n;
 }
 

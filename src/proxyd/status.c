@@ -29,6 +29,7 @@ static char *st_tmp;                /* its temp for non-durable writes */
 static char *st_last_error;         /* last reload error, NULL when fine */
 static time_t st_last_error_at;     /* when it happened */
 static time_t st_started;           /* daemon start */
+static char st_listen[300];         /* what the server listens on */
 static struct timespec st_last_write; /* monotonic time of the last write */
 static bool st_dirty;               /* something changed since */
 
@@ -36,6 +37,12 @@ time_t
 status_started(void)
 {
 	return st_started;
+}
+
+void
+status_set_listen(const char *desc)
+{
+	snprintf(st_listen, sizeof(st_listen), "%s", desc != NULL ? desc : "");
 }
 
 const char *
@@ -116,6 +123,50 @@ out:
 	return rc;
 }
 
+/* DESIGN 6 status: each credential's kind, id, label and state (ok, or
+ * cooling down for which models until when) - never a secret. The id is
+ * the first 16 hex digits of the pool key (enough to tell them apart). */
+static void
+add_cred_list(cJSON *cr, const struct snapshot *s, time_t now)
+{
+	cJSON *list = cJSON_AddArrayToObject(cr, "list");
+	size_t i, j, k;
+
+	for (i = 0; list != NULL && i < s->n_provs; i++) {
+		const struct prov *p = s->provs[i];
+
+		for (j = 0; j < p->n_creds; j++) {
+			const struct cred_state *st = pool_state(p->creds[j].id, false);
+			cJSON *o = cJSON_CreateObject(), *cool = NULL;
+			char id[17];
+
+			if (o == NULL)
+				return;
+			cJSON_AddItemToArray(list, o);
+			memcpy(id, p->creds[j].id, 16);
+			id[16] = '\0';
+			cJSON_AddStringToObject(o, "kind", p->ops->kind);
+			cJSON_AddStringToObject(o, "id", id);
+			cJSON_AddStringToObject(o, "label", p->creds[j].label);
+			for (k = 0; st != NULL && k < st->n_cools; k++) {
+				cJSON *c;
+
+				if (st->cools[k].until <= now)
+					continue;
+				if (cool == NULL && (cool = cJSON_AddArrayToObject(o, "cooling")) == NULL)
+					break;
+				if ((c = cJSON_CreateObject()) == NULL)
+					break;
+				cJSON_AddItemToArray(cool, c);
+				cJSON_AddStringToObject(c, "model", st->cools[k].model);
+				add_time(c, "until", st->cools[k].until);
+			}
+			cJSON_AddStringToObject(o, "state", cool != NULL ? "cooling" : "ok");
+			cJSON_AddNumberToObject(o, "failures", st != NULL ? (double)st->failures : 0);
+		}
+	}
+}
+
 static void
 status_write(bool durable)
 {
@@ -132,7 +183,7 @@ status_write(bool durable)
 		goto out;
 	cJSON_AddNumberToObject(o, "pid", (double)getpid());
 	add_time(o, "started", st_started);
-	cJSON_AddStringToObject(o, "listen", server_listen_desc());
+	cJSON_AddStringToObject(o, "listen", st_listen);
 	if (s != NULL) {
 		cJSON_AddStringToObject(o, "config-sha256", s->cfg_sha);
 		add_time(o, "loaded-at", s->loaded_at);
@@ -161,6 +212,7 @@ status_write(bool durable)
 		}
 		cJSON_AddNumberToObject(cr, "cooling-down", (double)pool_n_cooling(s, now));
 		cJSON_AddNumberToObject(cr, "models", (double)s->n_models);
+		add_cred_list(cr, s, now);
 	}
 	if ((rq = cJSON_AddObjectToObject(o, "requests")) != NULL) {
 		cJSON_AddNumberToObject(rq, "total", (double)status_ctr.requests);
@@ -171,7 +223,8 @@ status_write(bool durable)
 		    (double)status_ctr.refused_connections);
 		cJSON_AddNumberToObject(rq, "retries", (double)status_ctr.retries);
 		cJSON_AddNumberToObject(rq, "cooldowns", (double)status_ctr.cooldowns);
-		cJSON_AddNumberToObject(rq, "in-flight", (double)relay_n_active());
+		cJSON_AddNumberToObject(rq, "in-flight", (double)status_ctr.in_flight);
+		cJSON_AddNumberToObject(rq, "translated", (double)status_ctr.translated);
 	}
 	cJSON_AddNumberToObject(o, "reloads", (double)status_ctr.reloads);
 	cJSON_AddNumberToObject(o, "reload-errors", (double)status_ctr.reload_errors);

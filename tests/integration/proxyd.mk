@@ -6,6 +6,7 @@ PROXYD_PY_TESTS = \
 	tests/integration/proxyd_stream.py \
 	tests/integration/proxyd_reload.py \
 	tests/integration/proxyd_upconn.py \
+	tests/integration/proxyd_providers.py \
 	tests/integration/proxyd_hostile.py
 TESTS += $(PROXYD_PY_TESTS)
 EXTRA_DIST += $(PROXYD_PY_TESTS) \

@@ -247,10 +247,12 @@ class DaemonPerClass:
         raise NotImplementedError
 
     ENV = None  # extra environment of the daemon
+    MOCK = None  # the mock's class (default openai_mock.MockUpstream)
+    SECRETS = ()  # strings the daemon's log must never hold
 
     @classmethod
     def setUpClass(cls):
-        cls.m = openai_mock.MockUpstream().start()
+        cls.m = (cls.MOCK or openai_mock.MockUpstream)().start()
         cls.d = Daemon(cls.cfg(cls.m), env=cls.ENV)
         cls.d.start()
 
@@ -258,10 +260,14 @@ class DaemonPerClass:
     def tearDownClass(cls):
         rc = cls.d.stop()
         errs = cls.d.sanitizer_errors()
+        log = cls.d.log_text()
         cls.d.cleanup()
         cls.m.stop()
         if rc != 0 or errs:
             raise AssertionError("daemon exit %r, sanitizer: %r" % (rc, errs))
+        for secret in cls.SECRETS:
+            if secret in log:
+                raise AssertionError("secret %r in the daemon's log" % secret)
 
     def setUp(self):
         self.m.reset()

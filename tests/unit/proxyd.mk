@@ -1,6 +1,9 @@
-# Unit tests of cliproxyd's pure modules: the SSE parser, the pool and the
-# format codecs.
+# Unit tests of cliproxyd's pure modules: the SSE parser, the pool, the
+# policy, the route table, model routing (catalogue + snapshot), the
+# translation seam (xlate.c) and the format codecs.
 PROXYD_UNIT_TESTS = tests/unit/test_proxyd_sse tests/unit/test_proxyd_pool \
+	tests/unit/test_proxyd_policy tests/unit/test_proxyd_route \
+	tests/unit/test_proxyd_catalogue tests/unit/test_proxyd_xlate \
 	tests/unit/test_codec_openai
 check_PROGRAMS += $(PROXYD_UNIT_TESTS)
 TESTS += $(PROXYD_UNIT_TESTS)
@@ -22,6 +25,28 @@ tests_unit_test_codec_openai_SOURCES = tests/unit/test_codec_openai.c $(PROXYD_C
 tests_unit_test_codec_openai_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_codec_openai_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
 tests_unit_test_codec_openai_LDADD = $(UNIT_LIBS)
+tests_unit_test_proxyd_policy_SOURCES = tests/unit/test_proxyd_policy.c src/proxyd/policy.c
+tests_unit_test_proxyd_policy_CFLAGS = $(PROXYD_UNIT_CFLAGS)
+tests_unit_test_proxyd_policy_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
+tests_unit_test_proxyd_policy_LDADD = $(UNIT_LIBS)
+tests_unit_test_proxyd_route_SOURCES = tests/unit/test_proxyd_route.c src/proxyd/route.c
+tests_unit_test_proxyd_route_CFLAGS = $(PROXYD_UNIT_CFLAGS)
+tests_unit_test_proxyd_route_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
+tests_unit_test_proxyd_route_LDADD = $(UNIT_LIBS)
+tests_unit_test_proxyd_xlate_SOURCES = tests/unit/test_proxyd_xlate.c src/proxyd/xlate.c
+tests_unit_test_proxyd_xlate_CFLAGS = $(PROXYD_UNIT_CFLAGS)
+tests_unit_test_proxyd_xlate_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
+tests_unit_test_proxyd_xlate_LDADD = $(UNIT_LIBS)
+# Model routing runs the real snapshot build: the providers and what they
+# stand on, no event loop.
+tests_unit_test_proxyd_catalogue_SOURCES = tests/unit/test_proxyd_catalogue.c \
+	src/proxyd/snapshot.c src/proxyd/policy.c src/proxyd/providers/common.c \
+	src/proxyd/providers/catalogue.c src/proxyd/providers/openai_compat.c \
+	src/proxyd/providers/gemini.c src/proxyd/providers/claude.c \
+	src/proxyd/providers/codex.c
+tests_unit_test_proxyd_catalogue_CFLAGS = $(PROXYD_UNIT_CFLAGS)
+tests_unit_test_proxyd_catalogue_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
+tests_unit_test_proxyd_catalogue_LDADD = $(UNIT_LIBS) $(CURL_LIBS)
 # The golden-file driver of the codecs (tests/data/formats/, DESIGN 6).
 check_PROGRAMS += tests/unit/test_formats
 TESTS += tests/unit/test_formats

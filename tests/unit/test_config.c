@@ -414,6 +414,42 @@ test_to_json(void **state)
 	cfg_free(c);
 }
 
+/* PROVIDERS.md 1: an item of claude-api-key / codex-api-key may carry
+ * models: [{name, alias}]; to-JSON shows it only when given (the
+ * management API's item shape stays {api-key, base-url}). */
+static void
+test_keyed_models(void **state)
+{
+	struct cfg *c;
+	cJSON *j, *x;
+
+	(void)state;
+	c = parse_ok("claude-api-key:\n  - api-key: k1\n    models:\n"
+	    "      - name: claude-opus-4-1-20250805\n        alias: opus\n      - name: plain\n"
+	    "  - api-key: k2\ncodex-api-key:\n  - api-key: k3\n    models: []\n");
+	assert_int_equal(c->n_claude, 2);
+	assert_int_equal(c->claude[0].n_models, 2);
+	assert_string_equal(c->claude[0].models[0].name, "claude-opus-4-1-20250805");
+	assert_string_equal(c->claude[0].models[0].alias, "opus");
+	assert_string_equal(c->claude[0].models[1].alias, "");
+	assert_int_equal(c->claude[1].n_models, 0);
+	assert_int_equal(c->codex[0].n_models, 0);
+	j = cfg_to_json(c, false);
+	x = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "claude-api-key"), 0);
+	x = cJSON_GetObjectItemCaseSensitive(x, "models");
+	assert_int_equal(cJSON_GetArraySize(x), 2);
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(x, 0),
+	    "alias")->valuestring, "opus");
+	x = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "claude-api-key"), 1);
+	assert_null(cJSON_GetObjectItemCaseSensitive(x, "models"));
+	cJSON_Delete(j);
+	cfg_free(c);
+	parse_fails("claude-api-key:\n  - api-key: k\n    models: x\n", CP_EINVAL,
+	    "line 3: claude-api-key[0]: models must be a list");
+	parse_fails("codex-api-key:\n  - api-key: k\n    models:\n      - alias: a\n", CP_EINVAL,
+	    "line 4: codex-api-key[0]: models name must be a non-empty string");
+}
+
 static void
 test_urls(void **state)
 {
@@ -518,6 +554,7 @@ main(void)
 		cmocka_unit_test(test_semantic_errors),
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_to_json),
+		cmocka_unit_test(test_keyed_models),
 		cmocka_unit_test(test_urls),
 		cmocka_unit_test(test_validate_item),
 		cmocka_unit_test(test_paths),

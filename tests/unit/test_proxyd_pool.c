@@ -67,7 +67,7 @@ test_rotation(void **state)
 		struct candidate *c = NULL;
 		size_t n = 0;
 
-		assert_int_equal(pool_candidates(&model, &c, &n), CP_OK);
+		assert_int_equal(pool_candidates(&model, "m", &c, &n), CP_OK);
 		assert_int_equal(n, 4);
 		/* Each request starts one further on, and still sees all. */
 		assert_string_equal(c[0].cred->id, want_first[k]);
@@ -88,11 +88,11 @@ test_rotation_survives_new_tables(void **state)
 
 	(void)state;
 	pool_free_all();
-	assert_int_equal(pool_candidates(&model, &c, &n), CP_OK);
+	assert_int_equal(pool_candidates(&model, "m", &c, &n), CP_OK);
 	assert_string_equal(c[0].cred->id, "a0");
 	free(c);
 	copy.alias = "m"; /* same alias, different memory */
-	assert_int_equal(pool_candidates(&copy, &c, &n), CP_OK);
+	assert_int_equal(pool_candidates(&copy, "m", &c, &n), CP_OK);
 	assert_string_equal(c[0].cred->id, "a1");
 	free(c);
 }
@@ -100,29 +100,72 @@ test_rotation_survives_new_tables(void **state)
 static void
 test_cooldown(void **state)
 {
-	time_t now = time(NULL);
+	time_t now = time(NULL), until = 0;
+	struct prov *pp = &pa;
 	struct snapshot s;
 
 	(void)state;
-	assert_false(pool_cooling("a1", now));
-	pool_cooldown("a1", now + 60);
-	pool_cooldown("b0", now + 1);
-	assert_true(pool_cooling("a1", now));
-	assert_true(pool_cooling("a1", now + 59));
-	assert_false(pool_cooling("a1", now + 60));
-	assert_false(pool_cooling("a0", now));
+	assert_false(pool_cooling("a1", "m1", now, NULL));
+	pool_cooldown("a1", "m1", now + 60);
+	pool_cooldown("b0", "m1", now + 1);
+	assert_true(pool_cooling("a1", "m1", now, &until));
+	assert_int_equal(until, now + 60);
+	assert_true(pool_cooling("a1", "m1", now + 59, NULL));
+	assert_false(pool_cooling("a1", "m1", now + 60, NULL));
+	assert_false(pool_cooling("a0", "m1", now, NULL));
+	/* PROVIDERS 5: a cooldown is for that model only. */
+	assert_false(pool_cooling("a1", "m2", now, NULL));
 	memset(&s, 0, sizeof(s));
-	s.provs = &pa;
+	s.provs = &pp;
 	s.n_provs = 1;
 	assert_int_equal(pool_n_cooling(&s, now), 1);
 	/* Extending one keeps one entry. */
-	pool_cooldown("a1", now + 120);
-	assert_true(pool_cooling("a1", now + 100));
+	pool_cooldown("a1", "m1", now + 120);
+	assert_int_equal(pool_state("a1", false)->n_cools, 1);
+	assert_true(pool_cooling("a1", "m1", now + 100, NULL));
+	pool_cooldown("a1", "m2", now + 10);
+	assert_int_equal(pool_state("a1", false)->n_cools, 2);
 	pool_gc(now + 30);
-	assert_false(pool_cooling("b0", now));
-	assert_true(pool_cooling("a1", now + 30));
+	assert_false(pool_cooling("b0", "m1", now, NULL));
+	assert_null(pool_state("b0", false)); /* nothing left: gone */
+	assert_true(pool_cooling("a1", "m1", now + 30, NULL));
+	assert_false(pool_cooling("a1", "m2", now, NULL));
 	pool_gc(now + 1000);
-	assert_false(pool_cooling("a1", now + 30));
+	assert_false(pool_cooling("a1", "m1", now + 30, NULL));
+	assert_null(pool_state("a1", false));
+}
+
+/* Failures and successes are counted per credential. */
+static void
+test_results(void **state)
+{
+	time_t now = time(NULL);
+
+	(void)state;
+	pool_result("a2", true, now); /* a success alone keeps no state */
+	assert_null(pool_state("a2", false));
+	pool_result("a2", false, now);
+	pool_result("a2", false, now);
+	assert_int_equal(pool_state("a2", false)->failures, 2);
+	pool_result("a2", true, now + 5);
+	assert_int_equal(pool_state("a2", false)->failures, 0);
+	assert_int_equal(pool_state("a2", false)->last_ok, now + 5);
+}
+
+/* A prefix route (no upstream name) sends the client's name. */
+static void
+test_prefix_target(void **state)
+{
+	struct model_target t = { &pb, NULL };
+	struct route_model m = { "google", &t, 1 };
+	struct candidate *c = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(pool_candidates(&m, "gemini-2.5-pro", &c, &n), CP_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(c[0].upstream, "gemini-2.5-pro");
+	free(c);
 }
 
 static void
@@ -136,7 +179,7 @@ test_no_creds(void **state)
 
 	(void)state;
 	memset(&empty, 0, sizeof(empty));
-	assert_int_equal(pool_candidates(&m, &c, &n), CP_OK);
+	assert_int_equal(pool_candidates(&m, "e", &c, &n), CP_OK);
 	assert_int_equal(n, 0);
 	assert_null(c);
 }
@@ -148,6 +191,8 @@ main(void)
 		cmocka_unit_test(test_rotation),
 		cmocka_unit_test(test_rotation_survives_new_tables),
 		cmocka_unit_test(test_cooldown),
+		cmocka_unit_test(test_results),
+		cmocka_unit_test(test_prefix_target),
 		cmocka_unit_test(test_no_creds),
 	};
 

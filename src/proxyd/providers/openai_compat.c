@@ -1,8 +1,10 @@
 /*
  * openai_compat.c - OpenAI-compatible upstreams (the openai-compatibility
- * list, DESIGN 3): the base URL includes the version path, so the URL is
- * base-url + "/chat/completions" or "/completions" (DESIGN 6); the key goes
- * in "Authorization: Bearer".
+ * list, DESIGN 3, PROVIDERS.md 3): the base URL includes the version path,
+ * so the URL is base-url + "/chat/completions" (or "/completions" for the
+ * legacy format, passed through only); keys round-robin in
+ * "Authorization: Bearer"; clients ask for an alias, the upstream gets
+ * its name.
  */
 #include "config.h"
 
@@ -11,69 +13,61 @@
 
 #include "proxyd.h"
 
-static bool
-oc_speaks(enum fmt_id fmt)
-{
-	return fmt == FMT_OPENAI_CHAT || fmt == FMT_OPENAI_COMPLETIONS;
-}
-
 static int
-oc_url(const struct prov *p, const struct cred *c, enum fmt_id fmt, const char *model,
-    bool stream, struct buf *out)
+oc_build(struct prov_builder *b)
 {
-	(void)c;
-	(void)model;
-	(void)stream;
-	buf_reset(out);
-	return buf_printf(out, "%s%s", p->base_url,
-	    fmt == FMT_OPENAI_COMPLETIONS ? "/completions" : "/chat/completions");
-}
+	const struct cfg *c = b->cfg;
+	size_t i, j;
+	int rc;
 
-static int
-oc_attach(const struct cred *c, struct curl_slist **hdrs)
-{
-	char line[PXD_KEY_MAX + 32];
-	struct curl_slist *n;
-	int w;
+	for (i = 0; i < c->n_compat; i++) {
+		const struct cfg_compat *cc = &c->compat[i];
+		struct prov *p;
 
-	w = snprintf(line, sizeof(line), "Authorization: Bearer %s", c->secret);
-	if (w < 0 || (size_t)w >= sizeof(line))
-		return CP_ETOOBIG;
-	n = curl_slist_append(*hdrs, line);
-	cp_wipe(line, sizeof(line));
-	if (n == NULL)
-		return CP_ENOMEM;
-	*hdrs = n;
+		if ((p = b->add_prov(b, &prov_openai_compat, cc->name, cc->base_url)) == NULL)
+			return CP_ENOMEM;
+		for (j = 0; j < cc->api_keys.n; j++) {
+			const char *k = cc->api_keys.v[j];
+			char label[96];
+
+			if (k == NULL || k[0] == '\0' || strlen(k) > PXD_KEY_MAX)
+				continue;
+			snprintf(label, sizeof(label), "%.60s#%zu", cc->name, j);
+			if (b->add_cred(b, p, k, label) == NULL)
+				return CP_ENOMEM;
+		}
+		if ((rc = prov_add_models(b, p, cc->models, cc->n_models)) != CP_OK)
+			return rc;
+	}
 	return CP_OK;
 }
 
-/* DESIGN 3 request-retry: 403, 408, 500, 502, 503, 504 and transport
- * errors go to the next credential; 429 cools the credential down. */
-static enum up_verdict
-oc_classify(long status)
+static int
+oc_url(const struct prov *p, const struct cred *c, const struct up_target *t,
+    struct buf *out)
 {
-	if (status >= 200 && status < 300)
-		return UPV_OK;
-	switch (status) {
-	case 0:
-	case 403:
-	case 408:
-	case 500:
-	case 502:
-	case 503:
-	case 504:
-		return UPV_RETRY;
-	case 429:
-		return UPV_COOLDOWN;
-	default:
-		return UPV_PASS;
-	}
+	(void)c;
+	buf_reset(out);
+	return buf_printf(out, "%s%s", p->base_url,
+	    t->fmt == FMT_OPENAI_COMPLETIONS ? "/completions" : "/chat/completions");
+}
+
+static int
+oc_headers(const struct cred *c, const struct cred_state *st, const struct up_target *t,
+    struct curl_slist **out)
+{
+	(void)st;
+	return prov_headers_bearer(c, t, out);
 }
 
 const struct provider_ops prov_openai_compat = {
 	.kind = "openai-compatibility",
-	.speaks = oc_speaks,
+	.format = FMT_OPENAI_CHAT,
+	.also = FMT_OPENAI_COMPLETIONS,
+	.family = CAT_NONE,
+	.build = oc_build,
 	.url = oc_url,
-	.attach = oc_attach,
-	.classify = oc_classify,
+	.headers = oc_headers,
+	.static_headers = true,
+	.classify = prov_classify_common,
 };
