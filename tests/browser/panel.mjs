@@ -18,13 +18,22 @@ const KEY = process.env.PANEL_KEY;
 const CONFIG = process.env.PANEL_CONFIG;
 const AUTH_DIR = process.env.PANEL_AUTH_DIR;
 const SHOTS = process.env.PANEL_SHOTS;
-const BASE = ORIGIN + '/v0/management';
+// The page and the API it manages (the shared-host test points both below
+// ~user/); PANEL_ONLY runs only the tests whose names start with one of
+// its comma-separated prefixes.
+const PAGE = process.env.PANEL_PAGE || PAGE;
+const ASSETS = PAGE.replace(/management\.html$/, 'management/');
+const BASE = process.env.PANEL_API || ORIGIN + '/v0/management';
+const ONLY = (process.env.PANEL_ONLY || '').split(',').filter((x) => x !== '');
 const CONFLICT = /Someone else changed the config since this was loaded/;
 
 // ------------------------------------------------------------ TAP
 
 const tests = [];
-function test(name, fn) { tests.push({ name, fn }); }
+function test(name, fn) {
+  if (ONLY.length === 0 || ONLY.some((p) => name.startsWith(p)))
+    tests.push({ name, fn });
+}
 
 function scrub(s) {
   return String(s).split(KEY).join('<management key>');
@@ -82,6 +91,7 @@ function closedPort() {
 let browser, context, page;
 const consoleErrors = [];
 const foreign = [];
+const allowedHosts = new Set();   // the page's and the API's, and the closed port
 
 async function waitFor(fn, what, ms = 8000) {
   const end = Date.now() + ms;
@@ -123,7 +133,7 @@ async function shot(name) {
 }
 
 async function login(remember) {
-  await page.goto(ORIGIN + '/management.html');
+  await page.goto(PAGE);
   await page.fill('#login-key', KEY);
   if (remember)
     await page.check('#login-remember');
@@ -134,15 +144,15 @@ async function login(remember) {
 // --------------------------------------------------------------- tests
 
 test('the panel loads from the site file, only from this origin', async () => {
-  const r = await fetch(ORIGIN + '/management.html');
+  const r = await fetch(PAGE);
   eq(r.status, 200, 'GET /management.html');
   ok((r.headers.get('content-type') || '').startsWith('text/html'), 'html content type');
   for (const f of ['app.js', 'api.js', 'ui.js', 'settings.js', 'authfiles.js', 'extras.js']) {
-    const a = await fetch(ORIGIN + '/management/' + f);
-    eq(a.status, 200, 'GET /management/' + f);
+    const a = await fetch(ASSETS + f);
+    eq(a.status, 200, 'GET ' + ASSETS + f);
     ok(/javascript/.test(a.headers.get('content-type') || ''), f + ' served as javascript');
   }
-  await page.goto(ORIGIN + '/management.html');
+  await page.goto(PAGE);
   await waitFor(() => page.locator('#login').isVisible(), 'the log-in form');
   eq(await page.inputValue('#login-base'), BASE, 'the API base URL defaults to this origin');
   await shot('login');
@@ -156,6 +166,7 @@ test('a wrong key is refused in words next to the key field', async () => {
   eq(await page.getAttribute('#login-key', 'aria-invalid'), 'true', 'the key field is marked invalid');
   ok(await page.locator('#app').isHidden(), 'the panel stays closed');
   const closed = await closedPort();
+  allowedHosts.add('127.0.0.1:' + closed);
   await page.fill('#login-base', 'http://127.0.0.1:' + closed + '/v0/management');
   await page.fill('#login-key', KEY);
   await page.click('#login-submit');
@@ -171,7 +182,7 @@ test('a wrong key is refused in words next to the key field', async () => {
 });
 
 test('log in by keyboard; the key is in sessionStorage only', async () => {
-  await page.goto(ORIGIN + '/management.html');
+  await page.goto(PAGE);
   await page.focus('#login-key');
   await page.keyboard.type(KEY);
   await page.keyboard.press('Enter');
@@ -185,7 +196,7 @@ test('log in by keyboard; the key is in sessionStorage only', async () => {
   await waitFor(() => page.locator('#app').isVisible(), 'the panel after a reload');
   // a new tab (a new session) does not have it
   const p2 = await context.newPage();
-  await p2.goto(ORIGIN + '/management.html');
+  await p2.goto(PAGE);
   await waitFor(() => p2.locator('#login').isVisible(), 'the log-in form in a new tab');
   await p2.close();
 });
@@ -197,7 +208,7 @@ test('"remember on this device" keeps the key in localStorage until Log out', as
   let st = await page.evaluate(() => ({ s: Object.values(sessionStorage), l: Object.values(localStorage) }));
   ok(st.l.includes(KEY) && !st.s.includes(KEY), 'the key moved to localStorage');
   const p2 = await context.newPage();
-  await p2.goto(ORIGIN + '/management.html');
+  await p2.goto(PAGE);
   await waitFor(() => p2.locator('#app').isVisible(), 'a new tab logged in by the remembered key');
   await p2.close();
   await page.click('#logout');
@@ -580,7 +591,8 @@ async function main() {
   });
   context = await browser.newContext({ viewport: { width: 1200, height: 900 }, acceptDownloads: true });
   page = await context.newPage();
-  const origin = new URL(ORIGIN);
+  allowedHosts.add(new URL(PAGE).host);
+  allowedHosts.add(new URL(BASE).host);
   page.on('console', (m) => {
     // a refused request (401, 404, 412) is logged by chromium itself
     if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of/.test(m.text()))
@@ -589,8 +601,7 @@ async function main() {
   page.on('pageerror', (e) => consoleErrors.push(scrub(e.message)));
   context.on('request', (r) => {
     const u = new URL(r.url());
-    if (u.protocol !== 'blob:' && u.protocol !== 'data:' && u.host !== origin.host &&
-        u.hostname !== '127.0.0.1')
+    if (u.protocol !== 'blob:' && u.protocol !== 'data:' && !allowedHosts.has(u.host))
       foreign.push(r.url());
   });
   let failed = 0;
