@@ -21,7 +21,7 @@ const SHOTS = process.env.PANEL_SHOTS;
 // The page and the API it manages (the shared-host test points both below
 // ~user/); PANEL_ONLY runs only the tests whose names start with one of
 // its comma-separated prefixes.
-const PAGE = process.env.PANEL_PAGE || PAGE;
+const PAGE = process.env.PANEL_PAGE || ORIGIN + '/management.html';
 const ASSETS = PAGE.replace(/management\.html$/, 'management/');
 const BASE = process.env.PANEL_API || ORIGIN + '/v0/management';
 const ONLY = (process.env.PANEL_ONLY || '').split(',').filter((x) => x !== '');
