@@ -508,10 +508,15 @@ test('a change by another client: 412 in words and the section reloaded', async 
   await row.locator('input').press('Enter');
   await message(row.locator('.msg'), /saved/, 'the retried change');
   eq(await value('/request-retry', 'request-retry'), 3, 'the retried change is written');
-  // our own change did not make the other rows stale
+  // a row read before the other client's change, whose own value that
+  // change did not touch: sent again on the new ETag, no conflict
   const dbg = page.locator('#pane-general [data-key="debug"]');
+  const was = await value('/debug', 'debug');
+  eq((await api('PUT', '/request-log', { value: false })).status, 200, 'another unrelated change');
   await dbg.locator('input').press('Space');
-  await message(dbg.locator('.msg'), /saved/, 'another row after our own change');
+  await message(dbg.locator('.msg'), /saved/, 'a row whose value nobody else changed');
+  eq(await value('/debug', 'debug'), !was, 'its change is written');
+  eq(await value('/request-retry', 'request-retry'), 3, 'and nothing else changed');
   // a list edited by index after another client reordered it
   await show('api-keys');
   const pane = page.locator('[data-list="api-keys"]');
@@ -553,10 +558,20 @@ test('the whole config as YAML: edit, save, refusal with its line', async () => 
   await page.getByRole('button', { name: 'Save the file' }).click();
   await message(page.locator('#pane-config-yaml .msg').first(), /Saved/, 'the file saved');
   eq(await value('/request-retry', 'request-retry'), 11, 'the YAML change reached the server');
+  // another client's change: the text typed here is kept, not saved
+  await area.fill(text.replace(/^request-retry: .*$/m, 'request-retry: 12  # retries'));
+  eq((await api('PUT', '/request-retry', { value: 13 })).status, 200, 'the other client');
+  await page.getByRole('button', { name: 'Save the file' }).click();
+  await message(page.locator('#pane-config-yaml .msg').first(), CONFLICT, 'the 412 on the file');
+  ok(/^request-retry: 12 {2}# retries$/m.test(await area.inputValue()), 'the typed text is kept');
+  eq(await value('/request-retry', 'request-retry'), 13, 'nothing written over theirs');
+  await page.getByRole('button', { name: 'Reload' }).click();
+  await message(page.locator('#pane-config-yaml .msg').first(), /Reloaded/, 'reload');
+  ok(/^request-retry: 13\b/m.test(await area.inputValue()), 'reload shows theirs');
   await area.fill('request-retry: [\n');
   await page.getByRole('button', { name: 'Save the file' }).click();
   await message(page.locator('#pane-config-yaml .msg').first(), /line/, 'a parse error with its line');
-  eq(await value('/request-retry', 'request-retry'), 11, 'nothing written');
+  eq(await value('/request-retry', 'request-retry'), 13, 'nothing written');
   await shot('config-yaml');
 });
 

@@ -84,7 +84,8 @@ class YamlEditor extends Section {
   async fetch() {
     const r = await this.app.api.get('/config.yaml', { as: 'text' });
     this.etag = r.etag;
-    this.area.value = r.data || '';
+    this.loaded = r.data || '';
+    this.area.value = this.loaded;
   }
 
   async reload() {
@@ -92,15 +93,43 @@ class YamlEditor extends Section {
       say(this.msg, 'Reloaded from the server.', 'ok');
   }
 
+  // Not Section.change: a 412 must not replace what the user typed.
   async save() {
-    let kept = [];
-    const ok = await this.change(async (etag) => {
-      const r = await this.app.api.request('PUT', '/config.yaml', {
-        body: this.area.value, contentType: 'application/yaml; charset=utf-8', ifMatch: etag });
-      kept = r.data && Array.isArray(r.data.kept) ? r.data.kept : [];
-    }, 'Saved.');
-    if (ok && kept.length)
-      say(this.msg, 'Saved. Kept as they were in the file: ' + kept.join(', ') + '.', 'ok');
+    const text = this.area.value;
+    say(this.msg, 'Saving…', 'info');
+    let r;
+    try {
+      r = await this.put(text, this.etag);
+    } catch (e) {
+      if (!e.conflict) {
+        say(this.msg, e.message, 'error');
+        return;
+      }
+      // someone changed the file: if it is still what we loaded (their
+      // change was undone) send ours on the new ETag, else keep the text
+      try {
+        const now = await this.app.api.get('/config.yaml', { as: 'text' });
+        if ((now.data || '') !== this.loaded) {
+          say(this.msg, 'Someone else changed the config since this was loaded. Your text was not ' +
+              'saved and is still here: copy what you need, then Reload to see theirs.', 'error');
+          return;
+        }
+        r = await this.put(text, now.etag);
+      } catch (e2) {
+        say(this.msg, e2.message, 'error');
+        return;
+      }
+    }
+    const kept = r.data && Array.isArray(r.data.kept) ? r.data.kept : [];
+    await this.load();
+    say(this.msg, 'Saved.' + (kept.length ? ' Kept as they were in the file: ' + kept.join(', ') + '.' : ''),
+        'ok');
+    this.app.changed();
+  }
+
+  put(text, etag) {
+    return this.app.api.request('PUT', '/config.yaml', {
+      body: text, contentType: 'application/yaml; charset=utf-8', ifMatch: etag });
   }
 }
 

@@ -93,11 +93,14 @@ class ScalarRow extends Section {
     const r = await this.app.api.get(this.d.path);
     this.etag = r.etag;
     const v = r.data ? r.data[this.d.key] : undefined;
+    this.server = v;
     if (this.d.type === 'bool')
       this.input.checked = v === true;
     else
       this.input.value = v === undefined || v === null ? '' : String(v);
   }
+
+  state() { return this.server; }
 
   value() {
     if (this.d.type === 'bool')
@@ -277,6 +280,8 @@ class ListSection extends Section {
     this.items = Array.isArray(v) ? v : [];
     this.draw();
   }
+
+  state() { return this.items; }
 
   show(v, secret) {
     return secret && !this.reveal ? masked(v) : String(v);

@@ -111,9 +111,16 @@ export class Section {
     }
   }
 
+  // What the section shows (its data as last read), to tell after a 412
+  // whether this part changed or only another part of the file did.
+  // undefined: cannot tell, every 412 is a conflict.
+  state() { return undefined; }
+
   // Run one change: fn(etag) does the request. Success: okText in where,
-  // reload. 412: reload, and say someone else changed it. Any other error:
-  // its words in where. Returns true on success.
+  // reload. 412: reload; when what this section shows is unchanged (someone
+  // changed another part of the file) the change is sent again, once, on
+  // the new ETag; otherwise say that someone else changed it. 404: reload
+  // and say it is gone. Any other error: its words in where.
   async change(fn, okText, where) {
     where = where || this.msg;
     // one outcome on screen at a time: older messages of this section go
@@ -122,20 +129,27 @@ export class Section {
         if (m !== where)
           say(m, '', '');
     say(where, 'Saving…', 'info');
-    try {
-      await fn(this.etag);
-    } catch (e) {
-      if (e.conflict) {
-        await this.load(where);
-        say(this.target(where), CONFLICT_TEXT, 'error');
-      } else if (e.status === 404) {
-        // gone meanwhile (deleted by someone else): show what is there now
-        await this.load(where);
-        say(this.target(where), e.message + ': it is no longer there; reloaded.', 'error');
-      } else {
-        say(where, e.message, 'error');
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await fn(this.etag);
+        break;
+      } catch (e) {
+        if (e.conflict) {
+          const before = JSON.stringify(this.state());
+          const ok = await this.load(where);
+          if (ok && attempt === 0 && before !== undefined && before === JSON.stringify(this.state()))
+            continue;
+          if (ok)
+            say(this.target(where), CONFLICT_TEXT, 'error');
+        } else if (e.status === 404) {
+          // gone meanwhile (deleted by someone else): show what is there now
+          await this.load(where);
+          say(this.target(where), e.message + ': it is no longer there; reloaded.', 'error');
+        } else {
+          say(where, e.message, 'error');
+        }
+        return false;
       }
-      return false;
     }
     await this.load(where);
     say(this.target(where), okText, 'ok');
