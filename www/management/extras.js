@@ -45,15 +45,44 @@ function defList(obj, prefix, out) {
   return out;
 }
 
-// A list of records as a stack of cards (readable at any width).
-function table(rows, actions) {
+// One line saying what a record is (audit entry, history version, log
+// file): its time, what was done to what, by whom; every member is in
+// the details below it.
+function summary(r, lead) {
+  const c = r.change && typeof r.change === 'object' ? r.change : {};
+  const pick = (k) => (r[k] !== undefined && r[k] !== null ? r[k] : c[k]);
+  const parts = [];
+  if (pick('time'))
+    parts.push(h('time', { datetime: pick('time') }, text(pick('time'))));
+  const what = [pick('method'), pick('path')].filter((x) => x).join(' ');
+  if (what)
+    parts.push(h('span', {}, lead || '', h('code', {}, what)));
+  if (r.name)
+    parts.push(h('code', {}, r.name));
+  const keys = pick('keys');
+  if (Array.isArray(keys) && keys.length)
+    parts.push(h('span', {}, 'changed: ' + keys.join(', ')));
+  if (pick('client'))
+    parts.push(h('span', {}, 'from ' + pick('client')));
+  if (typeof r.size === 'number')
+    parts.push(h('span', {}, fmtBytes(r.size)));
+  if (r.status !== undefined && r.status !== null)
+    parts.push(h('span', {}, 'status ' + r.status));
+  return parts;
+}
+
+// A list of records: a summary line each, every member under "Details"
+// (readable at any width).
+function table(rows, actions, lead) {
   const ul = h('ul', { class: 'records' });
   rows.forEach((r, i) => {
     const li = h('li', { class: 'record' });
-    if (r && typeof r === 'object')
-      li.append(defList(r));
-    else
+    if (r && typeof r === 'object') {
+      li.append(h('div', { class: 'meta line' }, summary(r, lead)),
+                h('details', {}, h('summary', {}, 'Details'), defList(r)));
+    } else {
       li.append(text(r));
+    }
     if (actions)
       li.append(actions(r, i));
     ul.append(li);
@@ -216,9 +245,11 @@ class History extends Section {
   }
 
   async fetch() {
+    // the config's ETag first (the list itself has none): a restore is
+    // refused if the file changed after this moment
+    const cur = await this.app.api.get('/debug');
     const r = await this.app.api.get('/config/history');
-    if (r.etag)
-      this.etag = r.etag;
+    this.etag = r.etag || cur.etag;
     const rows = rowsOf(r.data);
     this.body.textContent = '';
     if (!rows.length) {
@@ -233,11 +264,11 @@ class History extends Section {
                                         '?', 'Restore it');
         if (yes)
           await this.change((etag) => this.app.api.post(
-            '/config/history/' + encodeURIComponent(row.id) + '/restore', undefined,
-            etag || this.app.configEtag), 'Restored the version of ' + text(row.time || row.id) + '.', msg);
+            '/config/history/' + encodeURIComponent(row.id) + '/restore', undefined, etag),
+            'Restored the version of ' + text(row.time || row.id) + '.', msg);
       });
       return h('div', { class: 'actions' }, b, msg);
-    }));
+    }, 'before '));
   }
 }
 
