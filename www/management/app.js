@@ -10,7 +10,7 @@
 // returns {el, load}. Usage and OAuth are entries like the others: they
 // appear by themselves on a server that has their endpoints.
 
-import { Api, ApiError, normaliseBase } from './api.js';
+import { Api, normaliseBase } from './api.js';
 import { h, say } from './ui.js';
 import { SCALARS, LISTS, scalarsPane, listPane } from './settings.js';
 import { authFilesPane } from './authfiles.js';
@@ -42,7 +42,7 @@ class App {
     this.paths = new Set();      // endpoints the server has
     this.sections = new Set();   // every Section, for ETag bookkeeping
     this.panes = new Map();      // id -> {def, el, load, loaded, button}
-    this.configEtag = '';
+    this.changedOnce = false;    // a change was made in this session
     this.liveTimer = null;
     this.$ = (id) => document.getElementById(id);
   }
@@ -176,6 +176,7 @@ class App {
     this.$('nav').textContent = '';
     this.panes.clear();
     this.sections.clear();
+    this.changedOnce = false;
     this.$('login-key').value = '';
     say(this.$('login-error'), 'Logged out; the key is no longer stored in this browser.', 'info');
     this.showLogin(true);
@@ -283,8 +284,6 @@ class App {
   // reloads), so it may send newTag. Sections read earlier keep theirs and
   // get 412 if the file moved under them.
   advance(oldTag, newTag) {
-    if (newTag)
-      this.configEtag = newTag;
     if (!oldTag || !newTag)
       return;
     for (const s of this.sections)
@@ -301,6 +300,7 @@ class App {
     clearTimeout(this.liveTimer);
     live.hidden = false;
     if (!quiet) {
+      this.changedOnce = true;
       live.textContent = 'saved; waiting for cliproxyd to load it…';
       live.className = 'badge pending';
     }
@@ -312,7 +312,7 @@ class App {
       let l;
       try {
         const r = await api.get('/status');
-        l = liveText(r.data);
+        l = liveText(r.data, this.changedOnce);
         const st = this.panes.get('status');
         if (st && !st.el.hidden)
           st.load();
@@ -329,9 +329,7 @@ class App {
 }
 
 const app = new App();
-window.cliproxyPanel = app;   // for the browser tests and the curious
 if (document.readyState === 'loading')
   document.addEventListener('DOMContentLoaded', () => app.start());
 else
   app.start();
-export { ApiError };

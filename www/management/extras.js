@@ -165,7 +165,8 @@ class YamlEditor extends Section {
 // ------------------------------------------------------------- status
 
 // What /status says about the daemon having the file as it is now.
-export function liveText(s) {
+// mine: the user made a change in this session (then "your change").
+export function liveText(s, mine) {
   if (!s || typeof s !== 'object')
     return { state: 'unknown', text: 'status unknown' };
   const d = s.daemon;
@@ -174,7 +175,8 @@ export function liveText(s) {
   if (!running)
     return { state: 'down', text: 'cliproxyd is not running: changes are saved and load when it starts' };
   if (s['in-sync'] === true)
-    return { state: 'live', text: 'live: your change is loaded' };
+    return { state: 'live', text: mine ? 'live: your change is loaded' :
+      'live: cliproxyd has loaded the config as it is now' };
   const err = (d && (d['last-error'] || d.last_error || d.error)) || s['last-error'];
   if (err)
     return { state: 'error', text: 'cliproxyd did not load the file: ' + err };
@@ -200,7 +202,7 @@ class Status extends Section {
   }
 
   draw(data) {
-    const l = liveText(data);
+    const l = liveText(data, this.app.changedOnce);
     this.head.textContent = l.text;
     this.head.className = 'state ' + l.state;
     this.body.textContent = '';
