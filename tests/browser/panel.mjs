@@ -122,10 +122,12 @@ async function message(loc, re, what) {
   }, what);
 }
 
+// Show a pane and wait until it has read its data (aria-busy gone).
 async function show(id) {
   await page.click('#nav-' + id);
-  await waitFor(async () => !(await page.locator('#pane-' + id).isHidden()), 'pane ' + id);
-  await page.waitForLoadState('networkidle');
+  const pane = page.locator('#pane-' + id);
+  await waitFor(async () => !(await pane.isHidden()) && (await pane.getAttribute('aria-busy')) === null,
+                'pane ' + id);
 }
 
 async function shot(name) {
@@ -606,6 +608,35 @@ test('history: restore an earlier version; the audit log shows it', async () => 
   await shot('audit');
 });
 
+test('hostile and large data is shown as text, in full', async () => {
+  try {
+    await hostile();
+  } finally {
+    await api('PUT', '/api-keys', []);
+    await api('PUT', '/claude-api-key', []);
+  }
+});
+
+async function hostile() {
+  const evil = '<img src=x onerror="window.__xss=1">';
+  const many = Array.from({ length: 2000 }, (_, i) => 'bulk-key-' + i);
+  eq((await api('PUT', '/api-keys', [evil].concat(many))).status, 200, 'the other client');
+  eq((await api('PUT', '/claude-api-key', [{ 'api-key': 'k', 'base-url': 'https://x.example/"><b>bold' }])).status,
+     200, 'a hostile base URL');
+  await show('general');
+  await show('api-keys');
+  const pane = page.locator('[data-list="api-keys"]');
+  await pane.getByLabel('Show keys in full').check();
+  eq(await pane.locator('.count').textContent(), '2001 entries', 'every item listed');
+  eq(await pane.locator('li.item').count(), 2001, 'every item drawn');
+  eq(await pane.locator('li.item[data-index="0"] code').textContent(), evil, 'markup shown as text');
+  await show('claude-keys');
+  ok((await page.locator('[data-list="claude-keys"] li.item').first().textContent()).includes('"><b>bold'),
+     'a hostile URL shown as text');
+  eq(await page.evaluate(() => window.__xss), undefined, 'nothing injected ran');
+  eq(await page.locator('#panes img, #panes b').count(), 0, 'no element made from data');
+}
+
 test('every pane, wide and at 400 px: no horizontal scrolling, screenshots', async () => {
   for (const [w, suffix] of [[1200, ''], [400, '-400']]) {
     await page.setViewportSize({ width: w, height: 900 });
@@ -619,6 +650,27 @@ test('every pane, wide and at 400 px: no horizontal scrolling, screenshots', asy
   await page.click('#logout');
   await shot('login-400');
   await page.setViewportSize({ width: 1200, height: 900 });
+});
+
+test('the status says when cliproxyd is not running', async () => {
+  await login(false);
+  const ids = await paneIds();
+  if (!ids.includes('status')) {
+    console.log('# no /status on this server (issue 13 not on this branch)');
+    return 'SKIP the server has no /status';
+  }
+  process.kill(Number(process.env.PANEL_DAEMON_PID), 'SIGTERM');
+  await waitFor(async () => (await api('GET', '/status')).json.daemon.running === false,
+                'the responder to see the daemon gone', 10000);
+  await show('general');
+  const row = page.locator('#pane-general [data-key="debug"]');
+  await row.locator('input').press('Space');
+  await message(row.locator('.msg'), /saved/, 'a change with no daemon');
+  await waitFor(async () => /cliproxyd is not running: changes are saved/.test(await page.textContent('#live')),
+                'the header to say the daemon is not running');
+  await show('status');
+  await waitFor(async () => /not running/.test(await page.textContent('#status-state')), 'the status pane');
+  await shot('status-down');
 });
 
 test('no console errors, nothing loaded from another origin', async () => {

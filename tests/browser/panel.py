@@ -23,6 +23,7 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import harness  # noqa: E402
@@ -64,7 +65,10 @@ def setup():
                 "--init-groups"] + argv
     env = dict(os.environ)
     env["CLIPROXY_CONFIG"] = config
-    harness.start(argv, env=env, log=os.path.join(d, "cliproxyd.log"))
+    daemon_proc = harness.start(argv, env=env, log=os.path.join(d, "cliproxyd.log"))
+    # reap it as soon as it exits (panel.mjs stops it): a zombie still
+    # looks like a running cliproxyd in /proc
+    threading.Thread(target=daemon_proc.wait, daemon=True).start()
     harness.wait_port(dport, what="cliproxyd", log=os.path.join(d, "cliproxyd.log"))
 
     port = harness.free_port()
@@ -86,6 +90,7 @@ def setup():
         "PANEL_SHOTS": shots,
         "PANEL_CHROMIUM": chromium,
         "PANEL_WORKDIR": d,
+        "PANEL_DAEMON_PID": str(daemon_proc.pid),   # setpriv execs cliproxyd
     }
 
 

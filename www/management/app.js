@@ -271,7 +271,8 @@ class App {
     if (!pane)
       return;
     // Always re-read a pane when it is shown: someone may have changed it.
-    pane.load();
+    pane.el.setAttribute('aria-busy', 'true');
+    Promise.resolve(pane.load()).finally(() => pane.el.removeAttribute('aria-busy'));
     pane.loaded = true;
     if (!first)
       pane.el.focus();

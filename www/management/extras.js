@@ -173,7 +173,7 @@ export function liveText(s, mine) {
   const running = d === undefined ? s.running !== false :
     d !== null && d !== false && !(typeof d === 'object' && d.running === false);
   if (!running)
-    return { state: 'down', text: 'cliproxyd is not running: changes are saved and load when it starts' };
+    return { state: 'down', text: 'cliproxyd is not running: changes are saved and will be loaded when it starts' };
   if (s['in-sync'] === true)
     return { state: 'live', text: mine ? 'live: your change is loaded' :
       'live: cliproxyd has loaded the config as it is now' };
