@@ -185,8 +185,9 @@ class App {
   // ------------------------------------------------------- discovery
 
   // GET /endpoints lists what the server has; an older server answers 404
-  // and each pane's endpoint is probed instead (a 404 "not found" means
-  // absent; any other answer, even an error, means it is there).
+  // and each pane's endpoint is probed instead (a 404 "not found", or a
+  // refused preflight across origins, means absent; any other answer,
+  // even an error, means it is there).
   async discover(api) {
     this.paths.clear();
     try {
@@ -197,7 +198,10 @@ class App {
           this.paths.add(e.path);
       return;
     } catch (e) {
-      if (e.status !== 404)
+      // 0: across origins an older responder refuses the preflight of a
+      // path it does not know (404), which the browser reports as a
+      // network error; /debug has just answered, so the server is there
+      if (e.status !== 404 && e.status !== 0)
         throw e;
     }
     const probes = new Map();
