@@ -505,7 +505,7 @@ test('a file that vanished is reported, not ignored', async () => {
   fs.unlinkSync(path.join(AUTH_DIR, 'gone.json'));
   await row.getByRole('button', { name: 'Delete gone.json' }).click();
   await message(page.locator('#pane-auth-files .authfiles > .msg').first(),
-                /^file not found: it is no longer there; reloaded\.$/, 'the 404 in words');
+                /^gone\.json: file not found \(it is no longer there; reloaded\)\.$/, 'the 404 in words');
   ok(await row.isHidden(), 'the list no longer shows it');
 });
 

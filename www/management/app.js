@@ -130,7 +130,7 @@ class App {
     }
     const key = keyIn.value;
     if (key === '') {
-      say(err, 'Management key: enter the key (it is in the config\'s first-install message or file).', 'error');
+      say(err, 'Management key: enter the key.', 'error');
       keyIn.setAttribute('aria-invalid', 'true');
       keyIn.focus();
       return;
@@ -148,14 +148,19 @@ class App {
       let text = e.message;
       if (e.status === 401)
         text = 'Management key: ' + e.message;
+      else if (e.status === 403)
+        text = 'Refused by the server: ' + e.message;
       else if (e.status === 404)
         text = 'API base URL: no management API answers there (or it has no key configured)';
       else
         text = 'API base URL: ' + e.message;
       say(err, text, 'error');
       field.setAttribute('aria-invalid', 'true');
-      if (auto)
+      if (auto) {
+        if (e.status === 401)
+          this.forget();      // a stored key that no longer works
         this.showLogin(e.status === 401);
+      }
       field.focus();
       return;
     }

@@ -75,7 +75,7 @@ class AuthFiles extends Section {
       del.addEventListener('click', () => this.change(
         (etag) => this.app.api.del(withQuery('/auth-files', { name: f.name }),
                                    this.etags.get(f.name) || ''),
-        f.name + ' deleted.', msg).then((ok) => { if (ok) this.etags.delete(f.name); }));
+        f.name + ' deleted.', msg, f.name).then((ok) => { if (ok) this.etags.delete(f.name); }));
       const meta = [
         h('span', { class: 'type', title: 'type' }, f.type || 'unknown type'),
         h('span', {}, fmtBytes(f.size)),

@@ -327,7 +327,7 @@ class ListSection extends Section {
       edit.addEventListener('click', () => this.edit(li, i, item, edit));
       del.addEventListener('click', () =>
         this.change((etag) => this.app.api.del(withQuery(this.d.path, { index: i }), etag),
-                    this.d.item + ' ' + (i + 1) + ' deleted.', msg));
+                    this.d.item + ' ' + (i + 1) + ' deleted.', msg, label));
       this.ul.append(li);
     });
   }
@@ -337,7 +337,7 @@ class ListSection extends Section {
       return;
     const form = new ItemForm(this, item, 'Save', async (v, msg) => {
       await this.change((etag) => this.app.api.patch(this.d.path, { index: i, value: v }, etag),
-                        this.d.item + ' ' + (i + 1) + ' saved.', msg);
+                        this.d.item + ' ' + (i + 1) + ' saved.', msg, this.d.item + ' ' + (i + 1));
     }, () => { form.el.remove(); button.focus(); });
     li.append(form.el);
     const first = form.el.querySelector('input, textarea');

@@ -120,8 +120,9 @@ export class Section {
   // reload. 412: reload; when what this section shows is unchanged (someone
   // changed another part of the file) the change is sent again, once, on
   // the new ETag; otherwise say that someone else changed it. 404: reload
-  // and say it is gone. Any other error: its words in where.
-  async change(fn, okText, where) {
+  // and say it is gone (what: the thing's name). Any other error: its
+  // words in where.
+  async change(fn, okText, where, what) {
     where = where || this.msg;
     // one outcome on screen at a time: older messages of this section go
     if (this.el)
@@ -144,7 +145,8 @@ export class Section {
         } else if (e.status === 404) {
           // gone meanwhile (deleted by someone else): show what is there now
           await this.load(where);
-          say(this.target(where), e.message + ': it is no longer there; reloaded.', 'error');
+          say(this.target(where), (what ? what + ': ' : '') + e.message +
+              ' (it is no longer there; reloaded).', 'error');
         } else {
           say(where, e.message, 'error');
         }
