@@ -8,6 +8,14 @@ CLIPROXY_RUN_DEPS="lighttpd spawn-fcgi curl"
 # and cron: the shared-host test (tests/integration/shared_host.py)
 CLIPROXY_TEST_DEPS="lighttpd apache2 libapache2-mod-fcgid spawn-fcgi curl chromium
 apache2-suexec-pristine cron"
+# node and npm run the official client SDKs (tests/sdk). Debian 12 gives
+# nodejs 18 and npm 9 (the pinned SDKs run on node 18); a node installed
+# from elsewhere (e.g. NodeSource, which bundles npm) is used as it is:
+# asking apt for Debian's npm next to it would replace that node.
+cp_node_deps() {
+	command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
+		echo "nodejs npm"
+}
 
 cp_install_deps() {
 	local missing="" p
@@ -36,19 +44,30 @@ cp_build() {
 		make -s -j"$(nproc)") || return 1
 }
 
-# The npm packages of the browser tests (playwright-core, pinned by
-# tests/browser/package-lock.json): `npm ci` only when node_modules is
-# missing or older than the lock file. Needs node 20 or later with npm.
-cp_npm_deps() {
-	local dir=$1
-	if [ -f "$dir/node_modules/.package-lock.json" ] &&
-		[ ! "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-		return 0
-	fi
+# npm ci in DIR from its committed package-lock.json when node_modules is
+# missing or was installed from another lock. Idempotent; no network once
+# installed. Install scripts are not run. WHAT names it in messages.
+cp_npm_ci() {
+	local dir=$1 what=$2 sum
 	if ! command -v npm >/dev/null 2>&1; then
-		echo "npm not found: the browser tests need node 20 or later with npm" >&2
+		echo "npm not found: install the Debian packages nodejs and npm (tools/deps.sh)" >&2
 		return 1
 	fi
-	echo "installing npm packages in $dir (npm ci)"
-	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1) || return 1
+	[ "$(cat "$dir/node_modules/.cliproxy-lock-sha256" 2>/dev/null)" = "$sum" ] && return 0
+	echo "installing $what (npm ci in $dir)"
+	(cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) || {
+		echo "npm ci in $dir failed (npm registry reachable?)" >&2
+		return 1
+	}
+	echo "$sum" >"$dir/node_modules/.cliproxy-lock-sha256"
+}
+
+# The client SDKs of tests/sdk, and playwright-core of the browser tests
+# (tests/browser; it drives Debian's chromium and needs node 20 or later).
+cp_sdk_install() {
+	local top
+	top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	cp_npm_ci "$top/tests/sdk" "the client SDKs" &&
+		cp_npm_ci "$top/tests/browser" "playwright-core"
 }

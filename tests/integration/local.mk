@@ -10,6 +10,7 @@ TESTS += $(MGMT_INTEGRATION_TESTS)
 EXTRA_DIST += $(MGMT_INTEGRATION_TESTS)
 include tests/integration/rel.mk
 include tests/integration/proxyd.mk
+include tests/integration/mock.mk
 # The shared-host deployment (issue 14): a user's home, mod_userdir,
 # suexec, cgi-bin/install.sh (root: creates and removes the user).
 TESTS += tests/integration/shared_host.py

@@ -12,3 +12,14 @@ tests_unit_test_proxyd_pool_SOURCES = tests/unit/test_proxyd_pool.c src/proxyd/p
 tests_unit_test_proxyd_pool_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_proxyd_pool_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
 tests_unit_test_proxyd_pool_LDADD = $(UNIT_LIBS)
+# The golden-file driver of the codecs (tests/data/formats/, DESIGN 6).
+PROXYD_CODEC_SOURCES = src/proxyd/sse.c src/proxyd/formats/pivot.c \
+	src/proxyd/formats/openai_chat.c src/proxyd/formats/openai_responses.c \
+	src/proxyd/formats/claude.c src/proxyd/formats/gemini.c
+check_PROGRAMS += tests/unit/test_formats
+TESTS += tests/unit/test_formats
+tests_unit_test_formats_SOURCES = tests/unit/test_formats.c $(PROXYD_CODEC_SOURCES)
+tests_unit_test_formats_CFLAGS = $(PROXYD_UNIT_CFLAGS)
+tests_unit_test_formats_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
+tests_unit_test_formats_LDADD = $(UNIT_LIBS) -lm
+EXTRA_DIST += tests/data/formats
