@@ -124,9 +124,10 @@ export class Section {
   // words in where.
   async change(fn, okText, where, what) {
     where = where || this.msg;
-    // one outcome on screen at a time: older messages of this section go
-    if (this.el)
-      for (const m of this.el.querySelectorAll('.msg'))
+    // one outcome on screen at a time: older messages of this pane go
+    const scope = this.el ? this.el.closest('.pane') || this.el : null;
+    if (scope)
+      for (const m of scope.querySelectorAll('.msg'))
         if (m !== where)
           say(m, '', '');
     say(where, 'Saving…', 'info');
