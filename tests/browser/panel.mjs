@@ -654,6 +654,36 @@ test('history: restore an earlier version; the audit log shows it', async () => 
   await shot('audit');
 });
 
+test('request logs: list with status, show one, delete all', async () => {
+  const skip = await missing('request-logs', '/request-logs');
+  if (skip)
+    return skip;
+  // a log as cliproxyd writes it, put where the responder looks
+  // (<state-dir>/requests), owned like the daemon's files
+  const state = path.join(path.dirname(CONFIG), 'state');
+  const dir = path.join(state, 'requests');
+  const owner = fs.statSync(state);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.chownSync(dir, owner.uid, owner.gid);
+  const name = '20261130T080000Z-panel.log';
+  const body = '=== request\nPOST /v1/chat/completions (status 502)\n<b>not markup</b>\n';
+  fs.writeFileSync(path.join(dir, name), body);
+  fs.chownSync(path.join(dir, name), owner.uid, owner.gid);
+  await show('request-logs');
+  const rec = page.locator('#pane-request-logs .record').first();
+  const line = await rec.locator('.line').textContent();
+  ok(line.includes(name) && line.includes('status 502'), 'the listed log: ' + line);
+  await rec.getByRole('button', { name: 'Show ' + name }).click();
+  await waitFor(async () => (await page.locator('#pane-request-logs pre.view').textContent()) === body,
+                'the log shown as text');
+  await shot('request-logs');
+  await page.getByRole('button', { name: 'Delete all request logs…' }).click();
+  await page.getByRole('button', { name: 'Delete them' }).click();
+  await message(page.locator('#pane-request-logs .msg').first(), /Request logs deleted/, 'delete all');
+  ok(!fs.existsSync(path.join(dir, name)), 'the file is gone');
+  ok(await page.locator('#pane-request-logs pre.view').isHidden(), 'the view closed');
+});
+
 test('hostile and large data is shown as text, in full', async () => {
   try {
     await hostile();
