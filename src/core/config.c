@@ -20,6 +20,12 @@
 #define CFG_RETRY_MAX 100                     /* request-retry 0..100 */
 #define CFG_PATH_MAX 4096                     /* paths we build */
 #define CFG_URL_MAX 2048                      /* proxy-url / base-url length */
+/* cliproxyd limits (DESIGN 6 "Limits"): one spot for their ranges. */
+#define CFG_BODY_MAX_DEFAULT (8L * 1024 * 1024)  /* request-body-max */
+#define CFG_BODY_MAX_MIN     1024L
+#define CFG_BODY_MAX_MAX     (256L * 1024 * 1024)
+#define CFG_CONN_MAX_DEFAULT 16384L              /* max-connections */
+#define CFG_CONN_MAX_MAX     1000000L
 
 static const char *const default_trusted[] = { "127.0.0.0/8", "::1" };
 
@@ -499,6 +505,10 @@ fill_defaults(struct cfg *c)
 	    (rc = set_default_str(&c->request_log_dir, "")) != CP_OK ||
 	    (rc = set_default_str(&c->secret_key_path, "remote-management.secret-key")) != CP_OK)
 		return rc;
+	if (c->request_body_max == 0)
+		c->request_body_max = CFG_BODY_MAX_DEFAULT;
+	if (c->max_connections == 0)
+		c->max_connections = CFG_CONN_MAX_DEFAULT;
 	if (c->trusted_proxies.v == NULL) {
 		size_t n = sizeof(default_trusted) / sizeof(default_trusted[0]);
 		if ((c->trusted_proxies.v = calloc(n + 1, sizeof(char *))) == NULL)
@@ -519,6 +529,20 @@ fill_defaults(struct cfg *c)
 		return CP_ENOMEM;
 	if (c->endpoints == NULL && (c->endpoints = calloc(1, sizeof(*c->endpoints))) == NULL)
 		return CP_ENOMEM;
+	return CP_OK;
+}
+
+/* The daemon's limits (DESIGN 6 "Limits"), absent = default. */
+static int
+get_limits(struct pctx *p, const struct ynode *r)
+{
+	int rc;
+
+	if ((rc = get_int(p, ynode_get(r, "request-body-max"), "request-body-max",
+	    CFG_BODY_MAX_MIN, CFG_BODY_MAX_MAX, &p->c->request_body_max)) != CP_OK ||
+	    (rc = get_int(p, ynode_get(r, "max-connections"), "max-connections", 1,
+	    CFG_CONN_MAX_MAX, &p->c->max_connections)) != CP_OK)
+		return rc;
 	return CP_OK;
 }
 
@@ -609,6 +633,8 @@ parse_root(struct pctx *p, const struct ynode *r)
 		if (!cidr_ok(c->trusted_proxies.v[i]))
 			return bad(p, n->kids[i], "trusted-proxies", "'%.64s' is not an address or cidr",
 			    c->trusted_proxies.v[i]);
+	if ((rc = get_limits(p, r)) != CP_OK)
+		return rc;
 	return get_endpoints(p, ynode_get(r, "endpoints"));
 }
 
@@ -786,6 +812,9 @@ cfg_to_json(const struct cfg *c, bool with_secret)
 	if ((x = strlist_json(&c->trusted_proxies)) == NULL)
 		goto fail;
 	cJSON_AddItemToObject(j, "trusted-proxies", x);
+	if (cJSON_AddNumberToObject(j, "request-body-max", (double)c->request_body_max) == NULL ||
+	    cJSON_AddNumberToObject(j, "max-connections", (double)c->max_connections) == NULL)
+		goto fail;
 	if ((o = cJSON_AddObjectToObject(j, "endpoints")) == NULL)
 		goto fail;
 	for (i = 0; i < c->n_endpoints; i++)

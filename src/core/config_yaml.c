@@ -231,7 +231,9 @@ key_cmp(const void *a, const void *b)
 }
 
 /* Duplicate keys are refused (as Go's yaml.v3 does): the config would
- * otherwise mean different things to different readers. */
+ * otherwise mean different things to different readers. The message names
+ * the line, never the key: a key may be a secret typed where a list item
+ * was meant ("- sk-...: "), and this text reaches status files and logs. */
 static int
 check_dups(struct builder *b, const struct ynode *m)
 {
@@ -251,8 +253,9 @@ check_dups(struct builder *b, const struct ynode *m)
 	for (i = 1; i < n; i++)
 		if (key_cmp(&v[i - 1], &v[i]) == 0) {
 			const struct ynode *late = v[i]->start > v[i - 1]->start ? v[i] : v[i - 1];
-			cp_seterr(b->err, b->errlen, "line %zu: duplicate key '%.64s'",
-			    late->line, late->s);
+			cp_seterr(b->err, b->errlen, "line %zu: duplicate key (the same key "
+			    "as line %zu)", late->line,
+			    late == v[i] ? v[i - 1]->line : v[i]->line);
 			rc = CP_EINVAL;
 			break;
 		}
@@ -261,8 +264,8 @@ check_dups(struct builder *b, const struct ynode *m)
 small:
 	if (m->n == 4 && m->kids[0]->kind == YN_SCALAR && m->kids[2]->kind == YN_SCALAR &&
 	    key_cmp(&m->kids[0], &m->kids[2]) == 0) {
-		cp_seterr(b->err, b->errlen, "line %zu: duplicate key '%.64s'",
-		    m->kids[2]->line, m->kids[2]->s);
+		cp_seterr(b->err, b->errlen, "line %zu: duplicate key (the same key as line %zu)",
+		    m->kids[2]->line, m->kids[0]->line);
 		return CP_EINVAL;
 	}
 	return CP_OK;

@@ -143,6 +143,9 @@ void sha256_hex(const void *data, size_t len, char hex[65]);
  * strings. *out is owned by the caller (cJSON_Delete). CP_ETOOBIG when
  * len > CP_BODY_MAX, CP_EPARSE on any other failure (an empty body too). */
 int json_parse_strict(const char *data, size_t len, cJSON **out);
+/* The same with the caller's cap instead of CP_BODY_MAX (cliproxyd's
+ * request-body-max: the daemon and the responder share one parser). */
+int json_parse_strict_max(const char *data, size_t len, size_t max, cJSON **out);
 /* Typed getters: CP_OK, CP_ENOTFOUND (member absent), CP_ETYPE (present,
  * wrong type). Returned pointers are borrowed from obj. */
 int json_get_string(const cJSON *obj, const char *key, const char **out);
@@ -319,6 +322,9 @@ struct cfg {
 	size_t n_endpoints;
 	char *secret_key_path;        /* "remote-management.secret-key" or
 	                                 "remote-management-key": where it lives */
+	/* cliproxyd limits (DESIGN 6 "Limits"; ours, not the original's) */
+	long request_body_max;        /* request-body-max: bytes of a request body */
+	long max_connections;         /* max-connections: client connections at once */
 };
 
 /* Parse YAML text into a model, filling defaults and validating every key

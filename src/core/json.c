@@ -175,13 +175,19 @@ json_keys_unique(const cJSON *v)
 int
 json_parse_strict(const char *data, size_t len, cJSON **out)
 {
+	return json_parse_strict_max(data, len, CP_BODY_MAX, out);
+}
+
+int
+json_parse_strict_max(const char *data, size_t len, size_t max, cJSON **out)
+{
 	const char *end = NULL;
 	cJSON *root = NULL;
 	size_t i;
 	int rc = CP_EPARSE;
 
 	*out = NULL;
-	if (len > CP_BODY_MAX) {
+	if (len > max) {
 		rc = CP_ETOOBIG;
 		goto out;
 	}

@@ -5,7 +5,7 @@ src_proxyd_cliproxyd_SOURCES = src/proxyd/proxyd.h \
 	src/proxyd/main.c src/proxyd/server.c src/proxyd/snapshot.c \
 	src/proxyd/watch.c src/proxyd/upstream.c src/proxyd/pool.c \
 	src/proxyd/relay.c src/proxyd/sse.c src/proxyd/reqlog.c \
-	src/proxyd/status.c \
+	src/proxyd/status.c src/proxyd/clientauth.c src/proxyd/gate.c \
 	src/proxyd/formats/pivot.h src/proxyd/formats/pivot.c \
 	src/proxyd/formats/openai_chat.c src/proxyd/formats/openai_responses.c \
 	src/proxyd/formats/claude.c src/proxyd/formats/gemini.c \

@@ -32,9 +32,8 @@
 
 /* ---------------------------------------------------------------- caps */
 
-#define PXD_BODY_MAX        (8u * 1024u * 1024u)  /* client request body we accept */
-#define PXD_EVHTTP_BODY_MAX (16u * 1024u * 1024u) /* evhttp's own cap (it answers 413 itself) */
-#define PXD_HEADERS_MAX     (64 * 1024)           /* request header block */
+#define PXD_HEADERS_MAX     (16 * 1024)           /* request head (line + headers) */
+#define PXD_HEAD_TIMEOUT_S  20                    /* a request head, from connect or its first byte */
 #define PXD_KEY_MAX         1024                  /* a client API key */
 #define PXD_XFF_MAX         4096                  /* X-Forwarded-For we look at */
 #define PXD_XFF_ENTRIES_MAX 32                    /* hops we walk back */
@@ -285,6 +284,52 @@ void server_send_error(struct evhttp_request *req, const struct codec *fmt, int 
 /* Called by relay when an exchange ends (shutdown waits for them). */
 void server_exchange_done(void);
 
+/* ---------------------------------------------------------------- gate.c */
+
+/* The answer the gate chose for a refused head, for dispatch to give. */
+#define GATE_HEADER "X-Cliproxy-Gate"
+struct gate_route {          /* what the gate needs of the route table */
+	bool path_known;         /* some route has this path */
+	bool known;              /* a route for this path and method */
+	bool auth;               /* it needs a client key */
+	bool body;               /* it takes a body (up to request-body-max) */
+};
+typedef void (*gate_route_fn)(const char *path, enum evhttp_cmd_type method,
+    struct gate_route *out);
+/* Gate every connection of http (evhttp_set_bevcb); route answers for the
+ * route table. */
+int gate_init(struct evhttp *http, gate_route_fn route);
+/* Peers are local whatever evhttp says (a unix socket). */
+void gate_set_local_peers(bool local);
+void gate_free(void);
+/* The peer address of a connection ("127.0.0.1" on a unix socket). */
+void gate_peer(struct evhttp_connection *evcon, char *out, size_t outlen);
+/* Be told when the client connection goes away (evhttp's closecb, which
+ * the gate owns); fn NULL stops it. */
+void gate_conn_watch(struct evhttp_connection *evcon,
+    void (*fn)(struct evhttp_connection *, void *), void *arg);
+/* Client connections open now. */
+size_t gate_n_connections(void);
+
+/* ---------------------------------------------------------- clientauth.c */
+
+/* ca_client_key results */
+#define CA_KEY_NONE  0 /* no credential presented */
+#define CA_KEY_FOUND 1 /* one, copied out */
+#define CA_KEY_BAD   2 /* unusable: empty, too long, NUL inside, given twice */
+/* The one rule for what is a client credential (lookup and log masking). */
+bool ca_secret_header(const char *name);
+bool ca_secret_param(const char *name, size_t len);
+/* The key a client presented in headers h or the raw query (DESIGN 6). */
+int ca_client_key(const struct evkeyvalq *h, const char *query, char *out, size_t outlen);
+/* The client's address from the peer and X-Forwarded-For; "" when it
+ * cannot be determined (never loopback). */
+void ca_client_address(const struct evkeyvalq *h, const char *peer, const struct cfg *c,
+    char *out, size_t outlen);
+/* A valid key, or a loopback client under allow-localhost-unauthenticated. */
+bool ca_authorized(const struct evkeyvalq *h, const char *query, const struct cfg *c,
+    const char *client);
+
 /* --------------------------------------------------------------- watch.c */
 
 struct watch_opts {
@@ -322,6 +367,7 @@ struct status_counters {
 	unsigned long long reloads;    /* snapshots swapped in */
 	unsigned long long reload_errors; /* bad configs refused */
 	unsigned long long unauthorized; /* 401 to clients */
+	unsigned long long refused_connections; /* beyond max-connections: 503 */
 };
 extern struct status_counters status_ctr;
 int status_init(struct event_base *base, const char *state_dir);

@@ -162,7 +162,7 @@ static void
 ex_unhook(struct exchange *ex)
 {
 	if (ex->evcon != NULL && !ex->client_gone)
-		evhttp_connection_set_closecb(ex->evcon, NULL, NULL);
+		gate_conn_watch(ex->evcon, NULL, NULL);
 	ex->evcon = NULL;
 	ex_peer_stop(ex);
 }
@@ -861,30 +861,6 @@ ex_next_attempt(struct exchange *ex)
 
 /* ------------------------------------------------------------ the start */
 
-static int
-parse_body(const char *data, size_t len, cJSON **out)
-{
-	const char *end = NULL;
-	cJSON *j;
-
-	*out = NULL;
-	if (len == 0 || !utf8_valid(data, len))
-		return CP_EPARSE;
-	j = cJSON_ParseWithLengthOpts(data, len, &end, false);
-	if (j == NULL)
-		return CP_EPARSE;
-	/* One complete value: only whitespace may follow it. */
-	while (end != NULL && (size_t)(end - data) < len &&
-	    (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-		end++;
-	if (end == NULL || (size_t)(end - data) != len) {
-		cJSON_Delete(j);
-		return CP_EPARSE;
-	}
-	*out = j;
-	return CP_OK;
-}
-
 void
 relay_start(struct evhttp_request *req, const struct codec *fmt, const char *body,
     size_t len, const char *client_addr)
@@ -924,9 +900,15 @@ relay_start(struct evhttp_request *req, const struct codec *fmt, const char *bod
 		buf_init(&ex->log, 4 * PXD_REQLOG_BODY_MAX);
 		reqlog_render_request(req, body, len, &ex->log);
 	}
-	if (parse_body(body, len, &ex->body) != CP_OK || !cJSON_IsObject(ex->body)) {
-		ex_error(ex, 400, "request body is not valid JSON", "invalid_request_error",
-		    "invalid_json");
+	/* DESIGN 6: the management API's strict parser: duplicate member
+	 * names ({"model":"a","model":"b"} means different things to
+	 * different readers), \u0000 (cJSON would cut the string there, so
+	 * "m1\u0000x" would read as "m1" and text would be forwarded cut)
+	 * and invalid UTF-8 are 400. */
+	if (json_parse_strict_max(body, len, (size_t)snap->cfg->request_body_max,
+	    &ex->body) != CP_OK || !cJSON_IsObject(ex->body)) {
+		ex_error(ex, 400, "request body is not valid JSON (one object, UTF-8, no duplicate "
+		    "member names, no \\u0000)", "invalid_request_error", "invalid_json");
 		return;
 	}
 	/* Decoded: the raw body (evhttp keeps it with the request, which a
@@ -961,7 +943,7 @@ relay_start(struct evhttp_request *req, const struct codec *fmt, const char *bod
 		struct bufferevent *bev = evhttp_connection_get_bufferevent(ex->evcon);
 		evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
 
-		evhttp_connection_set_closecb(ex->evcon, ex_close_cb, ex);
+		gate_conn_watch(ex->evcon, ex_close_cb, ex);
 		if (fd >= 0 && event_assign(&ex->peer, relay_base, fd, EV_READ | EV_PERSIST,
 		    ex_peer_cb, ex) == 0 && event_add(&ex->peer, NULL) == 0)
 			ex->peer_on = true;

@@ -48,19 +48,86 @@ reqlog_mask(const char *secret, char *out, size_t outlen)
 		snprintf(out, outlen, "***");
 }
 
-static bool
-secret_header(const char *name)
+/* Log text is escaped, never decoded: a byte outside printable ASCII
+ * (a CR or LF a client smuggled in as %0A, a NUL, an escape sequence)
+ * is written as %XX, so no value can forge a line. */
+static void
+rl_escape(struct buf *out, const char *s, size_t len)
 {
-	static const char *const names[] = {
-		"Authorization", "Proxy-Authorization", "X-Api-Key", "X-Goog-Api-Key",
-		"Cookie", "X-Management-Key",
-	};
+	static const char hex[] = "0123456789ABCDEF";
 	size_t i;
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcasecmp(name, names[i]) == 0)
-			return true;
-	return false;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char e[3];
+
+		if (c >= 0x20 && c < 0x7f) {
+			buf_append(out, s + i, 1);
+			continue;
+		}
+		e[0] = '%';
+		e[1] = hex[c >> 4];
+		e[2] = hex[c & 15];
+		buf_append(out, e, 3);
+	}
+}
+
+static void
+rl_escapes(struct buf *out, const char *s)
+{
+	rl_escape(out, s, strlen(s));
+}
+
+/* The masked form of a secret, escaped. */
+static void
+rl_masked(struct buf *out, const char *secret)
+{
+	char m[64];
+
+	reqlog_mask(secret, m, sizeof(m));
+	rl_escapes(out, m);
+}
+
+/* The raw query (as the client sent it, not decoded) with the value of
+ * every credential parameter (clientauth.c's rule: the one the key lookup
+ * uses) masked. */
+static void
+rl_query(struct buf *out, const char *q)
+{
+	const char *p = q;
+
+	buf_appends(out, "?");
+	while (p != NULL && *p != '\0') {
+		const char *amp = strchr(p, '&');
+		size_t seg = amp != NULL ? (size_t)(amp - p) : strlen(p);
+		const char *eq = memchr(p, '=', seg);
+		size_t nlen = eq != NULL ? (size_t)(eq - p) : seg;
+
+		rl_escape(out, p, nlen);
+		if (eq != NULL) {
+			buf_appends(out, "=");
+			if (ca_secret_param(p, nlen)) {
+				char *v = strndup(eq + 1, seg - nlen - 1), *d = NULL;
+				size_t dl = 0;
+
+				if (v != NULL && (d = evhttp_uridecode(v, 1, &dl)) != NULL) {
+					rl_masked(out, d);
+					cp_wipe(d, dl);
+				} else {
+					buf_appends(out, "***");
+				}
+				if (v != NULL)
+					cp_wipe(v, strlen(v));
+				free(d);
+				free(v);
+			} else {
+				rl_escape(out, eq + 1, seg - nlen - 1);
+			}
+		}
+		if (amp != NULL)
+			buf_appends(out, "&");
+		p = amp != NULL ? amp + 1 : NULL;
+	}
 }
 
 int
@@ -70,47 +137,30 @@ reqlog_render_request(struct evhttp_request *req, const char *body, size_t len,
 	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
 	const char *q = u != NULL ? evhttp_uri_get_query(u) : NULL;
 	struct evkeyval *kv;
-	char ts[32], m[64];
+	char ts[32];
 
 	fmt_rfc3339(time(NULL), ts, sizeof(ts));
-	buf_printf(out, "=== request %s ===\n%s %s", ts,
-	    evhttp_request_get_command(req) == EVHTTP_REQ_POST ? "POST" : "GET",
-	    u != NULL && evhttp_uri_get_path(u) != NULL ? evhttp_uri_get_path(u) : "/");
-	if (q != NULL) {
-		/* Query parameters, with ?key= masked. */
-		struct evkeyvalq qs;
-
-		TAILQ_INIT(&qs);
-		if (evhttp_parse_query_str(q, &qs) == 0) {
-			char sep = '?';
-
-			TAILQ_FOREACH(kv, &qs, next) {
-				if (strcmp(kv->key, "key") == 0) {
-					reqlog_mask(kv->value, m, sizeof(m));
-					buf_printf(out, "%c%s=%s", sep, kv->key, m);
-				} else {
-					buf_printf(out, "%c%s=%s", sep, kv->key, kv->value);
-				}
-				sep = '&';
-			}
-		}
-		evhttp_clear_headers(&qs);
-	}
+	buf_printf(out, "=== request %s ===\n%s ", ts,
+	    evhttp_request_get_command(req) == EVHTTP_REQ_POST ? "POST" : "GET");
+	rl_escapes(out, u != NULL && evhttp_uri_get_path(u) != NULL ? evhttp_uri_get_path(u) : "/");
+	if (q != NULL)
+		rl_query(out, q);
 	buf_appends(out, "\n");
 	TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next) {
-		if (secret_header(kv->key)) {
+		rl_escapes(out, kv->key);
+		buf_appends(out, ": ");
+		if (ca_secret_header(kv->key)) {
 			const char *v = kv->value;
 
 			if (strncasecmp(v, "Bearer ", 7) == 0) {
-				reqlog_mask(v + 7, m, sizeof(m));
-				buf_printf(out, "%s: Bearer %s\n", kv->key, m);
-			} else {
-				reqlog_mask(v, m, sizeof(m));
-				buf_printf(out, "%s: %s\n", kv->key, m);
+				buf_appends(out, "Bearer ");
+				v += 7;
 			}
+			rl_masked(out, v);
 		} else {
-			buf_printf(out, "%s: %s\n", kv->key, kv->value);
+			rl_escapes(out, kv->value);
 		}
+		buf_appends(out, "\n");
 	}
 	buf_appends(out, "\n");
 	return buf_append(out, body, len > PXD_REQLOG_BODY_MAX ? PXD_REQLOG_BODY_MAX : len);

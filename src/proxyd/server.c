@@ -36,6 +36,7 @@ struct route {
 	enum evhttp_cmd_type method;   /* GET or POST */
 	const char *path;              /* exact path */
 	bool auth;                     /* needs a client key (DESIGN 6) */
+	bool body;                     /* takes a body (up to request-body-max) */
 	const struct codec *fmt;         /* format of the body and of errors */
 	route_fn fn;                   /* handler, or NULL for relay */
 };
@@ -47,11 +48,11 @@ static void h_models(struct evhttp_request *req, const char *client);
 /* The route table (STYLE.md "Tables over branches"). Claude, Gemini and
  * Responses endpoints join it with their formats. */
 static const struct route routes[] = {
-	{ EVHTTP_REQ_GET, "/", false, NULL, h_info },
-	{ EVHTTP_REQ_GET, "/healthz", false, NULL, h_healthz },
-	{ EVHTTP_REQ_GET, "/v1/models", true, &codec_openai_chat, h_models },
-	{ EVHTTP_REQ_POST, "/v1/chat/completions", true, &codec_openai_chat, NULL },
-	{ EVHTTP_REQ_POST, "/v1/completions", true, &codec_openai_completions, NULL },
+	{ EVHTTP_REQ_GET, "/", false, false, NULL, h_info },
+	{ EVHTTP_REQ_GET, "/healthz", false, false, NULL, h_healthz },
+	{ EVHTTP_REQ_GET, "/v1/models", true, false, &codec_openai_chat, h_models },
+	{ EVHTTP_REQ_POST, "/v1/chat/completions", true, true, &codec_openai_chat, NULL },
+	{ EVHTTP_REQ_POST, "/v1/completions", true, true, &codec_openai_completions, NULL },
 };
 
 /* ------------------------------------------------------------ replies */
@@ -83,6 +84,7 @@ err_reason(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 413: return "Payload Too Large";
+	case 431: return "Request Header Fields Too Large";
 	case 429: return "Too Many Requests";
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
@@ -105,156 +107,6 @@ server_send_error(struct evhttp_request *req, const struct codec *fmt, int statu
 		status_ctr.unauthorized++;
 	send_json(req, status, err_reason(status), b.p != NULL ? b.p : "{}");
 	buf_release(&b);
-}
-
-/* -------------------------------------------------- client address/key */
-
-static bool
-addr_trusted(const struct cfg *c, const char *addr)
-{
-	size_t i;
-
-	/* DESIGN 3: trusted-proxies defaults to loopback. */
-	if (c->trusted_proxies.n == 0)
-		return addr_is_loopback(addr);
-	for (i = 0; i < c->trusted_proxies.n; i++) {
-		const char *t = c->trusted_proxies.v[i];
-
-		if (strcmp(t, "loopback") == 0 ? addr_is_loopback(addr) : addr_in_cidr(addr, t))
-			return true;
-	}
-	return false;
-}
-
-static void
-trim(const char **s, size_t *len)
-{
-	while (*len > 0 && (**s == ' ' || **s == '\t')) {
-		(*s)++;
-		(*len)--;
-	}
-	while (*len > 0 && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t'))
-		(*len)--;
-}
-
-/* DESIGN 6: the peer, or when the peer is a trusted proxy, the right-most
- * X-Forwarded-For entry that is not itself trusted. */
-static void
-client_address(struct evhttp_request *req, const struct cfg *c, char *out, size_t outlen)
-{
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	const char *xff, *end;
-	char *peer = NULL;
-	ev_uint16_t port = 0;
-	size_t n = 0;
-
-	evhttp_connection_get_peer(evcon, &peer, &port);
-	if (srv_unix_path[0] != '\0' || peer == NULL || peer[0] == '\0') {
-		/* A unix socket: the file's permissions are the access check;
-		 * treat it as local. */
-		snprintf(out, outlen, "127.0.0.1");
-	} else {
-		snprintf(out, outlen, "%s", peer);
-	}
-	if (!addr_trusted(c, out))
-		return;
-	xff = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Forwarded-For");
-	if (xff == NULL || strlen(xff) > PXD_XFF_MAX)
-		return;
-	end = xff + strlen(xff);
-	while (end > xff && n < PXD_XFF_ENTRIES_MAX) {
-		const char *start = end;
-		const char *s;
-		size_t len;
-		char cand[64];
-
-		while (start > xff && start[-1] != ',')
-			start--;
-		s = start;
-		len = (size_t)(end - start);
-		trim(&s, &len);
-		end = start > xff ? start - 1 : xff;
-		n++;
-		if (len == 0 || len >= sizeof(cand))
-			continue;
-		memcpy(cand, s, len);
-		cand[len] = '\0';
-		snprintf(out, outlen, "%s", cand);
-		if (!addr_trusted(c, cand))
-			return;
-	}
-}
-
-/* The key a client presented, in any of the forms of DESIGN 6, copied to
- * out. false when none. */
-static bool
-client_key(struct evhttp_request *req, char *out, size_t outlen)
-{
-	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
-	const char *v;
-	const char *q;
-	bool found = false;
-
-	if ((v = evhttp_find_header(h, "Authorization")) != NULL) {
-		if (strncasecmp(v, "Bearer ", 7) == 0) {
-			v += 7;
-			while (*v == ' ')
-				v++;
-			found = true;
-		}
-	}
-	if (!found && (v = evhttp_find_header(h, "X-Api-Key")) != NULL)
-		found = true;
-	if (!found && (v = evhttp_find_header(h, "X-Goog-Api-Key")) != NULL)
-		found = true;
-	if (found) {
-		if (strlen(v) >= outlen)
-			return false;
-		snprintf(out, outlen, "%s", v);
-		return out[0] != '\0';
-	}
-	q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-	if (q != NULL) {
-		struct evkeyvalq qs;
-
-		TAILQ_INIT(&qs);
-		if (evhttp_parse_query_str(q, &qs) == 0 &&
-		    (v = evhttp_find_header(&qs, "key")) != NULL && strlen(v) < outlen) {
-			snprintf(out, outlen, "%s", v);
-			found = out[0] != '\0';
-		}
-		evhttp_clear_headers(&qs);
-	}
-	return found;
-}
-
-/* Constant-time check against every configured key: no early exit, so the
- * time does not tell which one (or whether any) matched. */
-static bool
-key_ok(const struct cfg *c, const char *key)
-{
-	bool ok = false;
-	size_t i;
-
-	for (i = 0; i < c->api_keys.n; i++)
-		ok |= ct_streq(key, c->api_keys.v[i]);
-	return ok;
-}
-
-static bool
-authorized(struct evhttp_request *req, const struct cfg *c, const char *client)
-{
-	char key[PXD_KEY_MAX + 1];
-	bool ok = false;
-
-	if (client_key(req, key, sizeof(key)))
-		ok = key_ok(c, key);
-	cp_wipe(key, sizeof(key));
-	if (ok)
-		return true;
-	/* DESIGN 6: stricter than the original; an empty list admits nobody
-	 * except loopback clients under allow-localhost-unauthenticated. */
-	return c->allow_localhost_unauth && addr_is_loopback(client);
 }
 
 /* ------------------------------------------------------------ handlers */
@@ -345,33 +197,97 @@ fail:
 
 /* ------------------------------------------------------------ dispatch */
 
+static const struct route *
+route_of(const char *path, enum evhttp_cmd_type method, bool *path_known)
+{
+	size_t i;
+
+	*path_known = false;
+	if (path == NULL || path[0] == '\0')
+		path = "/";
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (strcmp(routes[i].path, path) != 0)
+			continue;
+		*path_known = true;
+		if (routes[i].method == method ||
+		    (method == EVHTTP_REQ_HEAD && routes[i].method == EVHTTP_REQ_GET))
+			return &routes[i];
+	}
+	return NULL;
+}
+
+/* What the connection gate needs of the route table (gate_route_fn). */
+static void
+gate_route_of(const char *path, enum evhttp_cmd_type method, struct gate_route *out)
+{
+	const struct route *r = route_of(path, method, &out->path_known);
+
+	out->known = r != NULL;
+	out->auth = r != NULL && r->auth;
+	out->body = r != NULL && r->body;
+}
+
+/* The answers the gate hands to dispatch (GATE_HEADER). */
+static const struct {
+	int status;
+	const char *message;
+	const char *type;
+	const char *code;
+} gate_answers[] = {
+	{ 400, "bad request", "invalid_request_error", "bad_request" },
+	{ 401, "Invalid API key", "invalid_request_error", "invalid_api_key" },
+	{ 413, "request body too large", "invalid_request_error", "request_too_large" },
+	{ 431, "request header fields too large", "invalid_request_error", "headers_too_large" },
+	{ 503, "too many connections", "server_error", "too_many_connections" },
+};
+
+/* Answer the gate's verdict v; false when v is not one of ours (the
+ * client sent the header: answered 400). */
+static void
+gate_answer(struct evhttp_request *req, const char *path, const char *v)
+{
+	const struct route *r = NULL;
+	size_t i, k;
+
+	/* The error shape of the path's format, whatever the method. */
+	for (k = 0; k < sizeof(routes) / sizeof(routes[0]) && r == NULL; k++)
+		if (path != NULL && strcmp(routes[k].path, path) == 0)
+			r = &routes[k];
+	for (i = 0; i < sizeof(gate_answers) / sizeof(gate_answers[0]); i++)
+		if (strlen(v) == 3 && gate_answers[i].status == (v[0] - '0') * 100 +
+		    (v[1] - '0') * 10 + (v[2] - '0'))
+			break;
+	if (i == sizeof(gate_answers) / sizeof(gate_answers[0]))
+		i = 0;
+	if (gate_answers[i].status == 503)
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+	server_send_error(req, r != NULL ? r->fmt : NULL, gate_answers[i].status,
+	    gate_answers[i].message, gate_answers[i].type, gate_answers[i].code);
+}
+
 static void
 dispatch(struct evhttp_request *req, void *arg)
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	enum evhttp_cmd_type method = evhttp_request_get_command(req);
+	struct evkeyvalq *ih = evhttp_request_get_input_headers(req);
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	const char *gate = evhttp_find_header(ih, GATE_HEADER);
 	struct snapshot *s = snapshot_current();
-	const struct route *r = NULL;
+	const struct route *r;
 	bool path_known = false;
-	char client[64];
-	size_t i;
+	char client[64], peer[64];
 
 	(void)arg;
 	status_ctr.requests++;
 	status_touch(false);
 	if (path == NULL || path[0] == '\0')
 		path = "/";
-	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (strcmp(routes[i].path, path) != 0)
-			continue;
-		path_known = true;
-		if (routes[i].method == method ||
-		    (method == EVHTTP_REQ_HEAD && routes[i].method == EVHTTP_REQ_GET)) {
-			r = &routes[i];
-			break;
-		}
+	if (gate != NULL) {
+		gate_answer(req, path, gate);
+		return;
 	}
+	r = route_of(path, method, &path_known);
 	if (r == NULL) {
 		if (path_known) {
 			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
@@ -390,9 +306,14 @@ dispatch(struct evhttp_request *req, void *arg)
 		    NULL);
 		return;
 	}
-	client_address(req, s->cfg, client, sizeof(client));
-	if (r->auth && !authorized(req, s->cfg, client)) {
-		log_info("rejected client '%s' on '%s': invalid api key", client, path);
+	/* The gate checked the key before the body was read; this check on
+	 * evhttp's own parse of the same head is the one that counts. */
+	gate_peer(evhttp_request_get_connection(req), peer, sizeof(peer));
+	ca_client_address(ih, peer, s->cfg, client, sizeof(client));
+	if (r->auth && !ca_authorized(ih, uri != NULL ? evhttp_uri_get_query(uri) : NULL,
+	    s->cfg, client)) {
+		log_info("rejected client '%s' on '%s': invalid api key",
+		    client[0] != '\0' ? client : "unknown", path);
 		server_send_error(req, r->fmt, 401, "Invalid API key", "invalid_request_error",
 		    "invalid_api_key");
 		return;
@@ -406,7 +327,7 @@ dispatch(struct evhttp_request *req, void *arg)
 		size_t len = evbuffer_get_length(in);
 		const char *body;
 
-		if (len > PXD_BODY_MAX) {
+		if (len > (size_t)s->cfg->request_body_max) {
 			server_send_error(req, r->fmt, 413, "request body too large",
 			    "invalid_request_error", "request_too_large");
 			return;
@@ -416,7 +337,7 @@ dispatch(struct evhttp_request *req, void *arg)
 			server_send_error(req, r->fmt, 500, "out of memory", "server_error", NULL);
 			return;
 		}
-		relay_start(req, r->fmt, body, len, client);
+		relay_start(req, r->fmt, body, len, client[0] != '\0' ? client : "unknown");
 	}
 }
 
@@ -461,6 +382,9 @@ listen_unix(const char *path)
 	}
 	snprintf(srv_unix_path, sizeof(srv_unix_path), "%s", path);
 	snprintf(srv_desc, sizeof(srv_desc), "%s", path);
+	/* The socket file's permissions are the access check: its clients
+	 * are local. */
+	gate_set_local_peers(true);
 	return CP_OK;
 }
 
@@ -540,9 +464,11 @@ server_start(struct event_base *base, const struct server_opts *o)
 	if ((srv_http = evhttp_new(base)) == NULL)
 		return CP_ENOMEM;
 	evhttp_set_max_headers_size(srv_http, PXD_HEADERS_MAX);
-	/* Above PXD_BODY_MAX we answer 413 ourselves in the OpenAI shape;
-	 * evhttp only stops absurd bodies before they are buffered. */
-	evhttp_set_max_body_size(srv_http, PXD_EVHTTP_BODY_MAX);
+	/* The gate sets each connection's cap to request-body-max before a
+	 * body is read; this is the cap of a connection it could not set up. */
+	evhttp_set_max_body_size(srv_http, c->request_body_max);
+	if ((rc = gate_init(srv_http, gate_route_of)) != CP_OK)
+		return rc;
 	evhttp_set_timeout_tv(srv_http, &tv);
 	evhttp_set_allowed_methods(srv_http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
 	evhttp_set_gencb(srv_http, dispatch, NULL);
@@ -610,6 +536,7 @@ server_free(void)
 	if (srv_http != NULL)
 		evhttp_free(srv_http);
 	srv_http = NULL;
+	gate_free();
 	if (srv_unix_path[0] != '\0')
 		unlink(srv_unix_path);
 }

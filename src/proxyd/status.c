@@ -156,6 +156,8 @@ status_write(bool durable)
 		cJSON_AddNumberToObject(rq, "ok", (double)status_ctr.proxied_ok);
 		cJSON_AddNumberToObject(rq, "errors", (double)status_ctr.errors);
 		cJSON_AddNumberToObject(rq, "unauthorized", (double)status_ctr.unauthorized);
+		cJSON_AddNumberToObject(rq, "refused-connections",
+		    (double)status_ctr.refused_connections);
 		cJSON_AddNumberToObject(rq, "retries", (double)status_ctr.retries);
 		cJSON_AddNumberToObject(rq, "cooldowns", (double)status_ctr.cooldowns);
 		cJSON_AddNumberToObject(rq, "in-flight", (double)relay_n_active());

@@ -9,6 +9,13 @@
  * files are invisible. When auth-dir goes away (IN_DELETE_SELF /
  * IN_IGNORED) its parent is watched for its re-creation; when the config
  * names another auth-dir, the watch moves.
+ *
+ * A config path that is a symlink (DESIGN 6) is watched in two places: the
+ * link's directory (the link itself replaced) and the directory of the
+ * file it resolves to, where the responder's atomic rename replaces the
+ * target (fio_write_atomic writes to the resolved path). The target is
+ * resolved again on every reload, so a link pointed elsewhere moves that
+ * watch.
  */
 #include "config.h"
 
@@ -18,11 +25,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "proxyd.h"
 
 #define WATCH_DIR_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE)
+/* The config's directories also report IN_ATTRIB: a chmod that makes the
+ * config unreadable (or readable again) changes what a reload finds. */
+#define WATCH_CFG_MASK (WATCH_DIR_MASK | IN_ATTRIB)
 #define WATCH_PATH_MAX 4096
 
 static struct event_base *w_base;
@@ -34,6 +45,10 @@ static char w_cfg_path[WATCH_PATH_MAX];   /* config file */
 static char w_cfg_dir[WATCH_PATH_MAX];    /* its directory */
 static char w_cfg_name[NAME_MAX + 1];     /* its name */
 static int w_cfg_wd = -1;             /* watch on the config's directory */
+static char w_tgt_path[WATCH_PATH_MAX];   /* the config resolved ("" unless a symlink) */
+static char w_tgt_dir[WATCH_PATH_MAX];    /* its directory */
+static char w_tgt_name[NAME_MAX + 1];     /* its name */
+static int w_tgt_wd = -1;             /* watch on the target's directory */
 static char w_auth_dir[WATCH_PATH_MAX];   /* auth-dir being watched */
 static char w_auth_parent[WATCH_PATH_MAX]; /* its parent */
 static char w_auth_name[NAME_MAX + 1];    /* its last component */
@@ -64,9 +79,41 @@ rm_watch(int *wd)
 {
 	/* Watches on one inode share a wd (auth-dir beside or equal to the
 	 * config's directory): never remove the config's. */
-	if (*wd >= 0 && w_fd >= 0 && *wd != w_cfg_wd)
+	if (*wd >= 0 && w_fd >= 0 && *wd != w_cfg_wd && *wd != w_tgt_wd)
 		inotify_rm_watch(w_fd, *wd);
 	*wd = -1;
+}
+
+/* (Re)point the target watch at where the config path resolves to now. */
+static void
+watch_target(void)
+{
+	char *real = realpath(w_cfg_path, NULL);
+	struct stat st;
+
+	if (real == NULL || lstat(w_cfg_path, &st) != 0 || !S_ISLNK(st.st_mode) ||
+	    strlen(real) >= sizeof(w_tgt_path)) {
+		/* Not a symlink (any more), or dangling: the link's own
+		 * directory watch sees it come back. */
+		free(real);
+		return;
+	}
+	if (strcmp(real, w_tgt_path) == 0 && w_tgt_wd >= 0) {
+		free(real);
+		return;
+	}
+	if (w_tgt_wd >= 0 && w_tgt_wd != w_cfg_wd && w_tgt_wd != w_auth_wd &&
+	    w_tgt_wd != w_parent_wd)
+		inotify_rm_watch(w_fd, w_tgt_wd);
+	snprintf(w_tgt_path, sizeof(w_tgt_path), "%s", real);
+	free(real);
+	split_path(w_tgt_path, w_tgt_dir, sizeof(w_tgt_dir), w_tgt_name, sizeof(w_tgt_name));
+	/* IN_MASK_ADD: the directory may carry another of our watches. */
+	w_tgt_wd = inotify_add_watch(w_fd, w_tgt_dir, WATCH_CFG_MASK | IN_ONLYDIR | IN_MASK_ADD);
+	if (w_tgt_wd < 0)
+		log_warn("cannot watch directory '%s' of the config's target", w_tgt_dir);
+	else
+		log_debug("config '%s' is a symlink: watching '%s' too", w_cfg_path, w_tgt_path);
 }
 
 static int
@@ -108,6 +155,24 @@ watch_auth(const char *dir, bool force)
 		log_debug("watching auth-dir '%s'", w_auth_dir);
 }
 
+/* What a config path that is not a regular file is (fio_read_file
+ * refuses it with CP_EPERM, whose text "not permitted" says nothing). */
+static const char *
+not_a_file(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return strerror(errno);
+	if (S_ISDIR(st.st_mode))
+		return "it is a directory, not a file";
+	if (S_ISFIFO(st.st_mode))
+		return "it is a FIFO, not a file";
+	if (S_ISSOCK(st.st_mode))
+		return "it is a socket, not a file";
+	return "it is not a regular file";
+}
+
 static void
 report_bad(bool first, const char *msg, char *err, size_t errlen)
 {
@@ -146,19 +211,26 @@ reload(bool first, char *err, size_t errlen)
 
 	w_force = false;
 	w_last_reload_ms = now_ms();
+	watch_target();
 	rc = fio_read_file(w_cfg_path, CP_CONFIG_MAX, &text, &len);
 	if (rc != CP_OK) {
 		snprintf(msg, sizeof(msg), "cannot read config '%s': %s", w_cfg_path,
-		    rc == CP_EIO ? strerror(errno) : cp_strerror(rc));
+		    rc == CP_EIO ? strerror(errno) : rc == CP_EPERM ? not_a_file(w_cfg_path) :
+		    cp_strerror(rc));
 		report_bad(first, msg, err, errlen);
 		return;
 	}
 	if (len == 0 && cur != NULL) {
 		/* An editor or a shell redirect truncates before it writes:
 		 * an empty file is a write in progress, and its close brings
-		 * another event. Never serve it in place of the last good. */
-		log_info("config '%s' is empty (being written?): keeping the last good config",
+		 * another event. Never serve it in place of the last good, but
+		 * say so in the status until then (DESIGN 6: the status says
+		 * why); the next good read clears it. */
+		snprintf(msg, sizeof(msg), "config '%s' is empty: keeping the last good config",
 		    w_cfg_path);
+		log_info("%s (being written?)", msg);
+		status_set_error(msg);
+		status_touch(true);
 		free(text);
 		return;
 	}
@@ -329,6 +401,9 @@ inotify_cb(evutil_socket_t fd, short what, void *arg)
 			}
 			if (ev->wd == w_cfg_wd && strcmp(name, w_cfg_name) == 0)
 				rel = true;
+			if (ev->wd == w_tgt_wd && w_tgt_path[0] != '\0' &&
+			    strcmp(name, w_tgt_name) == 0)
+				rel = true;
 			if (!rel)
 				continue;
 			hit = true;
@@ -357,7 +432,7 @@ watch_start(struct event_base *base, const struct watch_opts *o, char *err, size
 		return CP_EIO;
 	}
 	/* Watch first, then load: a write in between is not missed. */
-	w_cfg_wd = inotify_add_watch(w_fd, w_cfg_dir, WATCH_DIR_MASK | IN_ONLYDIR);
+	w_cfg_wd = inotify_add_watch(w_fd, w_cfg_dir, WATCH_CFG_MASK | IN_ONLYDIR);
 	if (w_cfg_wd < 0)
 		log_warn("cannot watch config directory '%s'", w_cfg_dir);
 	if ((w_ev = event_new(base, w_fd, EV_READ | EV_PERSIST, inotify_cb, NULL)) == NULL ||

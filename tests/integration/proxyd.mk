@@ -5,7 +5,8 @@ PROXYD_PY_TESTS = \
 	tests/integration/proxyd_retry.py \
 	tests/integration/proxyd_stream.py \
 	tests/integration/proxyd_reload.py \
-	tests/integration/proxyd_upconn.py
+	tests/integration/proxyd_upconn.py \
+	tests/integration/proxyd_hostile.py
 TESTS += $(PROXYD_PY_TESTS)
 EXTRA_DIST += $(PROXYD_PY_TESTS) \
 	tests/integration/proxyd_support.py \

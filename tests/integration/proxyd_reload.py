@@ -130,6 +130,71 @@ class Reload(unittest.TestCase):
         self.d.wait_status(lambda s: s["reloads"] == 1)
         self.assertEqual(self.ok("old-key"), 200)
 
+    def test_empty_config_says_why(self):
+        # Issue 10: the last good snapshot stays, and the status says why.
+        with open(self.d.config, "w"):
+            pass
+        st = self.d.wait_status(lambda s: s["last-error"] is not None)
+        self.assertIn("is empty", st["last-error"])
+        self.assertEqual(self.ok("old-key"), 200)
+        self.d.write_config(cfg_for(self.m, ["after-empty"]))
+        self.wait_key("after-empty")
+        self.d.wait_status(lambda s: s["last-error"] is None)
+
+    def test_directory_in_place_of_config_says_what_it_is(self):
+        os.unlink(self.d.config)
+        os.mkdir(self.d.config)
+        # (the unlink's own "not found" may come first)
+        st = self.d.wait_status(lambda s: "is a directory" in (s["last-error"] or ""))
+        self.assertIn("is a directory", st["last-error"])
+        self.assertNotIn("not permitted", st["last-error"])
+        self.assertEqual(self.ok("old-key"), 200)
+        os.rmdir(self.d.config)
+        self.d.write_config(cfg_for(self.m, ["after-dir"]))
+        self.wait_key("after-dir")
+
+    def test_duplicate_key_text_never_in_status_or_log(self):
+        secret = "sk-duplicate-secret-0123456789"
+        self.d.write_config('api-keys:\n  - {%s: 1, %s: 2}\n' % (secret, secret))
+        st = self.d.wait_status(lambda s: s["last-error"] is not None)
+        self.assertIn("duplicate key", st["last-error"])
+        self.assertNotIn(secret, json.dumps(st))
+        self.assertNotIn(secret[5:21], self.d.log_text())
+
+    def test_symlinked_config_reloads(self):
+        # The config path is a symlink to a file in another directory: a
+        # write to the target (as the responder's atomic rename does it)
+        # reloads, and so does pointing the link at another file.
+        other = os.path.join(self.d.dir, "real")
+        os.mkdir(other)
+        target = os.path.join(other, "config.yaml")
+        shutil.copy(self.d.config, target)
+        tmp = self.d.config + ".lnk"
+        os.symlink(target, tmp)
+        os.replace(tmp, self.d.config)
+        time.sleep(0.2)
+        self.assertEqual(self.ok("old-key"), 200)
+        ttmp = os.path.join(other, ".config.yaml.tmp")
+        with open(ttmp, "w") as f:
+            f.write(self.d.config_text(cfg_for(self.m, ["via-target"])))
+        os.replace(ttmp, target)
+        self.wait_key("via-target")
+        self.assertEqual(self.ok("old-key"), 401)
+        # Re-pointed: the new target's directory is watched from now on.
+        third = os.path.join(self.d.dir, "third")
+        os.mkdir(third)
+        t3 = os.path.join(third, "c.yaml")
+        with open(t3, "w") as f:
+            f.write(self.d.config_text(cfg_for(self.m, ["third-key"])))
+        os.symlink(t3, tmp)
+        os.replace(tmp, self.d.config)
+        self.wait_key("third-key")
+        with open(t3 + ".tmp", "w") as f:
+            f.write(self.d.config_text(cfg_for(self.m, ["third-key-2"])))
+        os.replace(t3 + ".tmp", t3)
+        self.wait_key("third-key-2")
+        self.assertTrue(os.path.islink(self.d.config))
+
     def test_models_follow_config(self):
         self.d.write_config(cfg_for(self.m, ["old-key"], models=(("up2", "m2"),)))
         self.assertTrue(ps.wait_until(lambda: self.ok("old-key", "m2") == 200, 5))

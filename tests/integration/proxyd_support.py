@@ -246,10 +246,12 @@ class DaemonPerClass:
     def cfg(cls, m):
         raise NotImplementedError
 
+    ENV = None  # extra environment of the daemon
+
     @classmethod
     def setUpClass(cls):
         cls.m = openai_mock.MockUpstream().start()
-        cls.d = Daemon(cls.cfg(cls.m))
+        cls.d = Daemon(cls.cfg(cls.m), env=cls.ENV)
         cls.d.start()
 
     @classmethod

@@ -8,7 +8,8 @@ remote, Bearer and X-Management-Key), client API keys and upstream keys
 put, patched, deleted and refused by validation, auth files with tokens
 uploaded (raw and multipart) and refused; then cliproxyd with debug and
 request-log on, proxying plain and streaming requests with client keys in
-every accepted place (Authorization, X-Api-Key, X-Goog-Api-Key, ?key=),
+every accepted place (Authorization, X-Api-Key, X-Goog-Api-Key, ?key= in
+any case),
 wrong keys, upstream errors. Afterwards every file under the temporary
 dirs (web server logs, responder output, ban table, daemon log, status
 file, request logs) and every error body and response header is searched
@@ -161,6 +162,12 @@ class Secrets(unittest.TestCase):
             for hdr in ("bearer", "x-api-key", "x-goog-api-key", "query"):
                 for stream in (False, True):
                     proxied.append(d.chat(S["client"][0], "m", stream=stream, header=hdr))
+            # The key parameter in any case (issue 10: ?KEY= was accepted and
+            # logged in clear), percent-encoded in its name, and beside a
+            # %0A that must not forge a request-log line.
+            for q in ("KEY", "Key", "kEy", "%4Bey"):
+                proxied.append(d.request("POST", "/v1/chat/completions?note=a%%0Ab&%s=%s" %
+                                         (q, S["client"][0]), {"model": "m"}))
             proxied.append(d.chat(S["client"][1], "e"))
             proxied.append(d.chat(S["client"][1], "l"))
             proxied.append(d.chat(S["wrong"][0], "m"))
@@ -179,6 +186,10 @@ class Secrets(unittest.TestCase):
             for root, _, names in os.walk(os.path.join(d.dir, "reqlog")):
                 reqlogs += names
             self.assertTrue(reqlogs, "request-log on, but no request log written")
+            for root, _, names in os.walk(os.path.join(d.dir, "reqlog")):
+                for n in names:
+                    with open(os.path.join(root, n), "rb") as f:
+                        self.assertNotIn(b"a\nb", f.read(), "a decoded %0A in a request log")
             skip = {d.config, os.path.join(d.auth, "acct.json")}
             echo = b"[" + S["upstream"][1].encode() + b"]"
             files_d, bytes_d, hits_d = scan(d.dir, skip, needle_set, [echo])

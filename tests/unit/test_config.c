@@ -225,7 +225,14 @@ test_syntax_errors(void **state)
 	parse_fails("quota-exceeded:\n\tswitch-project: true\n", CP_EPARSE, "line 2: ");
 	parse_fails("api-keys: [a, b\nport: 1\n", CP_EPARSE, "line ");
 	parse_fails("a: 1\n---\nb: 2\n", CP_EINVAL, "line 2: more than one document");
-	parse_fails("port: 1\nhost: x\nport: 2\n", CP_EINVAL, "line 3: duplicate key 'port'");
+	parse_fails("port: 1\nhost: x\nport: 2\n", CP_EINVAL,
+	    "line 3: duplicate key (the same key as line 1)");
+	/* The key text never reaches the message: it may be a secret typed
+	 * where a list item was meant (issue 10). */
+	parse_fails("api-keys:\n  - {sk-secret-0123456789: 1, sk-secret-0123456789: 2}\n",
+	    CP_EINVAL, "line 2: duplicate key (the same key as line 2)");
+	parse_fails("a: 1\nb: 2\nc: 3\nsk-secret-0123456789: 1\nsk-secret-0123456789: 2\n",
+	    CP_EINVAL, "line 5: duplicate key (the same key as line 4)");
 	parse_fails("- a\n- b\n", CP_EINVAL, "line 1: ");
 	parse_fails("a: *nope\n", CP_EPARSE, "line 1: unknown alias");
 	parse_fails("\xff\xfe" "a\0:\0", CP_EPARSE, "line 1");

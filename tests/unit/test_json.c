@@ -158,6 +158,18 @@ test_parse_size(void **state)
 	p[n] = ' ';
 	assert_int_equal(json_parse_strict(p, n + 1, &j), CP_ETOOBIG);
 	assert_null(j);
+	/* The caller's cap (cliproxyd's request-body-max) replaces it, both
+	 * ways; the rules stay (a duplicate member is refused under any cap). */
+	assert_int_equal(json_parse_strict_max(p, n + 1, n + 1, &j), CP_OK);
+	cJSON_Delete(j);
+	j = NULL;
+	assert_int_equal(json_parse_strict_max("[1, 2]", 6, 5, &j), CP_ETOOBIG);
+	assert_int_equal(json_parse_strict_max("[1, 2]", 6, 6, &j), CP_OK);
+	cJSON_Delete(j);
+	j = NULL;
+	assert_int_equal(json_parse_strict_max("{\"a\":1,\"a\":2}", 13, 1 << 20, &j),
+	    CP_EPARSE);
+	assert_null(j);
 	free(p);
 }
 
