@@ -11,6 +11,10 @@ EXTRA_DIST += $(MGMT_INTEGRATION_TESTS)
 include tests/integration/rel.mk
 include tests/integration/proxyd.mk
 include tests/integration/mock.mk
+# cliproxyctl login against the OAuth mock (issue 12).
+CTL_PY_TESTS = tests/integration/ctl_login.py tests/integration/mgmt_login.py
+TESTS += $(CTL_PY_TESTS)
+EXTRA_DIST += $(CTL_PY_TESTS) tests/mock/oauth_mock.py
 # The shared-host deployment (issue 14): a user's home, mod_userdir,
 # suexec, cgi-bin/install.sh (root: creates and removes the user).
 TESTS += tests/integration/shared_host.py
