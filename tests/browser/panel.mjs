@@ -534,8 +534,8 @@ test('panes follow what the server has', async () => {
       has = (await api('GET', p === '/audit' ? '/audit?limit=1' : p)).status !== 404;
     eq(ids.includes(id), has, 'pane ' + id + ' shown exactly when ' + p + ' exists');
   }
-  ok(!ids.includes('oauth') || (ep.status === 200 && ep.json.endpoints.some((e) => e.path === '/get-auth-status')),
-     'no log-in pane without log-in endpoints');
+  const login = (await api('GET', '/get-auth-status?state=probe')).status !== 404;
+  eq(ids.includes('oauth'), login, 'the log-in pane shown exactly when the log-in endpoints exist');
   console.log('# server endpoints list: ' + (ep.status === 200 ? 'yes' : 'no (' + ep.status + '), probed') +
               '; panes: ' + ids.join(' '));
 });
@@ -682,6 +682,32 @@ test('request logs: list with status, show one, delete all', async () => {
   await message(page.locator('#pane-request-logs .msg').first(), /Request logs deleted/, 'delete all');
   ok(!fs.existsSync(path.join(dir, name)), 'the file is gone');
   ok(await page.locator('#pane-request-logs pre.view').isHidden(), 'the view closed');
+});
+
+test('log-in pane: the provider page opens, a bad pasted address is refused in words', async () => {
+  const skip = await missing('oauth', '/get-auth-status');
+  if (skip)
+    return skip;
+  allowedHosts.add(process.env.PANEL_IDP);
+  await show('oauth');
+  const pane = page.locator('#pane-oauth');
+  eq(await pane.locator('section.card').count(), 4, 'one card per provider');
+  const idp = 'http://' + process.env.PANEL_IDP + '/claude-auth-url';
+  const [req] = await Promise.all([
+    context.waitForEvent('request', { predicate: (r) => r.url().startsWith(idp), timeout: 10000 }),
+    pane.getByRole('button', { name: 'Log in to Claude (Anthropic)' }).click()]);
+  ok(/[?&]state=/.test(req.url()), 'the provider page carries the state');
+  for (const p of context.pages())
+    if (p !== page)
+      await p.close();
+  const card = pane.locator('section.card').first();
+  await waitFor(async () => /Waiting for the log-in to finish/.test(await card.locator('.msg').textContent()),
+                'the card to say it waits');
+  await card.getByLabel('Address the browser ended on').fill('http://localhost:54545/callback?code=x&state=nope');
+  await card.getByRole('button', { name: 'Send the address' }).click();
+  const t = await message(card.locator('.msg'), /./, 'the refusal');
+  ok(/error/.test(await card.locator('.msg').getAttribute('class')), 'shown as an error: ' + t);
+  await shot('oauth');
 });
 
 test('hostile and large data is shown as text, in full', async () => {

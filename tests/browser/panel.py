@@ -49,6 +49,11 @@ def setup():
     config = os.path.join(cfgdir, "config.yaml")
     harness.sweep_marker("CLIPROXY_CONFIG=" + config)
     text = mgmtlib.CONFIG_TEMPLATE.format(secret=key, allow_remote="false", auth_dir=auth)
+    # the log-in pane's provider pages: a loopback port nobody listens on
+    idp = harness.free_port()
+    text += "endpoints:\n" + "".join("  %s: http://127.0.0.1:%d/%s\n" % (n, idp, n) for n in (
+        "claude-auth-url", "claude-token-url", "codex-auth-url", "codex-token-url",
+        "gemini-cli-auth-url", "gemini-cli-token-url", "qwen-device-url", "qwen-token-url"))
     harness.write_file(config, text, mode=0o640)
     for p in (cfgdir, auth, state):
         harness.give(p)
@@ -82,6 +87,9 @@ def setup():
     harness.wait_port(port, proc=server.proc, what="lighttpd", log=server.log)
     shots = os.path.join(harness.BUILDDIR, "tests", "browser", "screenshots")
     os.makedirs(shots, exist_ok=True)
+    for n in os.listdir(shots):          # this run's pictures only
+        if n.endswith(".png"):
+            os.unlink(os.path.join(shots, n))
     return node, {
         "PANEL_ORIGIN": "http://127.0.0.1:%d" % port,
         "PANEL_KEY": key,
@@ -90,6 +98,7 @@ def setup():
         "PANEL_SHOTS": shots,
         "PANEL_CHROMIUM": chromium,
         "PANEL_WORKDIR": d,
+        "PANEL_IDP": "127.0.0.1:%d" % idp,
         "PANEL_DAEMON_PID": str(daemon_proc.pid),   # setpriv execs cliproxyd
     }
 

@@ -228,6 +228,11 @@ class App {
           this.paths.add(path);
       }
     }));
+    // the log-in endpoints come together (PROVIDERS.md 6): the status one,
+    // safe to probe, stands for the others
+    if (this.has('/get-auth-status'))
+      for (const path of ['/oauth-callback'].concat(PANES.find((p) => p.id === 'oauth').any))
+        this.paths.add(path);
   }
 
   visible(p) {
