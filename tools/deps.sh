@@ -4,7 +4,10 @@
 CLIPROXY_BUILD_DEPS="autoconf automake pkg-config make gcc libfcgi-dev libyaml-dev
 libcjson-dev libcrypt-dev libcurl4-openssl-dev libevent-dev libcmocka-dev python3"
 CLIPROXY_RUN_DEPS="lighttpd spawn-fcgi curl"
-CLIPROXY_TEST_DEPS="lighttpd apache2 libapache2-mod-fcgid spawn-fcgi curl"
+# chromium: the panel's browser tests (tests/browser/); apache2-suexec-pristine
+# and cron: the shared-host test (tests/integration/shared_host.py)
+CLIPROXY_TEST_DEPS="lighttpd apache2 libapache2-mod-fcgid spawn-fcgi curl chromium
+apache2-suexec-pristine cron"
 # node and npm run the official client SDKs (tests/sdk). Debian 12 gives
 # nodejs 18 and npm 9 (the pinned SDKs run on node 18); a node installed
 # from elsewhere (e.g. NodeSource, which bundles npm) is used as it is:
@@ -41,23 +44,30 @@ cp_build() {
 		make -s -j"$(nproc)") || return 1
 }
 
-# Install the client SDKs of tests/sdk (npm ci from the committed lock) when
-# node_modules is missing or was installed from another package-lock.json.
-# Idempotent; no network once installed. Install scripts are not run.
-cp_sdk_install() {
-	local top sdk sum
-	top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-	sdk="$top/tests/sdk"
+# npm ci in DIR from its committed package-lock.json when node_modules is
+# missing or was installed from another lock. Idempotent; no network once
+# installed. Install scripts are not run. WHAT names it in messages.
+cp_npm_ci() {
+	local dir=$1 what=$2 sum
 	if ! command -v npm >/dev/null 2>&1; then
 		echo "npm not found: install the Debian packages nodejs and npm (tools/deps.sh)" >&2
 		return 1
 	fi
-	sum=$(sha256sum "$sdk/package-lock.json" | cut -d' ' -f1) || return 1
-	[ "$(cat "$sdk/node_modules/.cliproxy-lock-sha256" 2>/dev/null)" = "$sum" ] && return 0
-	echo "installing the client SDKs (npm ci in tests/sdk)"
-	(cd "$sdk" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) || {
-		echo "npm ci in tests/sdk failed (npm registry reachable?)" >&2
+	sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1) || return 1
+	[ "$(cat "$dir/node_modules/.cliproxy-lock-sha256" 2>/dev/null)" = "$sum" ] && return 0
+	echo "installing $what (npm ci in $dir)"
+	(cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) || {
+		echo "npm ci in $dir failed (npm registry reachable?)" >&2
 		return 1
 	}
-	echo "$sum" >"$sdk/node_modules/.cliproxy-lock-sha256"
+	echo "$sum" >"$dir/node_modules/.cliproxy-lock-sha256"
+}
+
+# The client SDKs of tests/sdk, and playwright-core of the browser tests
+# (tests/browser; it drives Debian's chromium and needs node 20 or later).
+cp_sdk_install() {
+	local top
+	top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	cp_npm_ci "$top/tests/sdk" "the client SDKs" &&
+		cp_npm_ci "$top/tests/browser" "playwright-core"
 }

@@ -881,13 +881,33 @@ fail:
 /* ------------------------------------------------------------ paths */
 
 const char *
+cfg_find_path(const char *env, const char *home, char *out, size_t outlen)
+{
+	int n;
+
+	if (env != NULL && env[0] != '\0')
+		return env;
+	if (home != NULL && home[0] == '/') {
+		n = snprintf(out, outlen, "%s/" CFG_USER_PATH, home);
+		if (n > 0 && (size_t)n < outlen && access(out, F_OK) == 0)
+			return out;
+	}
+	return SYSCONFDIR "/cliproxy/config.yaml";
+}
+
+/* The running user's home from the password database, not $HOME: suexec
+ * and mod_fcgid start the responder with a cleaned environment. */
+const char *
 cfg_default_path(void)
 {
-	const char *e = getenv("CLIPROXY_CONFIG");
+	static char path[CFG_PATH_MAX];
+	struct passwd pw, *res = NULL;
+	char pwbuf[1024];
+	const char *home = NULL;
 
-	if (e != NULL && e[0] != '\0')
-		return e;
-	return SYSCONFDIR "/cliproxy/config.yaml";
+	if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res != NULL)
+		home = res->pw_dir;
+	return cfg_find_path(getenv("CLIPROXY_CONFIG"), home, path, sizeof(path));
 }
 
 char *

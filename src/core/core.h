@@ -407,8 +407,15 @@ void cfg_free(struct cfg *c);
  * key of DESIGN 3, defaults filled, lists [] never null). with_secret false
  * leaves out remote-management.secret-key. Caller owns it (cJSON_Delete). */
 cJSON *cfg_to_json(const struct cfg *c, bool with_secret);
-/* The default config path: $CLIPROXY_CONFIG, else SYSCONFDIR/cliproxy/config.yaml. */
+/* The default config path: $CLIPROXY_CONFIG, else the running user's
+ * ~/.config/cliproxy/config.yaml when it exists (home from the password
+ * database: a shared host's suexec cleans the environment), else
+ * SYSCONFDIR/cliproxy/config.yaml. */
+#define CFG_USER_PATH ".config/cliproxy/config.yaml"
 const char *cfg_default_path(void);
+/* The same choice with env ($CLIPROXY_CONFIG or NULL) and home given; the
+ * per-user path is built in out. */
+const char *cfg_find_path(const char *env, const char *home, char *out, size_t outlen);
 /* "~" / "~/x" expanded against the running user's home; caller frees. */
 char *cfg_expand_home(const char *path);
 /* The state directory (DESIGN 3 state-dir), the one rule both programs

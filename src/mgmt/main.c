@@ -8,7 +8,9 @@
  * environment. libfcgi's FCGX_IsCGI() tells the two apart: it asks
  * getpeername(0), which fails with ENOTCONN only on a listening socket.
  *
- * Environment: CLIPROXY_CONFIG (config path, else cfg_default_path());
+ * Environment: CLIPROXY_CONFIG (config path, else cfg_default_path(): the
+ * running user's ~/.config/cliproxy/config.yaml when it exists, which is
+ * how a shared host's suexec, which cleans the environment, finds it);
  * CLIPROXY_BAN_SECONDS (ban length after five failed logins, default 1800;
  * tests make it short).
  */

@@ -270,24 +270,26 @@ PACKAGED = {
     "config": "/etc/cliproxy/config.yaml",             # CLIPROXY_CONFIG
     "listen": "127.0.0.1:8317",                        # the site's listener
     "daemon": "127.0.0.1:8318",                        # cliproxyd behind the site
+    "www": "/usr/share/cliproxy/www",                  # the admin panel (www/)
 }
 SITE_FILES = {"lighttpd": "conf/lighttpd/50-cliproxy.conf",
               "apache": "conf/apache/cliproxy.conf"}
 # lighttpd modules the management snippet needs beside the harness's own
 # (mod_extforward first: it must rewrite REMOTE_ADDR before mod_fastcgi)
 LIGHTTPD_MGMT_MODULES = ("mod_extforward", "mod_fastcgi")
-LIGHTTPD_SITE_MODULES = ("mod_extforward", "mod_fastcgi", "mod_proxy")
+LIGHTTPD_SITE_MODULES = ("mod_extforward", "mod_alias", "mod_fastcgi", "mod_proxy")
 APACHE_SITE_MODULES = ("mpm_event", "authz_core", "alias", "mime", "env", "remoteip",
                        "fcgid", "proxy", "proxy_http")
 
 
-def mgmt_conf(server, binary, env, socket=None, site=None):
+def mgmt_conf(server, binary, env, socket=None, site=None, www=None):
     """Text of the management snippet of server ("lighttpd" or "apache"),
     or with site=(port, daemon_port) of the site file the package installs
     (built from the snippet), with the packaged paths replaced: binary is
     the responder, env (a dict with CLIPROXY_CONFIG) its environment,
-    socket lighttpd's FastCGI socket path. A file that no longer names one
-    of the packaged strings fails here (substitute())."""
+    socket lighttpd's FastCGI socket path, www the panel's directory (the
+    source tree's www/ unless given). A file that no longer names one of
+    the packaged strings fails here (substitute())."""
     if "CLIPROXY_CONFIG" not in env:
         raise ValueError("env needs CLIPROXY_CONFIG")
     if site is None:
@@ -311,6 +313,7 @@ def mgmt_conf(server, binary, env, socket=None, site=None):
             m['$SERVER["socket"] == "%s"' % PACKAGED["listen"]] = \
                 '$SERVER["socket"] == "127.0.0.1:%d"' % site[0]
             m['"port" => %s' % PACKAGED["daemon"].split(":")[1]] = '"port" => %d' % site[1]
+            m['=> "%s/' % PACKAGED["www"]] = '=> "%s/' % (www or src_path("www"))
     elif server == "apache":
         m = {
             "Alias /v0/management %s" % PACKAGED["binary"]: "Alias /v0/management %s" % binary,
@@ -321,6 +324,7 @@ def mgmt_conf(server, binary, env, socket=None, site=None):
             m["Listen %s" % PACKAGED["listen"]] = "Listen 127.0.0.1:%d" % site[0]
             m["<VirtualHost %s>" % PACKAGED["listen"]] = "<VirtualHost 127.0.0.1:%d>" % site[0]
             m["http://%s/" % PACKAGED["daemon"]] = "http://127.0.0.1:%d/" % site[1]
+            m[" %s" % PACKAGED["www"]] = " %s" % (www or src_path("www"))
     else:
         raise ValueError(server)
     return substitute(text, m, rel)
@@ -425,7 +429,8 @@ def lighttpd(dir, body, modules=("mod_extforward",), extforward=True, user=True)
         'server.errorlog = "%s"' % log,
         'server.modules = ( %s )' % ", ".join('"%s"' % m for m in modules),
         'index-file.names = ( "index.html" )',
-        'mimetype.assign = ( ".html" => "text/html", ".txt" => "text/plain", ".json" => "application/json" )',
+        'mimetype.assign = ( ".html" => "text/html", ".txt" => "text/plain", ".json" => "application/json",'
+        ' ".js" => "text/javascript", ".css" => "text/css", ".png" => "image/png" )',
     ]
     if user and os.geteuid() == 0:
         name = service_user()[0]
@@ -483,6 +488,9 @@ def apache(dir, body, modules=("mpm_event", "authz_core", "alias", "mime", "env"
         "TypesConfig /dev/null",
         "AddType application/json .json",
         "AddType text/plain .txt",
+        "AddType text/html .html",
+        "AddType text/javascript .js",
+        "AddType text/css .css",
         "StartServers 2",
         "ServerLimit 4",
         "ThreadsPerChild 16",

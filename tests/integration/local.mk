@@ -16,3 +16,7 @@ include tests/integration/mock.mk
 CTL_PY_TESTS = tests/integration/ctl_login.py tests/integration/mgmt_login.py
 TESTS += $(CTL_PY_TESTS)
 EXTRA_DIST += $(CTL_PY_TESTS) tests/mock/oauth_mock.py
+# The shared-host deployment (issue 14): a user's home, mod_userdir,
+# suexec, cgi-bin/install.sh (root: creates and removes the user).
+TESTS += tests/integration/shared_host.py
+EXTRA_DIST += tests/integration/shared_host.py

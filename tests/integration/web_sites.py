@@ -159,6 +159,26 @@ class SiteSuite:
         self.assertError(self.req("GET", PREFIX), 401, "missing management key")
         self.assertEqual(self.daemon.seen[before:], [])
 
+    def test_panel_is_served_from_www(self):
+        # the admin panel (issue 14): static files, never the daemon's
+        before = len(self.daemon.seen)
+        r = self.req("GET", "/management.html")
+        self.assertEqual(r.status, 200, "%r%s" % (r, self.server.error_log()))
+        self.assertTrue(r.header("Content-Type").startswith("text/html"), r.header("Content-Type"))
+        self.assertEqual(r.body, harness.read_file(harness.src_path("www/management.html")))
+        for name in os.listdir(harness.src_path("www/management")):
+            r = self.req("GET", "/management/" + name)
+            self.assertEqual(r.status, 200, name)
+            self.assertEqual(r.body, harness.read_file(harness.src_path("www/management/" + name)))
+            want = "text/css" if name.endswith(".css") else "text/javascript"
+            self.assertTrue(r.header("Content-Type").startswith(want), "%s: %s" %
+                            (name, r.header("Content-Type")))
+        self.assertEqual(self.req("GET", "/management/no-such.js").status, 404)
+        self.assertEqual(self.daemon.seen[before:], [])
+        # only those two: a look-alike path still goes to the daemon
+        r = self.req("GET", "/management.htmlx")
+        self.assertEqual(r.json()["path"], "/management.htmlx")
+
     def test_authorization_reaches_the_responder(self):
         # Apache passes it only with CGIPassAuth On (DESIGN 5)
         r = self.req("GET", PREFIX + "/debug", headers=self.auth())

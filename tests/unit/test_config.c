@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -537,7 +539,45 @@ test_paths(void **state)
 	setenv("CLIPROXY_CONFIG", "/tmp/x.yaml", 1);
 	assert_string_equal(cfg_default_path(), "/tmp/x.yaml");
 	unsetenv("CLIPROXY_CONFIG");
-	assert_string_equal(cfg_default_path(), SYSCONFDIR "/cliproxy/config.yaml");
+	assert_string_equal(cfg_find_path(NULL, "/nonexistent-home", out, sizeof(out)),
+	    SYSCONFDIR "/cliproxy/config.yaml");
+}
+
+/* A shared host's user: no CLIPROXY_CONFIG (suexec cleans it), the config
+ * in ~/.config/cliproxy/config.yaml is found; without it the system path. */
+static void
+test_user_config_path(void **state)
+{
+	char home[] = "/tmp/cfgtest-home-XXXXXX", p[512], out[512];
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(home));
+	assert_string_equal(cfg_find_path(NULL, home, out, sizeof(out)),
+	    SYSCONFDIR "/cliproxy/config.yaml");
+	assert_string_equal(cfg_find_path("", home, out, sizeof(out)),
+	    SYSCONFDIR "/cliproxy/config.yaml");
+	snprintf(p, sizeof(p), "%s/.config", home);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/.config/cliproxy", home);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/.config/cliproxy/config.yaml", home);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_string_equal(cfg_find_path(NULL, home, out, sizeof(out)), p);
+	/* CLIPROXY_CONFIG still wins; a relative or missing home is ignored */
+	assert_string_equal(cfg_find_path("/tmp/x.yaml", home, out, sizeof(out)), "/tmp/x.yaml");
+	assert_string_equal(cfg_find_path(NULL, "relative", out, sizeof(out)),
+	    SYSCONFDIR "/cliproxy/config.yaml");
+	/* a home too long for out falls back instead of truncating */
+	assert_string_equal(cfg_find_path(NULL, home, out, 8), SYSCONFDIR "/cliproxy/config.yaml");
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/.config/cliproxy", home);
+	rmdir(p);
+	snprintf(p, sizeof(p), "%s/.config", home);
+	rmdir(p);
+	rmdir(home);
 }
 
 int
@@ -549,6 +589,7 @@ main(void)
 		cmocka_unit_test(test_aliases),
 		cmocka_unit_test(test_long_management_key),
 		cmocka_unit_test(test_home),
+		cmocka_unit_test(test_user_config_path),
 		cmocka_unit_test(test_booleans_ints),
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_semantic_errors),
