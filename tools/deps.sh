@@ -2,7 +2,8 @@
 # cliproxy builds and tests with, once (DESIGN.md 1). Idempotent: it asks
 # apt only for what dpkg says is missing.
 CLIPROXY_BUILD_DEPS="autoconf automake pkg-config make gcc libfcgi-dev libyaml-dev
-libcjson-dev libcrypt-dev libcurl4-openssl-dev libevent-dev libcmocka-dev python3"
+libcjson-dev libcrypt-dev libcurl4-openssl-dev libevent-dev libcmocka-dev libsqlite3-dev
+python3"
 CLIPROXY_RUN_DEPS="lighttpd spawn-fcgi curl"
 CLIPROXY_TEST_DEPS="lighttpd apache2 libapache2-mod-fcgid spawn-fcgi curl"
 # node and npm run the official client SDKs (tests/sdk). Debian 12 gives

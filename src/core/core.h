@@ -445,4 +445,114 @@ int cfg_transact(const char *path, cfg_tx_fn fn, void *arg, char *err, size_t er
 /* Convenience inside fn: tx->out = yaml_set(current out or text, path, value). */
 int cfg_tx_set(struct cfg_tx *tx, const char *const *path, const cJSON *value);
 
+/* --------------------------------------------------------------- usage.c */
+
+/* Usage accounting (issue 15): <state-dir>/usage.sqlite in WAL mode, raw
+ * rows plus hourly aggregates. cliproxyd owns the one writer; the
+ * responder reads with its own read-only connection. */
+
+#define USAGE_DB_NAME       "usage.sqlite"  /* file inside the state dir */
+#define USAGE_QUEUE_DEFAULT 65536           /* rows queued before drops */
+#define USAGE_BATCH_MAX     1000            /* rows per transaction (issue 15) */
+#define USAGE_FLUSH_MS      1000            /* a queued row waits at most this */
+#define USAGE_TEXT_MAX      128             /* bytes of one text field, NUL included */
+#define USAGE_LAT_BUCKETS   21              /* latency histogram buckets */
+
+/* One exchange. Text fields are truncated copies, never secrets: key_id is
+ * the policy name or a hash prefix, credential the auth file name or a key
+ * hash prefix (issue 15). */
+struct usage_row {
+	int64_t ts_ms;                  /* end of the exchange, Unix ms */
+	char key_id[USAGE_TEXT_MAX];    /* client key id */
+	char model[USAGE_TEXT_MAX];     /* model the client asked for */
+	char upstream_model[USAGE_TEXT_MAX]; /* model sent upstream */
+	char provider[USAGE_TEXT_MAX];  /* provider kind ("claude", ...) */
+	char credential[USAGE_TEXT_MAX]; /* credential id */
+	char format[USAGE_TEXT_MAX];    /* client API format ("openai-chat", ...) */
+	int status;                     /* HTTP status to the client, 0 transport */
+	int64_t in_tok;                 /* input tokens */
+	int64_t out_tok;                /* output tokens */
+	int64_t cached_tok;             /* cached input tokens */
+	int64_t reasoning_tok;          /* reasoning tokens */
+	int64_t ttfb_ms;                /* time to first byte, ms */
+	int64_t total_ms;               /* total time, ms */
+	int64_t bytes_in;               /* request bytes from the client */
+	int64_t bytes_out;              /* response bytes to the client */
+	int retries;                    /* upstream retries spent */
+};
+
+/* Fill the text field dst (USAGE_TEXT_MAX bytes) from s, truncated; NULL
+ * gives "". */
+void usage_set_text(char *dst, const char *s);
+/* Upper bound in ms of latency bucket i (the last is open: INT64_MAX). */
+int64_t usage_bucket_limit(int i);
+/* Bucket of a latency in ms. */
+int usage_bucket_of(int64_t ms);
+
+/* The usage database path: <state_dir>/usage.sqlite; "" state_dir is
+ * "<config dir>/.cliproxyd" as cliproxyd's default. Caller frees. */
+char *usage_db_path(const char *state_dir, const char *config_path);
+
+struct usage_writer_opts {
+	const char *path;        /* database file (created 0600 if absent) */
+	size_t queue_cap;        /* rows queued at most, 0 = USAGE_QUEUE_DEFAULT */
+	int raw_days;            /* keep raw rows this many days (usage-raw-days) */
+	int days;                /* keep hourly rows this many days (usage-days) */
+};
+
+struct usage_stats {
+	uint64_t queued;         /* rows in the queue now */
+	uint64_t written;        /* rows committed since open */
+	uint64_t dropped;        /* rows refused because the queue was full */
+	uint64_t failed;         /* rows lost to a database error */
+};
+
+struct usage_writer;
+
+/* Open (create, migrate) the database and start the worker thread.
+ * *out is freed by usage_writer_close. */
+int usage_writer_open(const struct usage_writer_opts *o, struct usage_writer **out,
+    char *err, size_t errlen);
+/* Queue one row (copied). Never waits for the database: when the queue is
+ * full the row is counted as dropped and false is returned. Thread-safe. */
+bool usage_push(struct usage_writer *w, const struct usage_row *row);
+/* Change the retention (hot reload). */
+void usage_writer_retention(struct usage_writer *w, int raw_days, int days);
+void usage_writer_stats(struct usage_writer *w, struct usage_stats *st);
+/* Write what is queued, stop the worker, close. NULL is a no-op. */
+void usage_writer_close(struct usage_writer *w);
+
+/* Reader side (cliproxy-mgmt). */
+struct usage_reader;
+/* Open read-only; CP_ENOTFOUND if the database does not exist yet. */
+int usage_reader_open(const char *path, struct usage_reader **out, char *err, size_t errlen);
+void usage_reader_close(struct usage_reader *r);
+
+enum usage_by { USAGE_BY_NONE, USAGE_BY_KEY, USAGE_BY_MODEL, USAGE_BY_PROVIDER,
+	USAGE_BY_CREDENTIAL };
+
+/* One bucket of the series: the sums of the rows of one group in
+ * [t, t + step). */
+struct usage_point {
+	int64_t t;                       /* bucket start, Unix seconds */
+	const char *group;               /* group value, "" for USAGE_BY_NONE */
+	int64_t requests;                /* exchanges */
+	int64_t errors;                  /* status 0 or >= 400 */
+	int64_t in_tok, out_tok, cached_tok, reasoning_tok; /* token sums */
+	int64_t bytes_in, bytes_out;     /* byte sums */
+	int64_t lat[USAGE_LAT_BUCKETS];  /* total-time histogram */
+};
+
+typedef int (*usage_point_fn)(const struct usage_point *p, void *arg);
+/* Series over [from, to) (Unix seconds; the caller aligns them to step).
+ * step 60 reads raw rows, 3600 and 86400 read the hourly aggregates.
+ * Points come ordered by group, then t. fn returning non-CP_OK stops
+ * and is returned. */
+int usage_series(struct usage_reader *r, int64_t from, int64_t to, int64_t step,
+    enum usage_by by, usage_point_fn fn, void *arg, char *err, size_t errlen);
+typedef int (*usage_row_fn)(const struct usage_row *row, void *arg);
+/* Raw rows with from <= ts < to (Unix seconds), in time order. */
+int usage_export(struct usage_reader *r, int64_t from, int64_t to, usage_row_fn fn,
+    void *arg, char *err, size_t errlen);
+
 #endif /* CLIPROXY_CORE_H */

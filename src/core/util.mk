@@ -1,5 +1,5 @@
 # Utility modules of libcore (log, buf, strutil, sha256, json, lock,
-# fileio, pw, authstore).
+# fileio, pw, authstore, usage).
 CORE_UTIL_SRC += src/core/log.c src/core/buf.c src/core/strutil.c \
 	src/core/sha256.c src/core/json.c src/core/lock.c src/core/fileio.c \
-	src/core/pw.c src/core/authstore.c
+	src/core/pw.c src/core/authstore.c src/core/usage.c
