@@ -291,6 +291,14 @@ struct cfg_compat {    /* openai-compatibility item */
 	struct cfg_model_alias *models; /* models */
 	size_t n_models;
 };
+struct cfg_policy {    /* api-key-policy item (issue 15) */
+	char *api_key;     /* the key, or "sha256:<64 hex>" */
+	char *name;        /* key id in usage and logs, "" = hash prefix */
+	struct cfg_strlist models; /* allowed model globs, empty = any */
+	long max_rpm;      /* max-requests-per-minute, 0 = no limit */
+	long max_tpd;      /* max-tokens-per-day, 0 = no limit */
+	bool disabled;     /* disabled: every request refused */
+};
 struct cfg_endpoint {  /* one endpoints: entry */
 	char *name;        /* "gemini", "claude-token-url", ... */
 	char *url;         /* base URL */
@@ -325,6 +333,12 @@ struct cfg {
 	/* cliproxyd limits (DESIGN 6 "Limits"; ours, not the original's) */
 	long request_body_max;        /* request-body-max: bytes of a request body */
 	long max_connections;         /* max-connections: client connections at once */
+	/* usage accounting and client-key policy (issue 15) */
+	char *state_dir;              /* state-dir, "" = the program's default */
+	long usage_raw_days;          /* usage-raw-days, default 7 */
+	long usage_days;              /* usage-days, default 400 */
+	struct cfg_policy *policy;    /* api-key-policy */
+	size_t n_policy;
 };
 
 /* Parse YAML text into a model, filling defaults and validating every key
@@ -347,7 +361,8 @@ char *cfg_expand_home(const char *path);
 void cfg_lock_path(const char *config_path, char *out, size_t outlen);
 /* Validate one item of a list key given as JSON (used by the management
  * API before writing). key is "claude-api-key", "codex-api-key",
- * "openai-compatibility", "api-keys", "generative-language-api-key".
+ * "openai-compatibility", "api-keys", "generative-language-api-key",
+ * "api-key-policy".
  * err names the field: "api-key must be a non-empty string". */
 int cfg_validate_item(const char *key, const cJSON *item, char *err, size_t errlen);
 /* proxy-url rule (DESIGN 3): empty, or scheme in the allowed set with a host. */

@@ -104,11 +104,18 @@ int req_parse_index(const char *s, size_t len, long long *out);
 
 /* --------------------------------------------------------- response.c */
 
+/* A body written after the headers instead of rs->body (no
+ * Content-Length; the server frames it): CP_OK or CP_EIO. */
+typedef int (*resp_stream_fn)(const struct mgmt_io *io, void *arg);
+
 struct mgmt_resp {
 	int status;                /* HTTP status, 0 until set */
 	struct buf hdr;            /* extra header lines, each ending in \r\n */
 	struct buf body;           /* response body */
 	bool is_json;              /* Content-Type: application/json */
+	resp_stream_fn stream;     /* streamed body, NULL = body */
+	void *stream_arg;          /* its argument */
+	void (*stream_free)(void *arg); /* frees stream_arg in resp_release */
 };
 
 void resp_init(struct mgmt_resp *rs);
@@ -131,6 +138,10 @@ void resp_keyed(struct mgmt_resp *rs, const char *key, const cJSON *value);
  * busy 503, current file broken or write failed 500 "failed to save
  * config: ...", our own change refused by validation 400. */
 void resp_tx_error(struct mgmt_resp *rs, int rc, bool fn_ran, const char *err);
+/* A streamed body (e.g. /usage/export): fn writes it after the headers;
+ * free (may be NULL) releases arg in resp_release. */
+void resp_stream(struct mgmt_resp *rs, int status, resp_stream_fn fn, void *arg,
+    void (*free_fn)(void *arg));
 /* Write status line, headers, CORS, body. */
 int resp_send(const struct mgmt_resp *rs, const struct mgmt_io *io);
 
@@ -208,6 +219,15 @@ void h_auth_list(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
 void h_auth_download(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
 void h_auth_upload(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
 void h_auth_delete(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+
+/* ----------------------------------------------------------- h_usage.c */
+
+#define USAGE_BUCKETS_MAX 20000    /* time buckets of one /usage answer */
+
+/* GET /usage: series and totals (issue 15). */
+void h_usage_get(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+/* GET /usage/export: raw rows as CSV or JSON, streamed. */
+void h_usage_export(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
 
 /* --------------------------------------------------------- multipart.c */
 

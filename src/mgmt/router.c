@@ -39,6 +39,9 @@ static const struct list_desc d_codex = {
 	"codex-api-key", LIST_OBJECT, "api-key", "match", "api-key" };
 static const struct list_desc d_compat = {
 	"openai-compatibility", LIST_OBJECT, "name", "name", "name" };
+/* issue 15: per-client-key policy, PATCH by index or by api-key */
+static const struct list_desc d_policy = {
+	"api-key-policy", LIST_OBJECT, "api-key", "match", "api-key" };
 
 /* ------------------------------------------------------------- table */
 
@@ -81,11 +84,18 @@ static const struct route routes[] = {
 	{ MGMT_PUT, "/openai-compatibility", h_list_put, &d_compat },
 	{ MGMT_PATCH, "/openai-compatibility", h_list_patch, &d_compat },
 	{ MGMT_DELETE, "/openai-compatibility", h_list_delete, &d_compat },
+	{ MGMT_GET, "/api-key-policy", h_list_get, &d_policy },
+	{ MGMT_PUT, "/api-key-policy", h_list_put, &d_policy },
+	{ MGMT_PATCH, "/api-key-policy", h_list_patch, &d_policy },
+	{ MGMT_DELETE, "/api-key-policy", h_list_delete, &d_policy },
 
 	{ MGMT_GET, "/auth-files", h_auth_list, NULL },
 	{ MGMT_POST, "/auth-files", h_auth_upload, NULL },
 	{ MGMT_DELETE, "/auth-files", h_auth_delete, NULL },
 	{ MGMT_GET, "/auth-files/download", h_auth_download, NULL },
+
+	{ MGMT_GET, "/usage", h_usage_get, NULL },
+	{ MGMT_GET, "/usage/export", h_usage_export, NULL },
 };
 
 static const struct {
