@@ -534,8 +534,9 @@ bool usage_push(struct usage_writer *w, const struct usage_row *row);
 /* Change the retention (hot reload). */
 void usage_writer_retention(struct usage_writer *w, int raw_days, int days);
 void usage_writer_stats(struct usage_writer *w, struct usage_stats *st);
-/* Write what is queued, stop the worker, close. NULL is a no-op. */
-void usage_writer_close(struct usage_writer *w);
+/* Write what is queued, stop the worker, close; the final counters into
+ * *final when it is not NULL. w NULL is a no-op. */
+void usage_writer_close(struct usage_writer *w, struct usage_stats *final);
 
 /* Reader side (cliproxy-mgmt). */
 struct usage_reader;

@@ -478,7 +478,7 @@ usage_writer_open(const struct usage_writer_opts *o, struct usage_writer **out,
 	w = NULL;
 	rc = CP_OK;
 out:
-	usage_writer_close(w);
+	usage_writer_close(w, NULL);
 	return rc;
 }
 
@@ -522,7 +522,7 @@ usage_writer_stats(struct usage_writer *w, struct usage_stats *st)
 }
 
 void
-usage_writer_close(struct usage_writer *w)
+usage_writer_close(struct usage_writer *w, struct usage_stats *final)
 {
 	if (w == NULL)
 		return;
@@ -532,6 +532,10 @@ usage_writer_close(struct usage_writer *w)
 		pthread_cond_signal(&w->cv);
 		pthread_mutex_unlock(&w->mu);
 		pthread_join(w->thread, NULL);
+	}
+	if (final != NULL) {
+		*final = w->st;
+		final->queued = w->len + w->nbatch;
 	}
 	sqlite3_finalize(w->ins_raw);
 	sqlite3_finalize(w->sel_hourly);

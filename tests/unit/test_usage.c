@@ -164,7 +164,7 @@ test_aggregates(void **state)
 	assert_true(usage_push(w, &row));
 	mkrow(&row, h0 + 3599999, "b", "m1", 429, 5, 0, 20);
 	assert_true(usage_push(w, &row));
-	usage_writer_close(w);
+	usage_writer_close(w, NULL);
 
 	assert_int_equal(q1(f->path, "SELECT COUNT(*) FROM usage_raw"), 6);
 	assert_int_equal(q1(f->path, "SELECT SUM(requests) FROM usage_hourly"), 6);
@@ -243,7 +243,7 @@ test_aggregates(void **state)
 	mkrow(&row, h0 + 1000, "a", "m1", 200, 100, 0, 40);
 	assert_true(usage_push(w, &row));
 	usage_writer_stats(w, &st);
-	usage_writer_close(w);
+	usage_writer_close(w, NULL);
 	assert_int_equal(q1(f->path, "SELECT requests FROM usage_hourly WHERE key_id='a'"
 	    " AND model='m1' ORDER BY hour LIMIT 1"), 3);
 	assert_int_equal(q1(f->path, "SELECT SUM(in_tok) FROM usage_hourly"), 153);
@@ -279,7 +279,7 @@ test_full_queue(void **state)
 	assert_true(dt < 2000);
 	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-	usage_writer_close(w);
+	usage_writer_close(w, NULL);
 	assert_int_equal(q1(f->path, "SELECT COUNT(*) FROM usage_raw"), ok);
 }
 
@@ -299,7 +299,7 @@ test_prune(void **state)
 	assert_true(usage_push(w, &row));
 	mkrow(&row, now - 6 * day, "k", "new", 200, 1, 1, 1);
 	assert_true(usage_push(w, &row));
-	usage_writer_close(w);   /* the worker's first pass prunes after the write */
+	usage_writer_close(w, NULL);   /* the worker's first pass prunes after the write */
 	assert_int_equal(q1(f->path, "SELECT COUNT(*) FROM usage_raw"), 1);
 	assert_int_equal(q1(f->path, "SELECT COUNT(*) FROM usage_raw WHERE model='new'"), 1);
 	assert_int_equal(q1(f->path, "SELECT COUNT(*) FROM usage_hourly"), 2);
@@ -310,7 +310,7 @@ test_prune(void **state)
 	usage_writer_retention(w, 1, 5);
 	mkrow(&row, now, "k", "now", 200, 1, 1, 1);
 	assert_true(usage_push(w, &row));
-	usage_writer_close(w);
+	usage_writer_close(w, NULL);
 	assert_int_equal(q1(f->path, "SELECT COUNT(*) FROM usage_raw"), 1);
 	assert_int_equal(q1(f->path, "SELECT COUNT(*) FROM usage_hourly"), 1);
 }
@@ -330,7 +330,7 @@ test_sigkill(void **state)
 	sqlite3 *db = NULL;
 	sqlite3_stmt *s = NULL;
 
-	usage_writer_close(w);   /* schema in place before the fork */
+	usage_writer_close(w, NULL);   /* schema in place before the fork */
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
