@@ -262,7 +262,7 @@ totals_add(struct totals *t, const struct usage_point *p)
 /* The q-quantile of a histogram as the upper bound of its bucket (the
  * open last bucket reports the bound below it); -1 when empty. */
 static int64_t
-quantile(const int64_t *h, double q)
+quantile(const int64_t *h, int64_t pct)
 {
 	int64_t n = 0, need, seen = 0;
 
@@ -270,7 +270,7 @@ quantile(const int64_t *h, double q)
 		n += h[i];
 	if (n == 0)
 		return -1;
-	need = (int64_t)((double)n * q + 0.999999);
+	need = (n * pct + 99) / 100;   /* rank ceil(n * pct / 100), exact */
 	if (need < 1)
 		need = 1;
 	for (int i = 0; i < USAGE_LAT_BUCKETS; i++) {
@@ -287,7 +287,7 @@ static cJSON *
 totals_json(const struct totals *t)
 {
 	cJSON *o = cJSON_CreateObject(), *x;
-	int64_t p50 = quantile(t->lat, 0.50), p95 = quantile(t->lat, 0.95);
+	int64_t p50 = quantile(t->lat, 50), p95 = quantile(t->lat, 95);
 
 	if (o == NULL ||
 	    cJSON_AddNumberToObject(o, "requests", (double)t->requests) == NULL ||
