@@ -54,16 +54,18 @@ static const char schema_sql[] =
     " bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,"
     " retries INTEGER NOT NULL, lat_bucket INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS usage_raw_ts ON usage_raw(ts);"
+    /* One row per hour, dimension and value: dim 0 is everything (value
+     * ""), 1..4 are key, model, provider, credential (enum usage_by). A
+     * 30-day series reads 720 rows per value, whatever the raw volume. */
     "CREATE TABLE IF NOT EXISTS usage_hourly ("
     " hour INTEGER NOT NULL,"          /* Unix seconds, multiple of 3600 */
-    " key_id TEXT NOT NULL, model TEXT NOT NULL, provider TEXT NOT NULL,"
-    " credential TEXT NOT NULL,"
+    " dim INTEGER NOT NULL, value TEXT NOT NULL,"
     " requests INTEGER NOT NULL, errors INTEGER NOT NULL,"
     " in_tok INTEGER NOT NULL, out_tok INTEGER NOT NULL,"
     " cached_tok INTEGER NOT NULL, reasoning_tok INTEGER NOT NULL,"
     " bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,"
     " lat BLOB NOT NULL,"              /* USAGE_LAT_BUCKETS int64, little-endian */
-    " PRIMARY KEY (hour, key_id, model, provider, credential)) WITHOUT ROWID;";
+    " PRIMARY KEY (dim, hour, value)) WITHOUT ROWID;";
 
 static const char insert_raw_sql[] =
     "INSERT INTO usage_raw VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
@@ -73,9 +75,9 @@ static const char insert_raw_sql[] =
 static const char select_hourly_sql[] =
     "SELECT requests, errors, in_tok, out_tok, cached_tok, reasoning_tok,"
     " bytes_in, bytes_out, lat FROM usage_hourly"
-    " WHERE hour=? AND key_id=? AND model=? AND provider=? AND credential=?";
+    " WHERE dim=? AND hour=? AND value=?";
 static const char upsert_hourly_sql[] =
-    "INSERT OR REPLACE INTO usage_hourly VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    "INSERT OR REPLACE INTO usage_hourly VALUES (?,?,?,?,?,?,?,?,?,?,?,?)";
 
 /* ------------------------------------------------------------ helpers */
 
@@ -203,13 +205,34 @@ bind_text(sqlite3_stmt *s, int i, const char *v)
 	return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
 }
 
-/* Merge the rows of batch with the same (hour, group) as rows[first]
- * into usage_hourly. done[] marks rows already merged. */
+/* The value of row r in dimension d (enum usage_by; USAGE_BY_NONE is
+ * everything, ""). */
+static const char *
+dim_value(const struct usage_row *r, enum usage_by d)
+{
+	switch (d) {
+	case USAGE_BY_KEY:
+		return r->key_id;
+	case USAGE_BY_MODEL:
+		return r->model;
+	case USAGE_BY_PROVIDER:
+		return r->provider;
+	case USAGE_BY_CREDENTIAL:
+		return r->credential;
+	case USAGE_BY_NONE:
+		break;
+	}
+	return "";
+}
+
+/* Merge the rows of the batch with the same hour and dimension-d value as
+ * rows[first] into usage_hourly. done[] marks rows already merged. */
 static int
 merge_hourly(struct usage_writer *w, const struct usage_row *rows, size_t n, size_t first,
-    bool *done)
+    bool *done, enum usage_by d)
 {
 	const struct usage_row *a = &rows[first];
+	const char *av = dim_value(a, d);
 	int64_t hour = a->ts_ms / 1000 / 3600 * 3600;
 	int64_t sum[8] = { 0 }, hist[USAGE_LAT_BUCKETS] = { 0 };
 	unsigned char blob[USAGE_LAT_BUCKETS * 8];
@@ -220,9 +243,7 @@ merge_hourly(struct usage_writer *w, const struct usage_row *rows, size_t n, siz
 		const struct usage_row *b = &rows[i];
 
 		if (done[i] || b->ts_ms / 1000 / 3600 * 3600 != hour ||
-		    strcmp(a->key_id, b->key_id) != 0 || strcmp(a->model, b->model) != 0 ||
-		    strcmp(a->provider, b->provider) != 0 ||
-		    strcmp(a->credential, b->credential) != 0)
+		    strcmp(av, dim_value(b, d)) != 0)
 			continue;
 		done[i] = true;
 		sum[0]++;
@@ -236,11 +257,9 @@ merge_hourly(struct usage_writer *w, const struct usage_row *rows, size_t n, siz
 		hist[usage_bucket_of(b->total_ms)]++;
 	}
 	sqlite3_reset(s);
-	sqlite3_bind_int64(s, 1, hour);
-	bind_text(s, 2, a->key_id);
-	bind_text(s, 3, a->model);
-	bind_text(s, 4, a->provider);
-	bind_text(s, 5, a->credential);
+	sqlite3_bind_int(s, 1, (int)d);
+	sqlite3_bind_int64(s, 2, hour);
+	bind_text(s, 3, av);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		for (int i = 0; i < 8; i++)
@@ -254,13 +273,11 @@ merge_hourly(struct usage_writer *w, const struct usage_row *rows, size_t n, siz
 	s = w->put_hourly;
 	sqlite3_reset(s);
 	sqlite3_bind_int64(s, 1, hour);
-	bind_text(s, 2, a->key_id);
-	bind_text(s, 3, a->model);
-	bind_text(s, 4, a->provider);
-	bind_text(s, 5, a->credential);
+	sqlite3_bind_int(s, 2, (int)d);
+	bind_text(s, 3, av);
 	for (int i = 0; i < 8; i++)
-		sqlite3_bind_int64(s, 6 + i, sum[i]);
-	sqlite3_bind_blob(s, 14, blob, (int)sizeof(blob), SQLITE_STATIC);
+		sqlite3_bind_int64(s, 4 + i, sum[i]);
+	sqlite3_bind_blob(s, 12, blob, (int)sizeof(blob), SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -304,11 +321,14 @@ write_batch(struct usage_writer *w, bool *done)
 		sqlite3_reset(s);
 		if (rc != SQLITE_DONE)
 			goto fail;
-		done[i] = false;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (!done[i] && (rc = merge_hourly(w, rows, n, i, done)) != SQLITE_OK)
-			goto fail;
+	for (int d = USAGE_BY_NONE; d <= USAGE_BY_CREDENTIAL; d++) {
+		memset(done, 0, n * sizeof(*done));
+		for (size_t i = 0; i < n; i++)
+			if (!done[i] && (rc = merge_hourly(w, rows, n, i, done,
+			    (enum usage_by)d)) != SQLITE_OK)
+				goto fail;
+	}
 	if ((rc = sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
 		goto fail;
 	return SQLITE_OK;
@@ -613,9 +633,10 @@ usage_series(struct usage_reader *r, int64_t from, int64_t to, int64_t step,
 			goto out;
 	} else {
 		/* hourly aggregates; the histogram is summed in C */
-		if (buf_printf(&sql, "SELECT hour/?3*?3 AS t, %s AS g, requests, errors,"
+		if (buf_appends(&sql, "SELECT hour/?3*?3 AS t, value AS g, requests, errors,"
 		    " in_tok, out_tok, cached_tok, reasoning_tok, bytes_in, bytes_out, lat"
-		    " FROM usage_hourly WHERE hour>=?1 AND hour<?2 ORDER BY g, t", g) != CP_OK)
+		    " FROM usage_hourly WHERE dim=?4 AND hour>=?1 AND hour<?2"
+		    " ORDER BY g, t") != CP_OK)
 			goto out;
 	}
 	if (sqlite3_prepare_v2(r->db, sql.p, -1, &s, NULL) != SQLITE_OK) {
@@ -625,8 +646,10 @@ usage_series(struct usage_reader *r, int64_t from, int64_t to, int64_t step,
 	}
 	sqlite3_bind_int64(s, 1, from);
 	sqlite3_bind_int64(s, 2, to);
-	if (step != 60)
+	if (step != 60) {
 		sqlite3_bind_int64(s, 3, step);
+		sqlite3_bind_int(s, 4, (int)by);
+	}
 	memset(&p, 0, sizeof(p));
 	rc = CP_OK;
 	while ((src = sqlite3_step(s)) == SQLITE_ROW) {

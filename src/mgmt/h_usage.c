@@ -381,6 +381,8 @@ h_usage_get(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 	(void)arg;
 	if (!parse_params(rq, rs, false, &p) || !open_reader(rq, rs, &r))
 		goto out;
+	/* a grouped month of hours is bigger than the default body cap */
+	rs->body.max = USAGE_BODY_MAX;
 	if ((c = calloc(1, sizeof(*c))) == NULL || (o = cJSON_CreateObject()) == NULL)
 		goto fail;
 	c->grouped = p.by != USAGE_BY_NONE;

@@ -223,6 +223,7 @@ void h_auth_delete(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
 /* ----------------------------------------------------------- h_usage.c */
 
 #define USAGE_BUCKETS_MAX 20000    /* time buckets of one /usage answer */
+#define USAGE_BODY_MAX (32u * 1024u * 1024u) /* bytes of one /usage answer */
 
 /* GET /usage: series and totals (issue 15). */
 void h_usage_get(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);

@@ -167,10 +167,12 @@ test_aggregates(void **state)
 	usage_writer_close(w, NULL);
 
 	assert_int_equal(q1(f->path, "SELECT COUNT(*) FROM usage_raw"), 6);
-	assert_int_equal(q1(f->path, "SELECT SUM(requests) FROM usage_hourly"), 6);
-	assert_int_equal(q1(f->path, "SELECT SUM(in_tok) FROM usage_hourly"), 53);
-	assert_int_equal(q1(f->path, "SELECT SUM(errors) FROM usage_hourly"), 3);
-	assert_int_equal(q1(f->path, "SELECT COUNT(*) FROM usage_hourly"), 4);
+	assert_int_equal(q1(f->path, "SELECT SUM(requests) FROM usage_hourly WHERE dim=0"), 6);
+	assert_int_equal(q1(f->path, "SELECT SUM(in_tok) FROM usage_hourly WHERE dim=0"), 53);
+	assert_int_equal(q1(f->path, "SELECT SUM(errors) FROM usage_hourly WHERE dim=0"), 3);
+	assert_int_equal(q1(f->path, "SELECT COUNT(*) FROM usage_hourly WHERE dim=0"), 2);
+	assert_int_equal(q1(f->path, "SELECT COUNT(*) FROM usage_hourly WHERE dim=1"), 3);
+	assert_int_equal(q1(f->path, "SELECT SUM(requests) FROM usage_hourly WHERE dim=4"), 6);
 	{
 		sqlite3 *db = NULL;
 		sqlite3_stmt *s = NULL;
@@ -244,9 +246,9 @@ test_aggregates(void **state)
 	assert_true(usage_push(w, &row));
 	usage_writer_stats(w, &st);
 	usage_writer_close(w, NULL);
-	assert_int_equal(q1(f->path, "SELECT requests FROM usage_hourly WHERE key_id='a'"
-	    " AND model='m1' ORDER BY hour LIMIT 1"), 3);
-	assert_int_equal(q1(f->path, "SELECT SUM(in_tok) FROM usage_hourly"), 153);
+	assert_int_equal(q1(f->path, "SELECT requests FROM usage_hourly WHERE dim=1"
+	    " AND value='a' ORDER BY hour LIMIT 1"), 4);
+	assert_int_equal(q1(f->path, "SELECT SUM(in_tok) FROM usage_hourly WHERE dim=0"), 153);
 	free(c);
 }
 
@@ -302,8 +304,8 @@ test_prune(void **state)
 	usage_writer_close(w, NULL);   /* the worker's first pass prunes after the write */
 	assert_int_equal(q1(f->path, "SELECT COUNT(*) FROM usage_raw"), 1);
 	assert_int_equal(q1(f->path, "SELECT COUNT(*) FROM usage_raw WHERE model='new'"), 1);
-	assert_int_equal(q1(f->path, "SELECT COUNT(*) FROM usage_hourly"), 2);
-	assert_int_equal(q1(f->path, "SELECT COUNT(*) FROM usage_hourly WHERE model='old'"), 0);
+	assert_int_equal(q1(f->path, "SELECT COUNT(*) FROM usage_hourly WHERE dim=0"), 2);
+	assert_int_equal(q1(f->path, "SELECT COUNT(*) FROM usage_hourly WHERE dim=2 AND value='old'"), 0);
 
 	/* a hot change of the retention applies on the next pass */
 	w = open_writer(f->path, 0, 7, 400);
@@ -312,7 +314,7 @@ test_prune(void **state)
 	assert_true(usage_push(w, &row));
 	usage_writer_close(w, NULL);
 	assert_int_equal(q1(f->path, "SELECT COUNT(*) FROM usage_raw"), 1);
-	assert_int_equal(q1(f->path, "SELECT COUNT(*) FROM usage_hourly"), 1);
+	assert_int_equal(q1(f->path, "SELECT COUNT(*) FROM usage_hourly WHERE dim=0"), 1);
 }
 
 /* A child writes rows as fast as it can (bytes_in = sequence number,
@@ -371,7 +373,7 @@ test_sigkill(void **state)
 	maxts = q1(f->path, "SELECT MAX(ts) FROM usage_raw");
 	assert_true(n > 1000);
 	assert_int_equal(maxseq, n - 1);
-	assert_int_equal(q1(f->path, "SELECT SUM(requests) FROM usage_hourly"), n);
+	assert_int_equal(q1(f->path, "SELECT SUM(requests) FROM usage_hourly WHERE dim=0"), n);
 	/* USAGE_FLUSH_MS plus one transaction and scheduling on a busy box */
 	assert_true(kill_ms - maxts < USAGE_FLUSH_MS + 1000);
 }
