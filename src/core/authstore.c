@@ -68,26 +68,35 @@ authstore_visible(int dirfd, const char *name, struct stat *st)
 	    fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st->st_mode);
 }
 
-/* "type" from the file when it is a JSON object with a string type
- * (DESIGN 5 "Auth files"); NULL otherwise or on any read error. */
-static char *
-authstore_type(int dirfd, const char *name)
+/* What the list shows from inside a file (DESIGN 5 "Auth files": "type";
+ * issue 12: email, disabled, expiry, never a token) when it is a JSON
+ * object; nothing on any read error. */
+static void
+authstore_meta(int dirfd, const char *name, struct authstore_entry *e)
 {
-	char *data = NULL, *type = NULL;
+	char *data = NULL;
 	const char *t;
 	cJSON *root = NULL;
 	size_t len;
+	bool b;
 
 	if (fio_read_at(dirfd, name, CP_AUTHFILE_MAX, &data, &len) != CP_OK)
 		goto out;
 	if (json_parse_strict(data, len, &root) != CP_OK || !cJSON_IsObject(root))
 		goto out;
 	if (json_get_string(root, "type", &t) == CP_OK)
-		type = cp_strdup(t);
+		e->type = cp_strdup(t);
+	if (json_get_string(root, "email", &t) == CP_OK && t[0] != '\0')
+		e->email = cp_strdup(t);
+	if (json_get_bool(root, "disabled", &b) == CP_OK)
+		e->disabled = b;
+	if (oauth_file_expiry(root, &e->expires) != CP_OK)
+		e->expires = 0;
 out:
 	cJSON_Delete(root);
+	if (data != NULL)
+		cp_wipe(data, len);   /* tokens */
 	free(data);
-	return type;
 }
 
 static int
@@ -104,8 +113,10 @@ authstore_list_free(struct authstore_entry *v, size_t n)
 
 	if (v == NULL)
 		return;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		free(v[i].type);
+		free(v[i].email);
+	}
 	free(v);
 }
 
@@ -149,7 +160,7 @@ authstore_list_fd(int dirfd, struct authstore_entry **out, size_t *n)
 		memcpy(v[cnt].name, de->d_name, strlen(de->d_name) + 1);
 		v[cnt].size = (long long)st.st_size;
 		v[cnt].mtime = st.st_mtime;
-		v[cnt].type = authstore_type(dirfd, de->d_name);
+		authstore_meta(dirfd, de->d_name, &v[cnt]);
 		cnt++;
 	}
 	if (errno != 0)
@@ -342,5 +353,65 @@ authstore_delete_all(const char *dir, size_t *deleted)
 out:
 	authstore_list_free(v, n);
 	authstore_end(dirfd, &lk);
+	return rc;
+}
+
+int
+authstore_update(const char *dir, const char *name, authstore_update_fn fn, void *arg,
+    char *err, size_t errlen)
+{
+	struct lock lk = LOCK_INIT;
+	char *data = NULL, *out = NULL;
+	size_t len = 0;
+	cJSON *doc = NULL;
+	int dirfd = -1, rc;
+
+	authstore_seterr(err, errlen, "");
+	if (name == NULL || !authstore_name_ok(name, strlen(name))) {
+		authstore_seterr(err, errlen, "invalid file name");
+		return CP_EINVAL;
+	}
+	if ((rc = authstore_begin(dir, false, &dirfd, &lk)) != CP_OK) {
+		authstore_seterr(err, errlen, rc == CP_EBUSY ? "auth-dir is busy" :
+		    "auth-dir is missing");
+		goto out;
+	}
+	/* DESIGN 4 step 2: the file as it is now, under the lock; a file
+	 * deleted meanwhile is not brought back */
+	rc = fio_read_at(dirfd, name, CP_AUTHFILE_MAX, &data, &len);
+	if (rc == CP_EPERM)
+		rc = CP_ENOTFOUND;
+	if (rc != CP_OK) {
+		authstore_seterr(err, errlen, rc == CP_ENOTFOUND ? "file not found" :
+		    "cannot read the file");
+		goto out;
+	}
+	if (json_parse_strict(data, len, &doc) != CP_OK || !cJSON_IsObject(doc)) {
+		/* never overwrite what we cannot read (an admin's half edit) */
+		authstore_seterr(err, errlen, "the file is not a JSON object");
+		rc = CP_EPARSE;
+		goto out;
+	}
+	if ((rc = fn(doc, arg)) != CP_OK)
+		goto out;
+	if ((out = cJSON_Print(doc)) == NULL) {
+		rc = CP_ENOMEM;
+		goto out;
+	}
+	if (strlen(out) > CP_AUTHFILE_MAX) {
+		authstore_seterr(err, errlen, "file too large");
+		rc = CP_ETOOBIG;
+		goto out;
+	}
+	rc = fio_write_atomic_at(dirfd, name, out, strlen(out), AUTHSTORE_FILE_MODE, err, errlen);
+out:
+	authstore_end(dirfd, &lk);
+	cJSON_Delete(doc);
+	if (data != NULL)
+		cp_wipe(data, len);   /* tokens */
+	free(data);
+	if (out != NULL)
+		cp_wipe(out, strlen(out));
+	free(out);
 	return rc;
 }

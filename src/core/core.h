@@ -243,6 +243,9 @@ struct authstore_entry {
 	long long size;                 /* bytes */
 	time_t mtime;                   /* modification time */
 	char *type;                     /* "type" string from the file, or NULL */
+	char *email;                    /* "email" string from the file, or NULL */
+	bool disabled;                  /* "disabled": true at the top level */
+	time_t expires;                 /* token expiry (oauth_file_expiry), 0 if none */
 };
 /* Regular *.json files directly in dir, passing the name check, no
  * dot-files, no symlinks, no directories; sorted by name. *out is freed with
@@ -265,6 +268,16 @@ int authstore_write(const char *dir, const char *name, const char *data, size_t 
 int authstore_delete(const char *dir, const char *name);
 /* Delete exactly what authstore_list shows; *deleted counts them. */
 int authstore_delete_all(const char *dir, size_t *deleted);
+/* Change one file under dir/.lock (DESIGN 4): read it as it is now,
+ * parse it (a JSON object, else CP_EPARSE and nothing is written), call
+ * fn with the document (fn edits it in place and returns CP_OK to write,
+ * anything else to abort: returned as is), write it back atomically with
+ * its mode kept. CP_ENOTFOUND when the file does not exist (it is never
+ * created here), CP_EINVAL bad name, CP_EBUSY lock timeout. Pretty-printed
+ * output, as the original's logins wrote. */
+typedef int (*authstore_update_fn)(cJSON *doc, void *arg);
+int authstore_update(const char *dir, const char *name, authstore_update_fn fn, void *arg,
+    char *err, size_t errlen);
 /* Path of the auth-dir lock file into out. */
 void authstore_lock_path(const char *dir, char *out, size_t outlen);
 
@@ -570,5 +583,203 @@ typedef int (*usage_row_fn)(const struct usage_row *row, void *arg);
 /* Raw rows with from <= ts < to (Unix seconds), in time order. */
 int usage_export(struct usage_reader *r, int64_t from, int64_t to, usage_row_fn fn,
     void *arg, char *err, size_t errlen);
+
+/* --------------------------------------------------------------- oauth.c */
+
+/* OAuth accounts (PROVIDERS.md 2, 4, 7): one table row per kind. */
+enum oauth_kind { OAUTH_GEMINI = 0, OAUTH_CLAUDE, OAUTH_CODEX, OAUTH_QWEN, OAUTH_KIND_N };
+/* The URLs a kind uses, each an endpoints: name with a default. */
+enum oauth_ep { OAUTH_EP_AUTH = 0, OAUTH_EP_TOKEN, OAUTH_EP_DEVICE, OAUTH_EP_USERINFO,
+	OAUTH_EP_API, OAUTH_EP_N };
+struct oauth_endpoint {
+	const char *name;          /* endpoints: key, NULL when the kind has none */
+	const char *def;           /* the real service */
+};
+struct oauth_provider {
+	enum oauth_kind kind;      /* row index */
+	const char *type;          /* auth file "type" and CLI name */
+	const char *mgmt;          /* management path stem: "<mgmt>-auth-url" */
+	const char *client_id;     /* public client id */
+	const char *client_secret; /* installed-app secret, NULL if none */
+	const char *scopes;        /* space-separated */
+	int redirect_port;         /* registered loopback port, 0: device flow */
+	const char *redirect_path; /* registered path, NULL: device flow */
+	bool pkce;                 /* S256 PKCE */
+	bool device;               /* device authorization flow (qwen) */
+	bool json_body;            /* exchange and refresh bodies are JSON */
+	const char *auth_extra;    /* "&..." appended to the authorize URL */
+	const char *refresh_scope; /* scope= of a refresh, NULL if none */
+	struct oauth_endpoint ep[OAUTH_EP_N]; /* URLs by use */
+	int refresh_lead_s;        /* refresh this long before expiry */
+};
+#define OAUTH_STATE_LEN     32   /* characters of a state (24 random bytes) */
+#define OAUTH_VERIFIER_LEN  64   /* characters of a PKCE verifier (48 bytes) */
+#define OAUTH_CHALLENGE_LEN 43   /* base64url of a SHA-256 */
+#define OAUTH_PENDING_TTL_S 600  /* a pending login expires (PROVIDERS 6) */
+/* One login in progress: what the callback needs to finish it. */
+struct oauth_pending {
+	const struct oauth_provider *p;            /* kind */
+	char state[OAUTH_STATE_LEN + 1];           /* state parameter */
+	char verifier[OAUTH_VERIFIER_LEN + 1];     /* PKCE verifier ("" without PKCE) */
+	char challenge[OAUTH_CHALLENGE_LEN + 1];   /* its S256 challenge */
+};
+/* The useful parts of a token endpoint's answer. Strings are NULL when
+ * absent or empty; secrets are wiped by oauth_tokens_release. */
+struct oauth_tokens {
+	char *access_token;        /* secret */
+	char *refresh_token;       /* secret; NULL: the answer had none */
+	char *id_token;            /* Codex JWT (secret) */
+	char *token_type;          /* "Bearer" */
+	long long expires_in;      /* seconds, -1 when absent */
+	char *email;               /* Claude account.email_address, Codex id_token email */
+	char *account_id;          /* Codex chatgpt_account_id */
+	char *resource_url;        /* Qwen API host */
+	char *error;               /* RFC 6749 "error" code of a refusal */
+};
+enum oauth_merge_result {
+	OAUTH_MERGE_WRITTEN,       /* tokens merged into the file */
+	OAUTH_MERGE_SUPERSEDED,    /* the file's refresh_token changed: its tokens kept */
+	OAUTH_MERGE_GONE,          /* the file was deleted: not brought back */
+};
+
+/* The row of a kind; by CLI/management name ("gemini", "gemini-cli",
+ * "claude", "anthropic", "codex", "qwen"); by auth file type (NULL or ""
+ * is gemini). NULL when unknown. */
+const struct oauth_provider *oauth_provider(enum oauth_kind kind);
+const struct oauth_provider *oauth_provider_by_name(const char *name);
+const struct oauth_provider *oauth_provider_by_type(const char *type);
+/* The URL of ep for p: the config's endpoints: entry, else the default
+ * (borrowed). NULL when the kind has no such endpoint. c may be NULL. */
+const char *oauth_url(const struct cfg *c, const struct oauth_provider *p, enum oauth_ep ep);
+/* "http://localhost:<port><path>", port 0 = the registered one. */
+int oauth_redirect_uri(const struct oauth_provider *p, int port, char *out, size_t outlen);
+/* base64url without padding of data into out (>= 4*len/3 + 2 bytes). */
+int oauth_b64url_encode(const void *data, size_t len, char *out, size_t outlen);
+/* nbytes (<= 64) from getrandom(2), base64url into out. */
+int oauth_random_token(char *out, size_t outlen, size_t nbytes);
+/* RFC 7636 S256 challenge of verifier. */
+void oauth_pkce_challenge(const char *verifier, char out[OAUTH_CHALLENGE_LEN + 1]);
+/* A fresh state, and verifier + challenge when p uses PKCE. */
+int oauth_pending_init(struct oauth_pending *pd, const struct oauth_provider *p);
+/* Pure request builders (out is reset first; ctype borrowed):
+ * the authorize URL; the code exchange (gemini/codex form, claude JSON);
+ * qwen's device-code request and device poll; the refresh of each kind. */
+int oauth_authorize_url(const struct oauth_provider *p, const char *auth_url,
+    const char *redirect_uri, const struct oauth_pending *pd, struct buf *out);
+int oauth_exchange_body(const struct oauth_provider *p, const char *code,
+    const char *redirect_uri, const struct oauth_pending *pd, struct buf *out,
+    const char **ctype);
+int oauth_device_body(const struct oauth_provider *p, const struct oauth_pending *pd,
+    struct buf *out);
+int oauth_device_poll_body(const struct oauth_provider *p, const char *device_code,
+    const struct oauth_pending *pd, struct buf *out);
+int oauth_refresh_body(const struct oauth_provider *p, const char *refresh_token,
+    struct buf *out, const char **ctype);
+/* Parse a token endpoint answer. CP_EPARSE not a JSON object; CP_EPERM an
+ * RFC 6749 error (t->error holds its code, e.g. "authorization_pending");
+ * CP_EINVAL no access_token. err never holds a token. Release t always. */
+int oauth_parse_tokens(const struct oauth_provider *p, const char *body, size_t len,
+    struct oauth_tokens *t, char *err, size_t errlen);
+void oauth_tokens_release(struct oauth_tokens *t);
+/* email and chatgpt_account_id of a JWT's payload, signature not checked
+ * (PROVIDERS 2). Caller frees both (NULL when absent). */
+int oauth_jwt_claims(const char *jwt, char **email, char **account_id);
+/* Expiry formats (PROVIDERS 2): local time with offset ("Z" in UTC),
+ * fraction = gemini's ".000000000". */
+void oauth_fmt_time(time_t t, bool fraction, char *out, size_t outlen);
+/* RFC 3339 with optional fraction, "Z" or "+hh:mm". */
+int oauth_parse_time(const char *s, time_t *out);
+/* token.expiry or expired of an auth file. CP_ENOTFOUND when neither. */
+int oauth_file_expiry(const cJSON *doc, time_t *out);
+/* The auth file of a new login (PROVIDERS 2 field names). *out owned by
+ * the caller. */
+int oauth_auth_file(const struct oauth_provider *p, const struct oauth_tokens *t,
+    const char *email, const char *project_id, time_t now, cJSON **out);
+/* "<email>-<project>.json", "claude-<email>.json", "codex-<email>.json",
+ * "qwen-<alias>.json" (email is the alias for qwen) through DESIGN 4's
+ * name rule: other bytes become '_', at most 200 bytes. */
+int oauth_file_name(const struct oauth_provider *p, const char *email, const char *project,
+    char *out, size_t outlen);
+/* What a redirect carried (or what a user pasted). */
+#define OAUTH_CODE_MAX 2048
+struct oauth_callback {
+	char code[OAUTH_CODE_MAX];  /* authorization code (secret) */
+	char state[128];            /* state, "" when not given */
+	char error[128];            /* error=, "" when none */
+};
+/* Parse a redirect URL ("http://localhost:1455/auth/callback?code=..&state=.."),
+ * a path with a query, Claude's "code#state", or a bare code. CP_OK with a
+ * code; CP_EPERM when the provider sent error= (cb->error); CP_EEXIST a
+ * parameter given twice; CP_EINVAL no code or bad %-encoding. */
+int oauth_parse_callback(const char *in, struct oauth_callback *cb);
+/* THE write-back of a refresh (PROVIDERS 4, 7): under dir/.lock, re-read
+ * dir/name as it is now; if it is gone: *res GONE, nothing written; if its
+ * refresh_token is not used_refresh (a re-login or an upload): *res
+ * SUPERSEDED, nothing written (load the file's tokens); else only the
+ * token fields change (gemini: token.access_token, token_type,
+ * refresh_token, expiry; others: access_token, refresh_token, id_token,
+ * expired, last_refresh, resource_url, account_id), the expiry always,
+ * the refresh token only when t has one, every other field (disabled,
+ * unknown ones) stays: *res WRITTEN. CP_OK in all three cases; an error
+ * (busy, unreadable or unparsable file, write failure) leaves the file
+ * as it was. err never holds a token. */
+int oauth_merge_tokens(const char *dir, const char *name, const struct oauth_provider *p,
+    const char *used_refresh, const struct oauth_tokens *t, time_t now,
+    enum oauth_merge_result *res, char *err, size_t errlen);
+
+/* --------------------------------------------------------------- httpc.c */
+
+#define HTTPC_ANSWER_MAX (1024u * 1024u)  /* bytes of an answer we keep */
+#define HTTPC_TIMEOUT_MS 30000            /* whole exchange */
+/* One blocking HTTP exchange (libcurl easy; TLS verified). */
+struct httpc_resp {
+	long status;               /* HTTP status, 0 on transport failure */
+	struct buf body;           /* answer (<= HTTPC_ANSWER_MAX) */
+};
+void httpc_resp_init(struct httpc_resp *r);
+void httpc_resp_release(struct httpc_resp *r);  /* wipes the body */
+/* POST (body != NULL) or GET url. ctype: Content-Type of body; bearer: an
+ * Authorization token or NULL; json_accept: Accept: application/json.
+ * proxy: proxy-url ("" or NULL: none, the environment is ignored).
+ * timeout_ms 0: HTTPC_TIMEOUT_MS. CP_OK when an answer (any status)
+ * arrived; CP_EIO (transport, timeout) or CP_ETOOBIG with a message in
+ * err that names the host, never a token or a body. */
+int httpc_request(const char *url, const char *ctype, const char *body, size_t len,
+    const char *bearer, const char *proxy, long timeout_ms, struct httpc_resp *r,
+    char *err, size_t errlen);
+
+/* ---------------------------------------------------------- oauth_flow.c */
+
+/* The network steps of a login (cliproxyctl and cliproxy-mgmt). Each
+ * returns CP_OK or an error with err naming the step and the HTTP status
+ * or RFC 6749 code (never a token). c may be NULL (real services). */
+struct oflow_device {
+	char *device_code;         /* to poll with */
+	char *user_code;           /* shown to the user */
+	char *verification_uri;    /* verification_uri_complete (else _uri) */
+	int interval;              /* seconds between polls */
+	int expires_in;            /* seconds the code lives */
+};
+int oflow_exchange(const struct cfg *c, const struct oauth_pending *pd, const char *code,
+    const char *redirect_uri, struct oauth_tokens *t, char *err, size_t errlen);
+int oflow_device_start(const struct cfg *c, const struct oauth_pending *pd, struct oflow_device *d,
+    char *err, size_t errlen);
+void oflow_device_release(struct oflow_device *d);
+/* One poll: CP_OK with tokens; CP_EPERM with t->error
+ * ("authorization_pending", "slow_down", "expired_token", ...). */
+int oflow_device_poll(const struct cfg *c, const struct oauth_pending *pd, const char *device_code,
+    struct oauth_tokens *t, char *err, size_t errlen);
+/* Google userinfo email of an access token; *email freed by the caller. */
+int oflow_gemini_email(const struct cfg *c, const char *access, char **email, char *err,
+    size_t errlen);
+/* Code Assist project (PROVIDERS 3): loadCodeAssist, else onboardUser
+ * polled every poll_ms until done. want: the project the user asked for
+ * or NULL. *project freed by the caller. */
+int oflow_gemini_project(const struct cfg *c, const char *access, const char *want,
+    int poll_ms, char **project, char *err, size_t errlen);
+/* Write the auth file of a new login into c->auth_dir (name rule, atomic,
+ * 0600); the file name into name. */
+int oflow_save(const struct cfg *c, const struct oauth_provider *p, const struct oauth_tokens *t,
+    const char *email, const char *project, char *name, size_t namelen, char *err, size_t errlen);
 
 #endif /* CLIPROXY_CORE_H */

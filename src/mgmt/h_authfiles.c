@@ -16,8 +16,8 @@
 #include "mgmt.h"
 
 /* auth-dir of the current model; 500 filled when the file is broken. */
-static const char *
-auth_dir(struct mgmt_req *rq, struct mgmt_resp *rs)
+const char *
+h_auth_dir(struct mgmt_req *rq, struct mgmt_resp *rs)
 {
 	if (rq->cfg_stale) {
 		char msg[320];
@@ -51,7 +51,7 @@ query_name(struct mgmt_req *rq, struct mgmt_resp *rs, char *out, size_t outlen)
 void
 h_auth_list(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 {
-	const char *dir = auth_dir(rq, rs);
+	const char *dir = h_auth_dir(rq, rs);
 	struct authstore_entry *v = NULL;
 	size_t n = 0;
 	cJSON *o = NULL, *files;
@@ -85,8 +85,18 @@ h_auth_list(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 		if (cJSON_AddStringToObject(f, "name", v[i].name) == NULL ||
 		    cJSON_AddNumberToObject(f, "size", (double)v[i].size) == NULL ||
 		    cJSON_AddStringToObject(f, "modtime", t) == NULL ||
-		    (v[i].type != NULL && cJSON_AddStringToObject(f, "type", v[i].type) == NULL))
+		    (v[i].type != NULL && cJSON_AddStringToObject(f, "type", v[i].type) == NULL) ||
+		    (v[i].email != NULL && cJSON_AddStringToObject(f, "email", v[i].email) == NULL) ||
+		    cJSON_AddBoolToObject(f, "disabled", v[i].disabled) == NULL)
 			goto nomem;
+		if (v[i].expires != 0) {
+			fmt_rfc3339(v[i].expires, t, sizeof(t));
+			if (cJSON_AddStringToObject(f, "expires", t) == NULL)
+				goto nomem;
+		}
+		/* Hook (issue 12): the daemon's view of the account (ok, cooling,
+		 * refreshing, refresh failed: why) joins here by file name from
+		 * its status file (DESIGN 6) once cliproxyd serves accounts. */
 	}
 	resp_json(rs, 200, o);
 	goto out;
@@ -100,7 +110,7 @@ out:
 void
 h_auth_download(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 {
-	const char *dir = auth_dir(rq, rs);
+	const char *dir = h_auth_dir(rq, rs);
 	char name[MGMT_QVALUE_MAX];
 	char cd[MGMT_QVALUE_MAX + 64];
 	char *data = NULL;
@@ -194,7 +204,7 @@ store(struct mgmt_resp *rs, const char *dir, const char *name, const char *data,
 void
 h_auth_upload(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 {
-	const char *dir = auth_dir(rq, rs);
+	const char *dir = h_auth_dir(rq, rs);
 	const char *ct = req_env(rq, "CONTENT_TYPE");
 	char boundary[MP_BOUNDARY_MAX + 1];
 	struct mp_part *parts = NULL;
@@ -270,7 +280,7 @@ out:
 void
 h_auth_delete(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 {
-	const char *dir = auth_dir(rq, rs);
+	const char *dir = h_auth_dir(rq, rs);
 	char v[MGMT_QVALUE_MAX];
 	size_t vlen;
 	int rc;

@@ -3,8 +3,8 @@ cgibin_PROGRAMS += src/mgmt/cliproxy-mgmt
 src_mgmt_cliproxy_mgmt_SOURCES = src/mgmt/mgmt.h src/mgmt/main.c \
 	src/mgmt/request.c src/mgmt/response.c src/mgmt/router.c \
 	src/mgmt/access.c src/mgmt/h_scalar.c src/mgmt/h_list.c \
-	src/mgmt/h_authfiles.c src/mgmt/multipart.c src/mgmt/h_usage.c
-src_mgmt_cliproxy_mgmt_LDADD = $(CORE_LIBS) $(FCGI_LIBS)
+	src/mgmt/h_authfiles.c src/mgmt/h_login.c src/mgmt/multipart.c src/mgmt/h_usage.c
+src_mgmt_cliproxy_mgmt_LDADD = $(CORE_LIBS) $(FCGI_LIBS) $(CURL_LIBS)
 
 # Web server snippets the integration tests start their servers from.
 EXTRA_DIST += conf/lighttpd/cliproxy-mgmt.conf conf/lighttpd/cliproxy-mgmt-spawn.conf \

@@ -215,6 +215,9 @@ void h_list_delete(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
 
 /* ------------------------------------------------------- h_authfiles.c */
 
+/* auth-dir of the current model; NULL with a 500 in rs when the config
+ * does not load. */
+const char *h_auth_dir(struct mgmt_req *rq, struct mgmt_resp *rs);
 void h_auth_list(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
 void h_auth_download(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
 void h_auth_upload(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
@@ -229,6 +232,15 @@ void h_auth_delete(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
 void h_usage_get(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
 /* GET /usage/export: raw rows as CSV or JSON, streamed. */
 void h_usage_export(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+
+/* ---------------------------------------------------------- h_login.c */
+
+/* PROVIDERS.md 6: arg points at the enum oauth_kind of the endpoint. */
+void h_login_url(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+void h_login_status(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+void h_login_callback(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+/* PATCH /auth-files/status {"name","disabled"} under the auth-dir lock. */
+void h_auth_status(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
 
 /* --------------------------------------------------------- multipart.c */
 

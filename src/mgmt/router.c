@@ -43,6 +43,10 @@ static const struct list_desc d_compat = {
 static const struct list_desc d_policy = {
 	"api-key-policy", LIST_OBJECT, "api-key", "match", "api-key" };
 
+/* PROVIDERS.md 6: one login endpoint per kind */
+static const enum oauth_kind k_claude = OAUTH_CLAUDE, k_codex = OAUTH_CODEX,
+    k_gemini = OAUTH_GEMINI, k_qwen = OAUTH_QWEN;
+
 /* ------------------------------------------------------------- table */
 
 #define SET (MGMT_PUT | MGMT_PATCH)
@@ -93,6 +97,14 @@ static const struct route routes[] = {
 	{ MGMT_POST, "/auth-files", h_auth_upload, NULL },
 	{ MGMT_DELETE, "/auth-files", h_auth_delete, NULL },
 	{ MGMT_GET, "/auth-files/download", h_auth_download, NULL },
+	{ MGMT_PATCH, "/auth-files/status", h_auth_status, NULL },
+
+	{ MGMT_GET, "/anthropic-auth-url", h_login_url, &k_claude },
+	{ MGMT_GET, "/codex-auth-url", h_login_url, &k_codex },
+	{ MGMT_GET, "/gemini-cli-auth-url", h_login_url, &k_gemini },
+	{ MGMT_GET, "/qwen-auth-url", h_login_url, &k_qwen },
+	{ MGMT_GET, "/get-auth-status", h_login_status, NULL },
+	{ MGMT_POST, "/oauth-callback", h_login_callback, NULL },
 
 	{ MGMT_GET, "/usage", h_usage_get, NULL },
 	{ MGMT_GET, "/usage/export", h_usage_export, NULL },

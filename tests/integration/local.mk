@@ -11,3 +11,7 @@ EXTRA_DIST += $(MGMT_INTEGRATION_TESTS)
 include tests/integration/rel.mk
 include tests/integration/proxyd.mk
 include tests/integration/mock.mk
+# cliproxyctl login against the OAuth mock (issue 12).
+CTL_PY_TESTS = tests/integration/ctl_login.py tests/integration/mgmt_login.py
+TESTS += $(CTL_PY_TESTS)
+EXTRA_DIST += $(CTL_PY_TESTS) tests/mock/oauth_mock.py

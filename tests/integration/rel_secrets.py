@@ -30,6 +30,11 @@ import harness  # noqa: E402
 import mgmtlib  # noqa: E402
 import proxyd_support as ps  # noqa: E402
 import openai_mock  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "mock"))
+import oauth_mock  # noqa: E402
+import subprocess  # noqa: E402
+import urllib.parse  # noqa: E402
+from ctl_login import get as http_get  # noqa: E402
 import rellib  # noqa: E402
 import tap  # noqa: E402
 
@@ -92,9 +97,10 @@ class Secrets(unittest.TestCase):
             answers.append(r)
             return r
 
+        omock = oauth_mock.OAuthMock().start()
         try:
             dep.start()
-            dep.reset(allow_remote=True)
+            dep.reset(dep.config_text(allow_remote=True) + omock.endpoints_yaml())
             cli, up, tk, wr = S["client"], S["upstream"], S["token"], S["wrong"]
             steps = [
                 ("PUT", "/debug", {"value": True}, True, None),
@@ -133,6 +139,36 @@ class Secrets(unittest.TestCase):
                 req("GET", "/debug", key=wr[i % 4], xff="198.51.100.30")
             req("GET", "/debug", key=None, headers={"X-Management-Key": wr[3]})
             req("GET", "/debug", key=None, headers={"X-Management-Key": dep.key})
+            # OAuth logins (issue 12): through the management API (one that
+            # succeeds, one the token endpoint refuses, qwen's device poll,
+            # a disable) and by cliproxyctl with its output kept in the
+            # scanned tree; the tokens the mock issued join the needles
+            omock.device_interval = 1
+            omock.device_pending = 0
+            for prov, fail in (("codex", None), ("anthropic", "invalid_grant")):
+                j = req("GET", "/%s-auth-url" % prov).json()
+                loc = http_get(j["url"])[1]
+                if fail:
+                    omock.fail_next("claude", fail)
+                req("POST", "/oauth-callback", body={"provider": prov, "redirect_url": loc})
+                req("GET", "/get-auth-status?state=" + j["state"])
+            j = req("GET", "/qwen-auth-url?alias=q").json()
+            req("GET", "/get-auth-status?state=" + j["state"])
+            req("PATCH", "/auth-files/status", body={"name": "qwen-q.json", "disabled": True})
+            req("GET", "/auth-files")
+            ctl_out = os.path.join(dep.dir, "cliproxyctl.out")
+            with open(ctl_out, "wb") as out:
+                p = subprocess.Popen([harness.build_path("src/ctl/cliproxyctl"), "login", "claude",
+                                      "--no-browser", "-c", dep.config], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=out)
+                url = p.stdout.readline() and p.stdout.readline().decode().strip()
+                p.stdin.write(http_get(url)[1].encode() + b"\n")
+                p.stdin.close()
+                out.write(p.stdout.read())
+                self.assertEqual(p.wait(60), 0)
+            self.assertGreaterEqual(len(omock.issued), 6)   # 3 logins, 2 tokens each
+            needle_set.update(needles([("oauth token #%d" % i, t)
+                                       for i, t in enumerate(omock.issued)]))
             ok_status = sum(1 for r in answers if r.status == 200)
             self.assertGreaterEqual(ok_status, 8, [r for r in answers])
             cfg_text = dep.read_config()
@@ -140,6 +176,7 @@ class Secrets(unittest.TestCase):
             self.assertIn(b"$2b$", cfg_text)
         finally:
             dep.stop()
+            omock.stop()
 
         # the daemon: debug and request-log on, every way of giving a key
         mock = openai_mock.MockUpstream().start()
@@ -225,8 +262,8 @@ class Secrets(unittest.TestCase):
         self.maxDiff = None
         self.assertEqual(hits_m + hits_d, [])
         rellib.figure("secrets checked: %d (management key, %d client keys, %d upstream keys, %d "
-                      "tokens, %d wrong keys), each whole and as a 16-byte slice"
-                      % (len(all_secret), 4, 4, 4, 4))
+                      "tokens, %d wrong keys, %d OAuth tokens from logins), each whole and as a 16-byte slice"
+                      % (len(all_secret), 4, 4, 4, 4, len(omock.issued)))
         rellib.figure("management: %d requests, %d files / %d bytes of logs and state scanned; "
                       "daemon: %d requests, %d files / %d bytes scanned (%d request logs); hits: 0"
                       % (len(answers), files_m, bytes_m, len(proxied), files_d, bytes_d,

@@ -166,13 +166,13 @@ sed 's/^/# lintian: /' "$work/lintian.log"
 check "lintian reports no errors" eval '! grep -q "^E: " "$work/lintian.log"'
 
 contents=$(dpkg-deb -c "$deb" | awk '{ print $6 }')
-for f in ./usr/sbin/cliproxyd ./usr/lib/cgi-bin/cliproxy-mgmt.fcgi \
+for f in ./usr/sbin/cliproxyd ./usr/lib/cgi-bin/cliproxy-mgmt.fcgi ./usr/bin/cliproxyctl \
 	./usr/share/cliproxy/config.yaml.template \
 	./etc/lighttpd/conf-available/50-cliproxy.conf \
 	./etc/apache2/conf-available/cliproxy.conf \
 	./lib/systemd/system/cliproxyd.service \
 	./usr/share/man/man8/cliproxyd.8.gz ./usr/share/man/man8/cliproxy-mgmt.8.gz \
-	./usr/share/man/man5/cliproxy.yaml.5.gz; do
+	./usr/share/man/man5/cliproxy.yaml.5.gz ./usr/share/man/man1/cliproxyctl.1.gz; do
 	check "package holds ${f#.}" grep -qx "$f" <<<"$contents"
 done
 check "package does not ship /etc/cliproxy/config.yaml (made by postinst)" \

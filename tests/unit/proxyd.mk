@@ -22,4 +22,11 @@ tests_unit_test_formats_SOURCES = tests/unit/test_formats.c $(PROXYD_CODEC_SOURC
 tests_unit_test_formats_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_formats_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
 tests_unit_test_formats_LDADD = $(UNIT_LIBS) -lm
-EXTRA_DIST += tests/data/formats
+# The Claude and Gemini codecs: direct tests and their count goldens.
+check_PROGRAMS += tests/unit/test_codec_cg
+TESTS += tests/unit/test_codec_cg
+tests_unit_test_codec_cg_SOURCES = tests/unit/test_codec_cg.c $(PROXYD_CODEC_SOURCES)
+tests_unit_test_codec_cg_CFLAGS = $(PROXYD_UNIT_CFLAGS)
+tests_unit_test_codec_cg_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
+tests_unit_test_codec_cg_LDADD = $(UNIT_LIBS)
+EXTRA_DIST += tests/data/formats tests/data/count

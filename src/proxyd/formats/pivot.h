@@ -184,6 +184,7 @@ struct pv_event {
 	struct pv_usage usage;   /* USAGE */
 	enum pv_stop stop;       /* STOP */
 	int status;              /* ERROR: HTTP-like status (500 when unknown) */
+	bool redacted;           /* THINKING_SIG: Claude redacted_thinking (text = data) */
 };
 
 /* Receives each decoded event; a non-CP_OK return stops the decoder and
@@ -316,5 +317,106 @@ long long pv_estimate_tokens(const struct pv_request *r);
  * owned by the caller. */
 int pv_schema_for_gemini(const cJSON *s, cJSON **out);
 int pv_schema_lower_types(const cJSON *s, cJSON **out);
+
+/* ------------------------------------------- helpers shared by codecs */
+
+#define PV_ANSWER_MAX (32u * 1024u * 1024u) /* a JSON answer or gathered text we keep */
+
+/* A string -> index map for decoders (keys borrowed, never copied):
+ * linear probing, grows at half full. */
+struct pv_map {
+	const char **keys;       /* slot keys, NULL when free */
+	size_t *vals;            /* slot values */
+	size_t cap;              /* slots (a power of two, or 0) */
+	size_t n;                /* keys held */
+};
+void pv_map_init(struct pv_map *m);
+void pv_map_release(struct pv_map *m);
+/* Set k to v (replacing an old value). CP_ENOMEM. */
+int pv_map_put(struct pv_map *m, const char *k, size_t v);
+/* true and *v when k is held. */
+bool pv_map_get(const struct pv_map *m, const char *k, size_t *v);
+
+/* Fill the name of every TOOL_RESULT part that has none from the nearest
+ * earlier TOOL_CALL with the same id (formats whose results carry only
+ * the id: OpenAI, Claude). */
+int pv_result_names(struct pv_request *r);
+/* Append item as compact JSON; with sse, as one SSE event
+ * ("event: <event>\n" when event is non-NULL, "data: <json>\n\n"). */
+int pv_put_json(struct buf *out, const cJSON *item, bool sse, const char *event);
+/* Parse an upstream JSON document of len bytes (at most PV_ANSWER_MAX, no
+ * trailing bytes but whitespace). CP_EPARSE / CP_ETOOBIG. */
+int pv_parse_answer(const char *data, size_t len, cJSON **out);
+
+/* What every decoder does last: drop empty text parts and messages left
+ * without parts, merge neighbouring messages of one role (Claude and
+ * Gemini treat them as one turn; encoders write them as one). */
+int pv_normalize(struct pv_request *r);
+
+/* Optional members of a client request (JSON null counts as absent):
+ * CP_OK (set), CP_ENOTFOUND (absent), CP_EINVAL with err "<path>.<key>:
+ * must be ..." (path may be "" for top-level members). */
+int pv_get_str(const cJSON *o, const char *key, const char *path, const char **out,
+    char *err, size_t errlen);
+int pv_get_num(const cJSON *o, const char *key, const char *path, double min, double max,
+    double *out, char *err, size_t errlen);
+int pv_get_int(const cJSON *o, const char *key, const char *path, long long min,
+    long long max, long long *out, char *err, size_t errlen);
+int pv_get_bool(const cJSON *o, const char *key, const char *path, bool *out,
+    char *err, size_t errlen);
+/* A tool call's JSON arguments as an object ({} when args is NULL, empty
+ * or not a JSON object: logged at debug). NULL only on ENOMEM. */
+cJSON *pv_args_object(const char *args);
+
+/* An answer's events gathered into blocks, for encoders that write one
+ * JSON answer (and the Gemini stream, which needs whole tool calls). */
+struct pv_block {
+	enum pv_part_kind kind;  /* PV_TEXT, PV_THINKING or PV_TOOL_CALL */
+	char *text;              /* text / thinking text / call arguments (NUL-terminated) */
+	size_t len;              /* bytes in text */
+	size_t cap;              /* bytes allocated for text */
+	char *signature;         /* THINKING: signature (redacted: the data) */
+	bool redacted;           /* THINKING: Claude redacted_thinking */
+	char *id;                /* TOOL_CALL: call id */
+	char *name;              /* TOOL_CALL: tool name */
+	int index;               /* TOOL_CALL: the events' index */
+	bool done;               /* TOOL_CALL: TOOL_END seen */
+};
+struct pv_gather {
+	char *id;                /* START id, or NULL */
+	char *model;             /* START model, or NULL */
+	bool started;            /* START seen */
+	struct pv_block *blocks; /* content in order */
+	size_t n_blocks;         /* blocks used */
+	size_t bytes;            /* total kept, capped at PV_ANSWER_MAX */
+	struct pv_usage usage;   /* last USAGE */
+	bool have_usage;         /* a USAGE was seen */
+	enum pv_stop stop;       /* STOP reason (PV_STOP_UNSET: none yet) */
+	char *error;             /* first ERROR text, or NULL */
+	int error_status;        /* its status */
+	int n_tools;             /* TOOL_CALL blocks */
+};
+/* What every answer encoder keeps: its options and the answer so far. */
+struct pv_enc_base {
+	struct pv_enc_opts o;    /* options; o.model points at model */
+	char *model;             /* copy of the client's model, or NULL */
+	struct pv_gather g;      /* the answer gathered so far */
+};
+int pv_enc_base_init(struct pv_enc_base *b, const struct pv_enc_opts *o);
+void pv_enc_base_release(struct pv_enc_base *b);
+/* Emit one event of kind with text (NUL-terminated, or NULL) and index. */
+int pv_emit_text(pv_emit_fn emit, void *arg, enum pv_ev_kind kind, const char *text, int index);
+/* A token count member of an upstream answer: -1 unless a number in
+ * [0, 2^53). */
+long long pv_json_count(const cJSON *o, const char *key);
+
+void pv_gather_init(struct pv_gather *g);
+void pv_gather_release(struct pv_gather *g);
+/* Add one event: TEXT after TEXT (THINKING after unsigned THINKING) grows
+ * the last block; a signature closes its thinking block. CP_ETOOBIG past
+ * PV_ANSWER_MAX. */
+int pv_gather_add(struct pv_gather *g, const struct pv_event *ev);
+/* The block of tool call index, or NULL. */
+struct pv_block *pv_gather_tool(struct pv_gather *g, int index);
 
 #endif /* CLIPROXY_PIVOT_H */
