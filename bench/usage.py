@@ -56,7 +56,9 @@ def fill(db, n):
     bucket = "CASE " + " ".join("WHEN t<=%d THEN %d" % (lim, i)
                                 for i, lim in enumerate(LIMITS)) + " ELSE %d END" % len(LIMITS)
     c = sqlite3.connect(db, isolation_level=None)
-    c.execute("PRAGMA journal_mode=WAL")
+    # a bulk load: no journal (one huge transaction in the WAL grows
+    # without bound), WAL again afterwards as the writer keeps it
+    c.execute("PRAGMA journal_mode=OFF")
     c.execute("PRAGMA synchronous=OFF")
     c.execute("PRAGMA cache_size=-262144")
     c.execute("BEGIN")
@@ -86,7 +88,7 @@ def fill(db, n):
                        for r in rows))
         nhourly += len(rows)
     c.execute("COMMIT")
-    c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    c.execute("PRAGMA journal_mode=WAL")
     c.close()
     print("filled %d raw rows in %.1f s, %d hourly rows in %.1f s, file %.0f MiB"
           % (n, t1 - t0, nhourly, time.time() - t1, os.path.getsize(db) / 2 ** 20))
