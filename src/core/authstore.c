@@ -24,6 +24,9 @@
 #define AUTHSTORE_TEMP_AGE_S 60      /* dot-temps older than this are debris */
 #define AUTHSTORE_DIR_MODE 0700      /* a created auth-dir holds secrets */
 #define AUTHSTORE_FILE_MODE 0600     /* new credential files */
+#define AUTHSTORE_TYPE_MAX 64        /* longest "type" a listing shows */
+#define AUTHSTORE_EMAIL_MAX 254      /* longest "email" a listing shows (RFC 5321) */
+#define AUTHSTORE_DELETE_PASSES 8    /* readdir passes of delete_all */
 
 bool
 authstore_name_ok(const char *name, size_t len)
@@ -84,9 +87,13 @@ authstore_meta(int dirfd, const char *name, struct authstore_entry *e)
 		goto out;
 	if (json_parse_strict(data, len, &root) != CP_OK || !cJSON_IsObject(root))
 		goto out;
-	if (json_get_string(root, "type", &t) == CP_OK)
+	/* A type or an email is a short word; a long string is not one and
+	 * would blow up a listing of thousands of files (the answer is
+	 * capped): not shown. */
+	if (json_get_string(root, "type", &t) == CP_OK && strlen(t) <= AUTHSTORE_TYPE_MAX)
 		e->type = cp_strdup(t);
-	if (json_get_string(root, "email", &t) == CP_OK && t[0] != '\0')
+	if (json_get_string(root, "email", &t) == CP_OK && t[0] != '\0' &&
+	    strlen(t) <= AUTHSTORE_EMAIL_MAX)
 		e->email = cp_strdup(t);
 	if (json_get_bool(root, "disabled", &b) == CP_OK)
 		e->disabled = b;
@@ -120,55 +127,118 @@ authstore_list_free(struct authstore_entry *v, size_t n)
 	free(v);
 }
 
-/* List with an already open dirfd (used under the lock by delete_all). */
-static int
-authstore_list_fd(int dirfd, struct authstore_entry **out, size_t *n)
+/* Max-heap on name over v[0..n): the largest name kept sits at v[0]. */
+static void
+authstore_sift_down(struct authstore_entry *v, size_t n, size_t i)
 {
-	struct authstore_entry *v = NULL, *nv;
+	struct authstore_entry t;
+	size_t c;
+
+	while ((c = 2 * i + 1) < n) {
+		if (c + 1 < n && strcmp(v[c + 1].name, v[c].name) > 0)
+			c++;
+		if (strcmp(v[c].name, v[i].name) <= 0)
+			break;
+		t = v[i];
+		v[i] = v[c];
+		v[c] = t;
+		i = c;
+	}
+}
+
+static void
+authstore_sift_up(struct authstore_entry *v, size_t i)
+{
+	struct authstore_entry t;
+	size_t p;
+
+	while (i > 0 && strcmp(v[(p = (i - 1) / 2)].name, v[i].name) < 0) {
+		t = v[i];
+		v[i] = v[p];
+		v[p] = t;
+		i = p;
+	}
+}
+
+/* A fresh DIR stream on dirfd (its offset is not shared with dirfd). */
+static DIR *
+authstore_opendir(int dirfd)
+{
+	DIR *d;
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL)
+		close(fd);
+	return d;
+}
+
+/* List with an already open dirfd: the CP_AUTHDIR_FILES_MAX smallest
+ * names of every visible file, sorted, in one pass over the directory and
+ * bounded memory (a max-heap of the names kept), so that a directory past
+ * the cap still lists (issue 10 item 7: it answered 500). *total counts
+ * every visible file. "type" is read only for the entries kept. */
+static int
+authstore_list_fd(int dirfd, struct authstore_entry **out, size_t *n, size_t *total)
+{
+	struct authstore_entry *v = NULL, *nv, *e;
 	struct dirent *de;
 	struct stat st;
-	size_t cnt = 0, alloc = 0;
+	size_t cnt = 0, alloc = 0, seen = 0, i;
 	DIR *d = NULL;
-	int fd, rc = CP_EIO;
+	int rc = CP_EIO;
 
 	*out = NULL;
 	*n = 0;
-	/* A fresh open file description: dirfd's offset is not shared. */
-	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+	if (total != NULL)
+		*total = 0;
+	if ((d = authstore_opendir(dirfd)) == NULL)
 		goto out;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		goto out;
-	}
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		if (!authstore_visible(dirfd, de->d_name, &st))
 			continue;
+		seen++;
 		if (cnt == CP_AUTHDIR_FILES_MAX) {
-			rc = CP_ETOOBIG;
-			goto out;
-		}
-		if (cnt == alloc) {
-			alloc = alloc ? alloc * 2 : 16;
-			if ((nv = realloc(v, alloc * sizeof(*v))) == NULL) {
-				rc = CP_ENOMEM;
-				goto out;
+			/* full: the new name replaces the largest if smaller */
+			if (strcmp(de->d_name, v[0].name) >= 0)
+				continue;
+			e = &v[0];
+		} else {
+			if (cnt == alloc) {
+				alloc = alloc ? alloc * 2 : 16;
+				if (alloc > CP_AUTHDIR_FILES_MAX)
+					alloc = CP_AUTHDIR_FILES_MAX;
+				if ((nv = realloc(v, alloc * sizeof(*v))) == NULL) {
+					rc = CP_ENOMEM;
+					goto out;
+				}
+				v = nv;
 			}
-			v = nv;
+			e = &v[cnt];
 		}
-		memset(&v[cnt], 0, sizeof(v[cnt]));
+		memset(e, 0, sizeof(*e));
 		/* authstore_visible checked the length <= CP_AUTHNAME_MAX. */
-		memcpy(v[cnt].name, de->d_name, strlen(de->d_name) + 1);
-		v[cnt].size = (long long)st.st_size;
-		v[cnt].mtime = st.st_mtime;
-		authstore_meta(dirfd, de->d_name, &v[cnt]);
-		cnt++;
+		memcpy(e->name, de->d_name, strlen(de->d_name) + 1);
+		e->size = (long long)st.st_size;
+		e->mtime = st.st_mtime;
+		if (e == &v[0] && cnt == CP_AUTHDIR_FILES_MAX) {
+			authstore_sift_down(v, cnt, 0);
+		} else {
+			cnt++;
+			authstore_sift_up(v, cnt - 1);
+		}
 	}
 	if (errno != 0)
 		goto out;
 	if (cnt > 0)
 		qsort(v, cnt, sizeof(*v), authstore_cmp);
+	for (i = 0; i < cnt; i++)
+		authstore_meta(dirfd, v[i].name, &v[i]);
 	*out = v;
 	*n = cnt;
+	if (total != NULL)
+		*total = seen;
 	v = NULL;
 	cnt = 0;
 	rc = CP_OK;
@@ -179,16 +249,39 @@ out:
 	return rc;
 }
 
+/* Visible files in the directory (one readdir pass, nothing kept). */
+static int
+authstore_count_fd(int dirfd, size_t *count)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int rc = CP_OK;
+
+	*count = 0;
+	if ((d = authstore_opendir(dirfd)) == NULL)
+		return CP_EIO;
+	while ((errno = 0, de = readdir(d)) != NULL)
+		if (authstore_visible(dirfd, de->d_name, &st))
+			(*count)++;
+	if (errno != 0)
+		rc = CP_EIO;
+	closedir(d);
+	return rc;
+}
+
 int
-authstore_list(const char *dir, struct authstore_entry **out, size_t *n)
+authstore_list(const char *dir, struct authstore_entry **out, size_t *n, size_t *total)
 {
 	int dirfd = -1, rc;
 
 	*out = NULL;
 	*n = 0;
+	if (total != NULL)
+		*total = 0;
 	if ((rc = authstore_open_dir(dir, &dirfd)) != CP_OK)
 		return rc;
-	rc = authstore_list_fd(dirfd, out, n);
+	rc = authstore_list_fd(dirfd, out, n, total);
 	close(dirfd);
 	return rc;
 }
@@ -289,6 +382,24 @@ authstore_write(const char *dir, const char *name, const char *data, size_t len,
 		rc = CP_EEXIST;
 		goto out;
 	}
+	/* A new file past the cap would put the directory where the daemon
+	 * ignores files and the list is cut (issue 10 item 7): refused, under
+	 * the lock so that two uploads cannot both take the last place.
+	 * Replacing an existing file is always allowed. */
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
+		size_t count = 0;
+
+		if ((rc = authstore_count_fd(dirfd, &count)) != CP_OK) {
+			authstore_seterr(err, errlen, strerror(errno));
+			goto out;
+		}
+		if (count >= CP_AUTHDIR_FILES_MAX) {
+			cp_seterr(err, errlen, "auth-dir holds %zu files, the most it may hold is %u: "
+			    "delete some first", count, (unsigned)CP_AUTHDIR_FILES_MAX);
+			rc = CP_ELIMIT;
+			goto out;
+		}
+	}
 	rc = fio_write_atomic_at(dirfd, name, data, len, AUTHSTORE_FILE_MODE, err, errlen);
 out:
 	authstore_end(dirfd, &lk);
@@ -325,33 +436,49 @@ out:
 int
 authstore_delete_all(const char *dir, size_t *deleted)
 {
-	struct authstore_entry *v = NULL;
 	struct lock lk = LOCK_INIT;
+	struct dirent *de;
 	struct stat st;
-	size_t n = 0, i;
-	int dirfd = -1, rc;
+	size_t pass_n;
+	int dirfd = -1, rc, pass;
+	DIR *d = NULL;
 
 	*deleted = 0;
 	if ((rc = authstore_begin(dir, false, &dirfd, &lk)) != CP_OK)
 		goto out;
-	/* Exactly what the list shows (DESIGN 5), decided under the lock. */
-	if ((rc = authstore_list_fd(dirfd, &v, &n)) != CP_OK)
-		goto out;
-	for (i = 0; i < n; i++) {
-		if (!authstore_visible(dirfd, v[i].name, &st))
-			continue;
-		if (unlinkat(dirfd, v[i].name, 0) == -1) {
-			if (errno == ENOENT)
-				continue;
-			rc = CP_EIO;
+	/* Every file the list rules make visible (DESIGN 5), however many
+	 * (issue 10 item 7: past the cap this answered 500), streamed: no
+	 * list in memory. Whether readdir still returns names after unlinks
+	 * is unspecified (POSIX), so passes repeat until one finds nothing;
+	 * writers are locked out, so the second pass normally is the last. */
+	for (pass = 0; pass < AUTHSTORE_DELETE_PASSES; pass++) {
+		pass_n = 0;
+		rc = CP_EIO;
+		if ((d = authstore_opendir(dirfd)) == NULL)
 			goto out;
+		while ((errno = 0, de = readdir(d)) != NULL) {
+			if (!authstore_visible(dirfd, de->d_name, &st))
+				continue;
+			if (unlinkat(dirfd, de->d_name, 0) == -1) {
+				if (errno == ENOENT)
+					continue;
+				goto out;
+			}
+			pass_n++;
+			(*deleted)++;
 		}
-		(*deleted)++;
+		if (errno != 0)
+			goto out;
+		closedir(d);
+		d = NULL;
+		if (pass_n == 0)
+			break;
 	}
 	(void)fsync(dirfd);
 	rc = CP_OK;
 out:
-	authstore_list_free(v, n);
+	if (d != NULL)
+		closedir(d);
 	authstore_end(dirfd, &lk);
 	return rc;
 }

@@ -109,20 +109,46 @@ out:
 	return rc;
 }
 
-int
-cfg_tx_set(struct cfg_tx *tx, const char *const *path, const cJSON *value)
+/* The text a change inside fn starts from: the last change's, else the
+ * file's. */
+static const char *
+tx_base(const struct cfg_tx *tx, size_t *len)
 {
-	const char *base = tx->out != NULL ? tx->out : tx->text;
-	size_t blen = tx->out != NULL ? tx->outlen : tx->len;
-	char *out = NULL;
-	size_t outlen = 0;
-	int rc;
+	*len = tx->out != NULL ? tx->outlen : tx->len;
+	return tx->out != NULL ? tx->out : tx->text;
+}
 
-	rc = yaml_set(base, blen, path, value, &out, &outlen, tx->err, sizeof(tx->err));
+/* Keep out (taken over) as the transaction's new text when rc is CP_OK. */
+static int
+tx_adopt(struct cfg_tx *tx, int rc, char *out, size_t outlen)
+{
 	if (rc != CP_OK)
 		return rc;
 	free(tx->out);
 	tx->out = out;
 	tx->outlen = outlen;
 	return CP_OK;
+}
+
+int
+cfg_tx_set(struct cfg_tx *tx, const char *const *path, const cJSON *value)
+{
+	char *out = NULL;
+	size_t blen, outlen = 0;
+	const char *base = tx_base(tx, &blen);
+	int rc = yaml_set(base, blen, path, value, &out, &outlen, tx->err, sizeof(tx->err));
+
+	return tx_adopt(tx, rc, out, outlen);
+}
+
+int
+cfg_tx_seq_remove(struct cfg_tx *tx, const char *const *path, const bool *drop, size_t n)
+{
+	char *out = NULL;
+	size_t blen, outlen = 0;
+	const char *base = tx_base(tx, &blen);
+	int rc = yaml_seq_remove(base, blen, path, drop, n, &out, &outlen, tx->err,
+	    sizeof(tx->err));
+
+	return tx_adopt(tx, rc, out, outlen);
 }

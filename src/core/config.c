@@ -653,7 +653,7 @@ static int
 parse_root(struct pctx *p, const struct ynode *r)
 {
 	struct cfg *c = p->c;
-	const struct ynode *n, *rm, *qe;
+	const struct ynode *n, *rm, *qe, *kn = NULL;
 	char *dir = NULL;
 	size_t i;
 	int rc;
@@ -668,6 +668,7 @@ parse_root(struct pctx *p, const struct ynode *r)
 	n = ynode_get(r, "remote-management-key");
 	if ((rc = get_str(p, n, "remote-management-key", &c->secret_key)) != CP_OK)
 		return rc;
+	kn = n;
 	if (c->secret_key != NULL && (c->secret_key_path = cp_strdup("remote-management-key")) == NULL)
 		return CP_ENOMEM;
 	rm = ynode_get(r, "remote-management");
@@ -681,11 +682,18 @@ parse_root(struct pctx *p, const struct ynode *r)
 		if (n != NULL && !yaml_scalar_is_null(n)) {
 			if ((rc = get_str(p, n, "remote-management.secret-key", &c->secret_key)) != CP_OK)
 				return rc;
+			kn = n;
 			free(c->secret_key_path);
 			if ((c->secret_key_path = cp_strdup("remote-management.secret-key")) == NULL)
 				return CP_ENOMEM;
 		}
 	}
+	/* bcrypt reads 72 bytes: a longer plaintext key would accept every
+	 * key that shares them (issue 10 item 8). Refused, never cut. */
+	if (c->secret_key != NULL && !pw_is_hash(c->secret_key) &&
+	    strlen(c->secret_key) > PW_KEY_MAX)
+		return bad(p, kn, c->secret_key_path, "the management key is longer than %d bytes, "
+		    "the most bcrypt reads; use a key of at most %d bytes", PW_KEY_MAX, PW_KEY_MAX);
 	if ((rc = get_str(p, ynode_get(r, "auth-dir"), "auth-dir", &dir)) != CP_OK)
 		return rc;
 	if (dir != NULL) {
@@ -1112,6 +1120,35 @@ policy_item_ok(const cJSON *item, char *err, size_t errlen)
 	if (v != NULL && !cJSON_IsNull(v) && !cJSON_IsBool(v))
 		return item_err(err, errlen, "disabled must be true or false");
 	return CP_OK;
+}
+
+/* The members of an object-list item the model reads (get_keyed,
+ * get_compat); everything else in an item is the administrator's and is
+ * kept (DESIGN 3). */
+static const char *const keyed_fields[] = { "api-key", "base-url", NULL };
+static const char *const compat_fields[] = { "name", "base-url", "api-keys", "models", NULL };
+static const char *const policy_fields[] = { "api-key", "name", "models",
+	"max-requests-per-minute", "max-tokens-per-day", "disabled", NULL };
+
+static const struct {
+	const char *key;                 /* list key */
+	const char *const *fields;       /* members of its items we model */
+} item_fields[] = {
+	{ "claude-api-key", keyed_fields },
+	{ "codex-api-key", keyed_fields },
+	{ "openai-compatibility", compat_fields },
+	{ "api-key-policy", policy_fields },
+};
+
+const char *const *
+cfg_item_fields(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(item_fields) / sizeof(item_fields[0]); i++)
+		if (strcmp(item_fields[i].key, key) == 0)
+			return item_fields[i].fields;
+	return NULL;
 }
 
 int

@@ -1090,6 +1090,7 @@ struct splice {
 	struct style st;           /* the file's indentation habits */
 	struct edit *v;            /* edits, non-overlapping */
 	size_t n;                  /* count */
+	size_t cap;                /* allocated entries in v */
 	char *err;                 /* caller's buffer */
 	size_t errlen;             /* its size */
 };
@@ -1113,14 +1114,18 @@ static int
 edit_add(struct splice *s, size_t pos, size_t del, struct buf *b)
 {
 	struct edit *nv;
-	size_t len = 0;
+	size_t len = 0, ncap;
 	char *p;
 
-	if (s->n % 8 == 0) {
-		nv = realloc(s->v, (s->n + 8) * sizeof(*nv));
+	/* Doubling: one edit per removed item of a 100k-item list must not
+	 * cost a copy of the array each (issue 10 item 6). */
+	if (s->n == s->cap) {
+		ncap = s->cap ? s->cap * 2 : 8;
+		nv = realloc(s->v, ncap * sizeof(*nv));
 		if (nv == NULL)
 			return CP_ENOMEM;
 		s->v = nv;
+		s->cap = ncap;
 	}
 	p = b != NULL ? buf_steal(b, &len) : NULL;
 	s->v[s->n].pos = pos;
@@ -1190,6 +1195,7 @@ splice_release(struct splice *s)
 	free(s->v);
 	s->v = NULL;
 	s->n = 0;
+	s->cap = 0;
 }
 
 static bool
@@ -1320,10 +1326,54 @@ replace_flow(struct splice *s, const struct ynode *v, const cJSON *value)
 }
 
 struct item_lines {
+	size_t cs;                 /* start of the item's own comment lines
+	                              (ls when it has none) */
 	size_t ls;                 /* start of the item's first line */
 	size_t le;                 /* just after its last line */
 	size_t col;                /* column of its '-' */
 };
+
+/* The item's own comment lines: the comment-only lines right above its
+ * first line (floor..ls), with '#' in the column of its '-', no blank line
+ * between. They go when the item goes (issue 10 item 9); a comment at
+ * another column (a section heading above the key, a note indented under
+ * the previous item) stays. */
+static size_t
+own_comments(const struct splice *s, size_t floor, size_t ls, size_t col)
+{
+	size_t cs = ls, p, i;
+
+	while (cs > floor) {
+		p = line_start(s->text, cs - 1);
+		if (p < floor)
+			break;
+		for (i = p; i < cs && s->text[i] == ' '; i++)
+			;
+		if (i - p != col || i >= cs || s->text[i] != '#')
+			break;
+		cs = p;
+	}
+	return cs;
+}
+
+/* The end of the item's notes: comment-only lines right below its last
+ * line indented deeper than its '-' (under the item, so they are its
+ * own), no blank line between. */
+static size_t
+own_notes(const struct splice *s, size_t le, size_t col)
+{
+	size_t i, e;
+
+	while (le < s->len) {
+		for (i = le; i < s->len && s->text[i] == ' '; i++)
+			;
+		if (i - le <= col || i >= s->len || s->text[i] != '#')
+			break;
+		e = eol_after(s->text, s->len, i);
+		le = e;
+	}
+	return le;
+}
 
 /* Line ranges of the items of block sequence v; false when an item does
  * not own whole lines (e.g. "- - a"). */
@@ -1340,9 +1390,10 @@ seq_lines(const struct splice *s, const struct ynode *v, struct item_lines *il)
 			if (s->text[j] != ' ')
 				return false;
 		il[i].col = dash - il[i].ls;
-		il[i].le = eol_after(s->text, s->len, v->kids[i]->end);
+		il[i].le = own_notes(s, eol_after(s->text, s->len, v->kids[i]->end), il[i].col);
 		if (i > 0 && (il[i].ls < il[i - 1].le || il[i].col != il[0].col))
 			return false;
+		il[i].cs = own_comments(s, i > 0 ? il[i - 1].le : 0, il[i].ls, il[i].col);
 	}
 	return true;
 }
@@ -1391,7 +1442,7 @@ set_block_seq(struct splice *s, const struct ynode *k, const struct ynode *v,
 		}
 	if (na == no) {
 		for (i = 0, c = arr->child; i < no && rc == CP_OK; i++, c = c->next) {
-			if (cJSON_Compare(old[i], c, true))
+			if (json_equal(old[i], c))
 				continue;
 			if (v->kids[i]->kind == YN_SCALAR && !v->kids[i]->virt && is_inline(c)) {
 				rc = replace_scalar(s, v->kids[i], c);
@@ -1416,19 +1467,19 @@ set_block_seq(struct splice *s, const struct ynode *k, const struct ynode *v,
 	if (na < no) {
 		/* Is arr old minus some items? Greedy subsequence match. */
 		for (i = 0, c = arr->child; i < no && c != NULL; i++)
-			if (cJSON_Compare(old[i], c, true)) {
+			if (json_equal(old[i], c)) {
 				keep[i] = true;
 				c = c->next;
 			}
 		if (c == NULL) {
 			for (i = 0; i < no && rc == CP_OK; i++)
 				if (!keep[i])
-					rc = edit_add(s, il[i].ls, il[i].le - il[i].ls, NULL);
+					rc = edit_add(s, il[i].cs, il[i].le - il[i].cs, NULL);
 			goto out;
 		}
 	} else {
 		for (i = 0, c = arr->child; i < no; i++, c = c->next)
-			if (!cJSON_Compare(old[i], c, true))
+			if (!json_equal(old[i], c))
 				break;
 		if (i == no) {
 			if (il[no - 1].le == s->len && !text_ends_nl(s))
@@ -1462,21 +1513,92 @@ static int set_value(struct splice *s, const struct ynode *k, const struct ynode
 static int append_members(struct splice *s, const struct ynode *m, const cJSON *obj);
 static int delete_pair(struct splice *s, const struct ynode *m, size_t pi);
 
+struct map_ix {
+	const struct ynode *k;     /* a scalar key of the mapping */
+	size_t pi;                 /* its pair index */
+};
+
+static int
+map_ix_cmp(const void *a, const void *b)
+{
+	const struct map_ix *x = a, *y = b;
+
+	return key_cmp(&x->k, &y->k);
+}
+
+/* The scalar keys of mapping m sorted, for lookups in O(log n) where
+ * map_find scans: set_block_map looks up every member of both sides, which
+ * was O(n^2) for a mapping of n members. *out malloc'd (NULL if none). */
+static int
+map_index(const struct ynode *m, struct map_ix **out, size_t *n)
+{
+	struct map_ix *v = NULL;
+	size_t i, cnt = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (m->n < 2)
+		return CP_OK;
+	if ((v = malloc((m->n / 2) * sizeof(*v))) == NULL)
+		return CP_ENOMEM;
+	for (i = 0; i + 1 < m->n; i += 2)
+		if (m->kids[i]->kind == YN_SCALAR) {
+			v[cnt].k = m->kids[i];
+			v[cnt].pi = i;
+			cnt++;
+		}
+	qsort(v, cnt, sizeof(*v), map_ix_cmp);
+	*out = v;
+	*n = cnt;
+	return CP_OK;
+}
+
+/* Pair index of key in an index of map_index, or -1. */
+static long
+map_index_find(const struct map_ix *v, size_t n, const char *key)
+{
+	struct ynode probe;
+	struct map_ix p;
+	size_t lo = 0, hi = n, mid;
+	int c;
+
+	memset(&probe, 0, sizeof(probe));
+	probe.s = (char *)(uintptr_t)key;
+	probe.slen = strlen(key);
+	p.k = &probe;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = map_ix_cmp(&v[mid], &p);
+		if (c == 0)
+			return (long)v[mid].pi;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
 /* PUT of a whole block mapping: change, add and remove members one by one
- * so that untouched members keep their lines. */
+ * so that untouched members keep their lines. Lookups go through sorted
+ * indexes of both sides (linear-log in the members). */
 static int
 set_block_map(struct splice *s, const struct ynode *v, const cJSON *obj)
 {
-	const cJSON *c;
+	const cJSON *c, **om = NULL;
+	struct map_ix *ix = NULL;
 	cJSON *add = NULL;
-	size_t i;
+	size_t i, nix = 0, nom = 0;
 	long pi;
 	int rc = CP_OK;
 
-	if ((add = cJSON_CreateObject()) == NULL)
-		return CP_ENOMEM;
+	if ((add = cJSON_CreateObject()) == NULL ||
+	    map_index(v, &ix, &nix) != CP_OK || json_sorted_members(obj, &om, &nom) != CP_OK) {
+		rc = CP_ENOMEM;
+		goto out;
+	}
 	for (c = obj->child; c != NULL && rc == CP_OK; c = c->next) {
-		pi = map_find(v, c->string);
+		pi = map_index_find(ix, nix, c->string);
 		if (pi < 0) {
 			cJSON *d = cJSON_Duplicate(c, true);
 			if (d == NULL)
@@ -1489,10 +1611,13 @@ set_block_map(struct splice *s, const struct ynode *v, const cJSON *obj)
 	}
 	for (i = 0; i + 1 < v->n && rc == CP_OK; i += 2)
 		if (v->kids[i]->kind != YN_SCALAR ||
-		    cJSON_GetObjectItemCaseSensitive(obj, v->kids[i]->s) == NULL)
+		    json_sorted_find(om, nom, v->kids[i]->s) == NULL)
 			rc = delete_pair(s, v, i);
 	if (rc == CP_OK && add->child != NULL)
 		rc = append_members(s, v, add);
+out:
+	free(ix);
+	free(om);
 	cJSON_Delete(add);
 	return rc;
 }
@@ -1510,7 +1635,7 @@ set_value(struct splice *s, const struct ynode *k, const struct ynode *v, const 
 	}
 	if ((cur = ynode_to_json(v)) == NULL)
 		return CP_ENOMEM;
-	same = cJSON_Compare(cur, value, true);
+	same = json_equal(cur, value);
 	cJSON_Delete(cur);
 	if (same)
 		return CP_OK;
@@ -1702,7 +1827,7 @@ verify(const struct ydoc *old, const char *out, size_t outlen, const char *const
 	}
 	if ((rc = json_apply(want, path, value)) != CP_OK)
 		goto out;
-	if (!cJSON_Compare(want, got, true)) {
+	if (!json_equal(want, got)) {
 		cp_seterr(err, errlen, "edit of '%s' did not produce the requested value", path[0]);
 		rc = CP_EINVAL;
 	}
@@ -1860,12 +1985,37 @@ walk(const struct ynode *root, const char *const *path, const struct ynode **pm,
 	return CP_OK;
 }
 
+/* The start of yaml_delete and yaml_seq_remove: parse, walk path to its
+ * mapping (walk), a splice on the text. On failure *d is freed and NULL. */
+static int
+open_walk(const char *text, size_t len, const char *const *path, struct ydoc **d,
+    struct splice *s, const struct ynode **m, long *pi, const struct ynode **pp, long *ppi,
+    char *err, size_t errlen)
+{
+	const struct ynode *root;
+	int rc;
+
+	*d = NULL;
+	memset(s, 0, sizeof(*s));
+	if (!path_ok(path, err, errlen))
+		return CP_EINVAL;
+	if ((rc = open_doc(text, len, d, &root, err, errlen)) != CP_OK)
+		return rc;
+	splice_init(s, text, len, err, errlen);
+	if ((rc = walk(root, path, m, pi, pp, ppi)) != CP_OK) {
+		cp_seterr(err, errlen, "no such key");
+		ydoc_free(*d);
+		*d = NULL;
+	}
+	return rc;
+}
+
 int
 yaml_delete(const char *text, size_t len, const char *const *path,
     char **out, size_t *outlen, char *err, size_t errlen)
 {
 	struct ydoc *d = NULL;
-	const struct ynode *root, *m, *pp;
+	const struct ynode *m, *pp;
 	struct splice s;
 	cJSON *cur = NULL;
 	long pi, ppi;
@@ -1873,16 +2023,8 @@ yaml_delete(const char *text, size_t len, const char *const *path,
 
 	*out = NULL;
 	*outlen = 0;
-	memset(&s, 0, sizeof(s));
-	if (!path_ok(path, err, errlen))
-		return CP_EINVAL;
-	if ((rc = open_doc(text, len, &d, &root, err, errlen)) != CP_OK)
-		return rc;
-	splice_init(&s, text, len, err, errlen);
-	if ((rc = walk(root, path, &m, &pi, &pp, &ppi)) != CP_OK) {
-		cp_seterr(err, errlen, "no such key");
+	if ((rc = open_walk(text, len, path, &d, &s, &m, &pi, &pp, &ppi, err, errlen)) != CP_OK)
 		goto out;
-	}
 	if (m->flow) {
 		if ((cur = ynode_to_json(m)) == NULL) {
 			rc = CP_ENOMEM;
@@ -1912,6 +2054,81 @@ out:
 		*outlen = 0;
 	}
 	cJSON_Delete(cur);
+	splice_release(&s);
+	ydoc_free(d);
+	return rc;
+}
+
+int
+yaml_seq_remove(const char *text, size_t len, const char *const *path, const bool *drop,
+    size_t n, char **out, size_t *outlen, char *err, size_t errlen)
+{
+	struct ydoc *d = NULL;
+	const struct ynode *m, *pp, *v;
+	struct item_lines *il = NULL;
+	struct splice s;
+	cJSON *want = NULL, *c, *next;
+	size_t i, left = 0;
+	long pi, ppi;
+	int rc;
+
+	*out = NULL;
+	*outlen = 0;
+	if ((rc = open_walk(text, len, path, &d, &s, &m, &pi, &pp, &ppi, err, errlen)) != CP_OK)
+		goto out;
+	v = m->kids[pi + 1];
+	if (v->kind != YN_SEQ || v->n != n) {
+		cp_seterr(err, errlen, "line %zu: %s is not the list that was read", v->line,
+		    m->kids[pi]->s);
+		rc = CP_EINVAL;
+		goto out;
+	}
+	/* The list as it will be: one walk over the items, no indexing. */
+	if ((want = ynode_to_json(v)) == NULL) {
+		rc = CP_ENOMEM;
+		goto out;
+	}
+	for (i = 0, c = want->child; c != NULL; i++, c = next) {
+		next = c->next;
+		if (drop[i])
+			cJSON_Delete(cJSON_DetachItemViaPointer(want, c));
+		else
+			left++;
+	}
+	il = calloc(n + 1, sizeof(*il));
+	if (il == NULL) {
+		rc = CP_ENOMEM;
+		goto out;
+	}
+	if (m->flow || v->flow || v->start < m->kids[pi]->end || left == 0 ||
+	    !seq_lines(&s, v, il)) {
+		/* Flow style, aliases, an emptied list ("key: []"), items that
+		 * share lines: the general rewrite does it right. */
+		splice_release(&s);
+		free(il);
+		il = NULL;
+		ydoc_free(d);
+		d = NULL;
+		rc = yaml_set(text, len, path, want, out, outlen, err, errlen);
+		goto out;
+	}
+	for (i = 0; i < n && rc == CP_OK; i++)
+		if (drop[i])
+			rc = edit_add(&s, il[i].cs, il[i].le - il[i].cs, NULL);
+	if (rc == CP_OK)
+		rc = edits_apply(&s, out, outlen);
+	if (rc == CP_OK)
+		rc = verify(d, *out, *outlen, path, want, err, errlen);
+	if (rc != CP_OK && *out != NULL) {
+		free(*out);
+		*out = NULL;
+		*outlen = 0;
+	}
+out:
+	if (rc == CP_ENOMEM)
+		cp_seterr(err, errlen, "out of memory");
+	free(il);
+	cJSON_Delete(want);
 	splice_release(&s);
 	ydoc_free(d);
 	return rc;

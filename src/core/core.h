@@ -27,7 +27,9 @@
 #define CP_CONFIG_MAX      (4u * 1024u * 1024u) /* config.yaml size we accept */
 #define CP_AUTHFILE_MAX    (1024u * 1024u)   /* one auth-dir JSON file (DESIGN 4) */
 #define CP_AUTHNAME_MAX    200               /* auth file name length (DESIGN 4) */
-#define CP_AUTHDIR_FILES_MAX 10000           /* files listed from auth-dir */
+#define CP_AUTHDIR_FILES_MAX 10000           /* files in auth-dir: uploads of new
+                                                names stop here, listings and the
+                                                daemon show this many */
 #define CP_LOCK_TIMEOUT_MS 5000              /* bounded lock wait (DESIGN 4) */
 #define CP_JSON_DEPTH_MAX  64                /* nesting accepted in bodies */
 #define CP_YAML_DEPTH_MAX  64                /* nesting accepted in config */
@@ -46,6 +48,7 @@ enum cp_err {
 	CP_ETYPE,      /* value present but of the wrong type */
 	CP_EEXIST,     /* already exists */
 	CP_EPERM,      /* not allowed (name, path, permission) */
+	CP_ELIMIT,     /* a named cap on what is stored is reached (auth-dir files) */
 };
 
 /* Short stable name of an error code, e.g. "busy". Never NULL. */
@@ -157,6 +160,16 @@ int json_get_array(const cJSON *obj, const char *key, const cJSON **out);
 int json_get_object(const cJSON *obj, const char *key, const cJSON **out);
 /* Same checks on a bare item (not a member). */
 int json_item_int(const cJSON *item, long long min, long long max, long long *out);
+/* Deep equality as cJSON_Compare(a, b, true), with objects compared by
+ * their members sorted by name: O(n log n) where cJSON_Compare is
+ * O(n^2) in the members of an object. false on ENOMEM. Recursion depth is
+ * the documents' (bounded by their parsers). */
+bool json_equal(const cJSON *a, const cJSON *b);
+/* The members of object o sorted by name (*out: malloc'd array of
+ * borrowed pointers, caller frees; NULL when o has none), for lookups in
+ * O(log n) with json_sorted_find where cJSON_GetObjectItem scans. */
+int json_sorted_members(const cJSON *o, const cJSON ***out, size_t *n);
+const cJSON *json_sorted_find(const cJSON *const *v, size_t n, const char *name);
 /* Compact serialization; caller frees with free(). NULL on ENOMEM. */
 char *json_print(const cJSON *item);
 
@@ -212,9 +225,13 @@ bool fio_stamp_eq(const struct fio_stamp *a, const struct fio_stamp *b);
 /* ------------------------------------------------------------------ pw.c */
 
 #define PW_HASH_MAX 128
-/* bcrypt "$2b$" cost 10 hash of plain into out (>= PW_HASH_MAX bytes). */
+#define PW_KEY_MAX  72      /* key bytes bcrypt reads: longer keys are refused */
+/* bcrypt "$2b$" cost 10 hash of plain into out (>= PW_HASH_MAX bytes).
+ * CP_ETOOBIG when plain is longer than PW_KEY_MAX bytes: bcrypt would
+ * ignore the rest, so every key sharing the first 72 bytes would match. */
 int pw_hash(const char *plain, char *out, size_t outlen);
-/* true if plain matches the bcrypt hash (full crypt_rn cost). */
+/* true if plain matches the bcrypt hash (full crypt_rn cost); always
+ * false for a plain longer than PW_KEY_MAX bytes. */
 bool pw_verify(const char *plain, const char *hash);
 /* true if s looks like a crypt hash we can verify ("$2a$", "$2b$", "$2y$"). */
 bool pw_is_hash(const char *s);
@@ -248,10 +265,12 @@ struct authstore_entry {
 	time_t expires;                 /* token expiry (oauth_file_expiry), 0 if none */
 };
 /* Regular *.json files directly in dir, passing the name check, no
- * dot-files, no symlinks, no directories; sorted by name. *out is freed with
- * authstore_list_free. CP_ENOTFOUND if dir is missing, CP_ETOOBIG past
- * CP_AUTHDIR_FILES_MAX files. */
-int authstore_list(const char *dir, struct authstore_entry **out, size_t *n);
+ * dot-files, no symlinks, no directories; sorted by name: at most the
+ * CP_AUTHDIR_FILES_MAX smallest names (bounded memory however many there
+ * are); *total (may be NULL) counts every visible file, so *n < *total
+ * says the list is cut. *out is freed with authstore_list_free.
+ * CP_ENOTFOUND if dir is missing. */
+int authstore_list(const char *dir, struct authstore_entry **out, size_t *n, size_t *total);
 void authstore_list_free(struct authstore_entry *v, size_t n);
 /* Read one file (name checked, openat + O_NOFOLLOW, regular only).
  * CP_EINVAL bad name, CP_ENOTFOUND missing or not a regular file (a
@@ -260,13 +279,16 @@ int authstore_read(const char *dir, const char *name, char **data, size_t *len);
 /* Validate data is a JSON object <= CP_AUTHFILE_MAX and write it atomically
  * under dir/.lock (mode 0600 for new files; dir created 0700 if absent).
  * CP_EINVAL bad name or not an object, CP_EPARSE not JSON, CP_ETOOBIG,
- * CP_EBUSY lock timeout, CP_EIO with the reason in err. */
+ * CP_EBUSY lock timeout, CP_ELIMIT a new name when the directory already
+ * holds CP_AUTHDIR_FILES_MAX files (err says so), CP_EIO with the reason
+ * in err. */
 int authstore_write(const char *dir, const char *name, const char *data, size_t len,
     char *err, size_t errlen);
 /* Under the lock; CP_EINVAL bad name, CP_ENOTFOUND missing or not a
  * regular file. */
 int authstore_delete(const char *dir, const char *name);
-/* Delete exactly what authstore_list shows; *deleted counts them. */
+/* Delete every file authstore_list's rules make visible (all of them,
+ * not only the listed CP_AUTHDIR_FILES_MAX); *deleted counts them. */
 int authstore_delete_all(const char *dir, size_t *deleted);
 /* Change one file under dir/.lock (DESIGN 4): read it as it is now,
  * parse it (a JSON object, else CP_EPARSE and nothing is written), call
@@ -378,6 +400,10 @@ void cfg_lock_path(const char *config_path, char *out, size_t outlen);
  * "api-key-policy".
  * err names the field: "api-key must be a non-empty string". */
 int cfg_validate_item(const char *key, const cJSON *item, char *err, size_t errlen);
+/* The members of an item of object list key that the model reads
+ * ("api-key", "base-url", ...; NULL-terminated), NULL for other keys. A
+ * member not in it is unknown to the project and kept on every write. */
+const char *const *cfg_item_fields(const char *key);
 /* proxy-url rule (DESIGN 3): empty, or scheme in the allowed set with a host. */
 bool cfg_proxy_url_ok(const char *url);
 /* base-url rule: empty, or http(s)://host... */
@@ -443,6 +469,14 @@ int yaml_set(const char *text, size_t len, const char *const *path, const cJSON 
 /* Remove the key at path (and its value) from its mapping. CP_ENOTFOUND if absent. */
 int yaml_delete(const char *text, size_t len, const char *const *path,
     char **out, size_t *outlen, char *err, size_t errlen);
+/* Remove the items i of the block sequence at path where drop[i] is set
+ * (n: the sequence's length as the caller read it, else CP_EINVAL). Each
+ * removed item takes its own lines and the comment lines right above it
+ * at its '-' column; the other items keep their bytes. One pass over the
+ * list (issue 10 item 6). Flow lists and a list emptied completely are
+ * rewritten through yaml_set. *out is the whole new text, caller frees. */
+int yaml_seq_remove(const char *text, size_t len, const char *const *path, const bool *drop,
+    size_t n, char **out, size_t *outlen, char *err, size_t errlen);
 /* Does path exist as a key? */
 bool yaml_has(const char *text, size_t len, const char *const *path);
 /* The value at path converted to JSON (scalars typed by YAML 1.1 core
@@ -583,6 +617,9 @@ typedef int (*usage_row_fn)(const struct usage_row *row, void *arg);
 /* Raw rows with from <= ts < to (Unix seconds), in time order. */
 int usage_export(struct usage_reader *r, int64_t from, int64_t to, usage_row_fn fn,
     void *arg, char *err, size_t errlen);
+
+/* Same inside fn: tx->out = yaml_seq_remove(current out or text, ...). */
+int cfg_tx_seq_remove(struct cfg_tx *tx, const char *const *path, const bool *drop, size_t n);
 
 /* --------------------------------------------------------------- oauth.c */
 

@@ -20,6 +20,7 @@ static const char *const err_names[] = {
 	[CP_ETYPE] = "wrong type",
 	[CP_EEXIST] = "already exists",
 	[CP_EPERM] = "not permitted",
+	[CP_ELIMIT] = "limit reached",
 };
 
 const char *

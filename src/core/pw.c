@@ -26,6 +26,8 @@ pw_hash(const char *plain, char *out, size_t outlen)
 	if (plain == NULL || out == NULL || outlen == 0)
 		return CP_EINVAL;
 	out[0] = '\0';
+	if (strlen(plain) > PW_KEY_MAX)
+		return CP_ETOOBIG;
 	/* NULL random bytes: libxcrypt reads them from the OS. */
 	if (crypt_gensalt_rn(PW_PREFIX, PW_COST, NULL, 0, salt, sizeof(salt)) == NULL)
 		goto out;
@@ -60,7 +62,10 @@ pw_verify(const char *plain, const char *hash)
 	const char *h;
 	bool ok = false;
 
-	if (plain == NULL || !pw_is_hash(hash))
+	/* bcrypt stops at 72 bytes: a longer key would match on its prefix
+	 * (issue 10 item 8). pw_check goes through here before it remembers
+	 * a key, so the memo never holds one either. */
+	if (plain == NULL || !pw_is_hash(hash) || strlen(plain) > PW_KEY_MAX)
 		return false;
 	if ((cd = calloc(1, sizeof(*cd))) == NULL)
 		return false;

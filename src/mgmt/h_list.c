@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mgmt.h"
@@ -61,17 +62,156 @@ item_matches(const struct list_edit *e, const cJSON *item)
 	    memcmp(s->valuestring, e->match, e->match_len) == 0;
 }
 
+/* Is name a member of the items that the model reads? */
+static bool
+field_known(const char *const *known, const char *name)
+{
+	for (; known != NULL && *known != NULL; known++)
+		if (strcmp(*known, name) == 0)
+			return true;
+	return false;
+}
+
+/* The item that a PATCH of old with value writes; caller owns it. The
+ * spec's "replaces the whole item" holds for the members the project
+ * models (cfg_item_fields: one left out of value is gone); a member it
+ * does not model ("priority", "headers", a future one) keeps its value
+ * unless value names it (DESIGN 3: unknown keys survive every write;
+ * issue 10 item 9). */
+static cJSON *
+patched_item(const struct list_desc *d, const cJSON *old, const cJSON *value)
+{
+	const char *const *known = cfg_item_fields(d->key);
+	cJSON *item = cJSON_Duplicate(value, true), *m;
+	const cJSON *c, **named = NULL;
+	size_t nnamed = 0;
+
+	if (item == NULL || d->kind != LIST_OBJECT || !cJSON_IsObject(old) ||
+	    !cJSON_IsObject(item))
+		return item;
+	/* value's names sorted: an item of many members costs n log n, not
+	 * n^2 lookups */
+	if (json_sorted_members(value, &named, &nnamed) != CP_OK)
+		goto fail;
+	cJSON_ArrayForEach(c, old) {
+		if (c->string == NULL || field_known(known, c->string) ||
+		    json_sorted_find(named, nnamed, c->string) != NULL)
+			continue;
+		if ((m = cJSON_Duplicate(c, true)) == NULL ||
+		    !cJSON_AddItemToObject(item, c->string, m)) {
+			cJSON_Delete(m);
+			goto fail;
+		}
+	}
+	free(named);
+	return item;
+fail:
+	free(named);
+	cJSON_Delete(item);
+	return NULL;
+}
+
+struct keyed_item {
+	const char *key;           /* the old item's match field */
+	size_t pos;                /* its position in the list */
+	const cJSON *item;         /* the old item (borrowed) */
+	bool used;                 /* paired with a new item already */
+};
+
+static int
+keyed_cmp(const void *a, const void *b)
+{
+	const struct keyed_item *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	if (c != 0)
+		return c;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* The match field of an object item, NULL if it has none. */
+static const char *
+item_key(const struct list_desc *d, const cJSON *item)
+{
+	const cJSON *s = cJSON_IsObject(item) ?
+	    cJSON_GetObjectItemCaseSensitive(item, d->match_field) : NULL;
+
+	return cJSON_IsString(s) ? s->valuestring : NULL;
+}
+
+/* PUT of an object list (DESIGN 3: unknown keys survive every write):
+ * a new item whose match field equals an old item's (the first old one of
+ * that key not yet paired) keeps the old item's members the project does
+ * not model, as a PATCH would (patched_item). A client that GETs the list
+ * (modelled members only), edits it and PUTs it back loses nothing.
+ * Sorted, so O(n log n) for any list. neu is changed in place. */
+static int
+put_keep_unknown(const struct list_desc *d, const cJSON *old, cJSON *neu)
+{
+	struct keyed_item *v = NULL, probe, *hit;
+	const cJSON *c;
+	cJSON *it, *next, *item;
+	size_t n = 0, cap = (size_t)cJSON_GetArraySize(old), lo, hi, mid;
+	int rc = CP_OK;
+
+	if (cap == 0 || (v = calloc(cap, sizeof(*v))) == NULL)
+		return cap == 0 ? CP_OK : CP_ENOMEM;
+	cJSON_ArrayForEach(c, old) {
+		if ((v[n].key = item_key(d, c)) == NULL)
+			continue;
+		v[n].pos = n;
+		v[n].item = c;
+		n++;
+	}
+	qsort(v, n, sizeof(*v), keyed_cmp);
+	for (it = neu->child; it != NULL && rc == CP_OK; it = next) {
+		next = it->next;
+		if ((probe.key = item_key(d, it)) == NULL)
+			continue;
+		/* the first entry of that key (pos 0 sorts first) */
+		probe.pos = 0;
+		for (lo = 0, hi = n; lo < hi;) {
+			mid = lo + (hi - lo) / 2;
+			if (strcmp(v[mid].key, probe.key) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (hit = NULL; lo < n && strcmp(v[lo].key, probe.key) == 0; lo++)
+			if (!v[lo].used) {
+				hit = &v[lo];
+				break;
+			}
+		if (hit == NULL)
+			continue;
+		hit->used = true;
+		if ((item = patched_item(d, hit->item, it)) == NULL ||
+		    !cJSON_ReplaceItemViaPointer(neu, it, item)) {
+			cJSON_Delete(item);
+			rc = CP_ENOMEM;
+		}
+	}
+	free(v);
+	return rc;
+}
+
+/* Every list operation is one pass over the list (issue 10 item 6: the
+ * config lock is held meanwhile): items are reached by walking the
+ * children, never by cJSON_GetArrayItem(i) in a loop, and removals are
+ * one splice of the file (yaml_seq_remove). */
 static int
 list_fn(struct cfg_tx *tx, void *arg)
 {
 	struct list_edit *e = arg;
 	const char *path[2] = { e->d->key, NULL };
-	cJSON *cur = NULL, *dup = NULL;
+	cJSON *cur = NULL, *it, *target = NULL, *item = NULL;
+	bool *drop = NULL;
 	char err[256];
-	int rc, n;
+	size_t n, i, hits = 0;
+	int rc;
 
 	e->ran = true;
-	if (e->op == OP_REPLACE_ALL)
+	if (e->op == OP_REPLACE_ALL && e->d->kind == LIST_STRING)
 		return h_tx_set(tx, path, e->value);
 
 	rc = yaml_get_json(tx->text, tx->len, path, &cur, err, sizeof(err));
@@ -85,65 +225,65 @@ list_fn(struct cfg_tx *tx, void *arg)
 		snprintf(tx->err, sizeof(tx->err), "%s", err);
 		goto out;
 	}
-	n = cJSON_GetArraySize(cur);
+	n = (size_t)cJSON_GetArraySize(cur);
 	switch (e->op) {
 	case OP_PATCH_INDEX:
-	case OP_DELETE_INDEX:
-		if (e->index >= n) {
-			e->refused = CP_ENOTFOUND;
-			e->msg = "item not found";
-			rc = CP_ENOTFOUND;
-			goto out;
-		}
-		if (e->op == OP_DELETE_INDEX) {
-			cJSON_DeleteItemFromArray(cur, (int)e->index);
-		} else {
-			dup = cJSON_Duplicate(e->value, true);
-			if (dup == NULL || !cJSON_ReplaceItemInArray(cur, (int)e->index, dup)) {
-				cJSON_Delete(dup);
-				rc = CP_ENOMEM;
-				goto out;
-			}
-		}
-		break;
 	case OP_PATCH_MATCH:
-	case OP_DELETE_MATCH: {
-		int hits = 0;
-
-		for (int i = n - 1; i >= 0; i--) {
-			if (!item_matches(e, cJSON_GetArrayItem(cur, i)))
-				continue;
-			hits++;
-			if (e->op == OP_DELETE_MATCH)
-				cJSON_DeleteItemFromArray(cur, i);
-		}
-		if (hits == 0) {
-			e->refused = CP_ENOTFOUND;
-			e->msg = "item not found";
-			rc = CP_ENOTFOUND;
-			goto out;
-		}
-		if (e->op == OP_PATCH_MATCH) {
-			/* DESIGN 5: PATCH replaces the first equal entry */
-			for (int i = 0; i < n; i++) {
-				if (!item_matches(e, cJSON_GetArrayItem(cur, i)))
-					continue;
-				dup = cJSON_Duplicate(e->value, true);
-				if (dup == NULL || !cJSON_ReplaceItemInArray(cur, i, dup)) {
-					cJSON_Delete(dup);
-					rc = CP_ENOMEM;
-					goto out;
-				}
+		/* DESIGN 5: the item at index, or the first equal / matching one */
+		i = 0;
+		cJSON_ArrayForEach(it, cur) {
+			if (e->op == OP_PATCH_INDEX ? i == (size_t)e->index : item_matches(e, it)) {
+				target = it;
 				break;
 			}
+			i++;
 		}
+		if (target == NULL)
+			goto notfound;
+		if ((item = patched_item(e->d, target, e->value)) == NULL ||
+		    !cJSON_ReplaceItemViaPointer(cur, target, item)) {
+			cJSON_Delete(item);
+			rc = CP_ENOMEM;
+			goto out;
+		}
+		rc = h_tx_set(tx, path, cur);
 		break;
-	}
+	case OP_DELETE_INDEX:
+	case OP_DELETE_MATCH:
+		/* ?index= one item, ?value= / ?api-key= / ?name= every match */
+		if ((drop = calloc(n + 1, sizeof(*drop))) == NULL) {
+			rc = CP_ENOMEM;
+			goto out;
+		}
+		i = 0;
+		cJSON_ArrayForEach(it, cur) {
+			drop[i] = e->op == OP_DELETE_INDEX ? i == (size_t)e->index :
+			    item_matches(e, it);
+			hits += drop[i];
+			i++;
+		}
+		if (hits == 0)
+			goto notfound;
+		rc = cfg_tx_seq_remove(tx, path, drop, n);
+		break;
 	case OP_REPLACE_ALL:
+		if ((item = cJSON_Duplicate(e->value, true)) == NULL) {
+			rc = CP_ENOMEM;
+			goto out;
+		}
+		rc = put_keep_unknown(e->d, cur, item);
+		if (rc == CP_OK)
+			rc = h_tx_set(tx, path, item);
+		cJSON_Delete(item);
 		break;
 	}
-	rc = h_tx_set(tx, path, cur);
+	goto out;
+notfound:
+	e->refused = CP_ENOTFOUND;
+	e->msg = "item not found";
+	rc = CP_ENOTFOUND;
 out:
+	free(drop);
 	cJSON_Delete(cur);
 	return rc;
 }
@@ -277,7 +417,10 @@ h_list_delete(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 {
 	const struct list_desc *d = arg;
 	struct list_edit e = { .d = d };
-	char v[MGMT_QVALUE_MAX];
+	/* An item is as long as a PUT made it: ?value= may name one as long
+	 * as the query string allows, not only MGMT_QVALUE_MAX (a 2 KiB key
+	 * was "invalid query" here, deletable only by index). */
+	char v[MGMT_QUERY_MAX + 1];
 	size_t vlen;
 	int rc;
 

@@ -53,7 +53,7 @@ h_tx_set(struct cfg_tx *tx, const char *const *path, const cJSON *value)
 	bool same;
 
 	if (yaml_get_json(tx->text, tx->len, path, &cur, err, sizeof(err)) == CP_OK) {
-		same = cJSON_Compare(cur, value, true);
+		same = json_equal(cur, value);
 		cJSON_Delete(cur);
 		if (same)
 			return CP_OK;

@@ -116,6 +116,7 @@ serve(const struct mgmt_io *io, struct mgmt_state *st)
 	req_init(&rq, io, st);
 	resp_init(&rs);
 	route_dispatch(&rq, &rs);
+	rs.head = rq.head;
 	if (resp_send(&rs, io) != CP_OK)
 		log_warnx("cannot send the response");
 	resp_release(&rs);

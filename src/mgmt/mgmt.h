@@ -57,13 +57,14 @@ enum mgmt_method {
 	MGMT_POST = 1 << 3,
 	MGMT_DELETE = 1 << 4,
 	MGMT_OPTIONS = 1 << 5,
-	MGMT_OTHER = 1 << 6,       /* HEAD, TRACE, anything else */
+	MGMT_OTHER = 1 << 6,       /* TRACE, anything else (HEAD is a GET) */
 };
 
 struct mgmt_req {
 	const struct mgmt_io *io;  /* where the request comes from */
 	struct mgmt_state *st;     /* process state */
-	enum mgmt_method method;   /* parsed REQUEST_METHOD */
+	enum mgmt_method method;   /* parsed REQUEST_METHOD (HEAD is MGMT_GET) */
+	bool head;                 /* HEAD: served as GET, no body sent */
 	char path[MGMT_PATH_MAX];  /* path below MGMT_PREFIX, e.g. "/api-keys" */
 	bool path_ok;              /* path fitted and was found */
 	const char *query;         /* raw QUERY_STRING, "" if none */
@@ -93,6 +94,9 @@ const char *req_query_problem(const struct mgmt_req *rq);
 /* Read the body (CONTENT_LENGTH checked strictly, else to EOF) with the cap
  * CP_BODY_MAX: CP_ETOOBIG (413), CP_EINVAL (bad length or short body). */
 int req_read_body(struct mgmt_req *rq);
+/* The same with another cap (a multipart upload: the file part is capped,
+ * the envelope gets MP_ENVELOPE_SLACK more). */
+int req_read_body_max(struct mgmt_req *rq, size_t max);
 /* Read and strictly parse the body as JSON (json_parse_strict). On
  * failure rs is filled (413 or 400 "invalid body") and an error returned.
  * *out is owned by the caller. */
@@ -116,6 +120,8 @@ struct mgmt_resp {
 	resp_stream_fn stream;     /* streamed body, NULL = body */
 	void *stream_arg;          /* its argument */
 	void (*stream_free)(void *arg); /* frees stream_arg in resp_release */
+	bool head;                 /* answer to HEAD: headers (Content-Length of
+	                              the body a GET gets), no body */
 };
 
 void resp_init(struct mgmt_resp *rs);
@@ -248,6 +254,8 @@ void h_auth_status(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
 #define MP_HEADER_MAX   8192       /* header bytes of one part */
 #define MP_PARTS_MAX    16         /* parts in one body */
 #define MP_PARAM_MAX    512        /* a decoded name= or filename= value */
+#define MP_ENVELOPE_SLACK (64u * 1024u) /* multipart bytes beyond the file part's
+                                   cap (boundaries, part headers, small fields) */
 
 struct mp_part {
 	char name[MP_PARAM_MAX];     /* form field name */

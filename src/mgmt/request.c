@@ -79,6 +79,13 @@ req_init(struct mgmt_req *rq, const struct mgmt_io *io, struct mgmt_state *st)
 	for (size_t i = 0; m != NULL && i < sizeof(methods) / sizeof(methods[0]); i++)
 		if (strcmp(m, methods[i].name) == 0)
 			rq->method = methods[i].m;
+	/* HEAD is GET without the body (RFC 9110 9.3.2): same access rules,
+	 * same status and headers (issue 10: it was 405 without HEAD in
+	 * Allow). */
+	if (m != NULL && strcmp(m, "HEAD") == 0) {
+		rq->method = MGMT_GET;
+		rq->head = true;
+	}
 	q = req_env(rq, "QUERY_STRING");
 	rq->query = q != NULL ? q : "";
 	ra = req_env(rq, "REMOTE_ADDR");
@@ -248,6 +255,12 @@ drain(struct mgmt_req *rq)
 int
 req_read_body(struct mgmt_req *rq)
 {
+	return req_read_body_max(rq, CP_BODY_MAX);
+}
+
+int
+req_read_body_max(struct mgmt_req *rq, size_t max)
+{
 	const char *cl = req_env(rq, "CONTENT_LENGTH");
 	long long want = -1;
 	struct buf b;
@@ -257,7 +270,7 @@ req_read_body(struct mgmt_req *rq)
 	if (rq->body_read)
 		return rq->body != NULL ? CP_OK : CP_EINVAL;
 	rq->body_read = true;
-	buf_init(&b, CP_BODY_MAX);
+	buf_init(&b, max);
 	/* RFC 3875 4.1.2: CONTENT_LENGTH is a decimal integer; an empty or
 	 * absent one means "read to the end" with our cap. */
 	if (cl != NULL && cl[0] != '\0') {
@@ -265,7 +278,7 @@ req_read_body(struct mgmt_req *rq)
 			rc = CP_EINVAL;
 			goto out;
 		}
-		if (want > (long long)CP_BODY_MAX) {
+		if (want > (long long)max) {
 			drain(rq);
 			rc = CP_ETOOBIG;
 			goto out;

@@ -12,7 +12,12 @@
 #include "mgmt.h"
 
 #define RESP_HDR_MAX  8192             /* header bytes we emit */
-#define RESP_BODY_MAX (CP_AUTHFILE_MAX + 65536u) /* a download plus slack */
+/* The largest answer: a GET of a list that fills a config of
+ * CP_CONFIG_MAX bytes (JSON may take up to 1.5 times the YAML: "\x01" is
+ * "\u0001"), more than a listing of CP_AUTHDIR_FILES_MAX files (200-byte
+ * names, 64-byte types: about 3.4 MB) or a download. A cap that counted
+ * only a download refused GET of a list the API had just written. */
+#define RESP_BODY_MAX (2u * CP_CONFIG_MAX)
 
 /* The one table from core error codes to HTTP (STYLE.md "Errors"). */
 static const struct {
@@ -30,6 +35,7 @@ static const struct {
 	[CP_ETYPE] = { 400, "invalid body" },
 	[CP_EEXIST] = { 409, "already exists" },
 	[CP_EPERM] = { 403, "not permitted" },
+	[CP_ELIMIT] = { 409, "limit reached" },
 };
 
 static const struct {
@@ -60,6 +66,7 @@ resp_init(struct mgmt_resp *rs)
 	rs->stream = NULL;
 	rs->stream_arg = NULL;
 	rs->stream_free = NULL;
+	rs->head = false;
 	buf_init(&rs->hdr, RESP_HDR_MAX);
 	buf_init(&rs->body, RESP_BODY_MAX);
 }
@@ -226,9 +233,10 @@ resp_send(const struct mgmt_resp *rs, const struct mgmt_io *io)
 		rc = buf_appends(&h, "\r\n");
 	if (rc == CP_OK)
 		rc = io->write(io->ctx, h.p, h.len);
-	if (rc == CP_OK && rs->stream != NULL)
+	if (rc == CP_OK && rs->stream != NULL && !rs->head)
 		rc = rs->stream(io, rs->stream_arg);
-	else if (rc == CP_OK && status != 204 && rs->body.len > 0)
+	else if (rc == CP_OK && rs->stream == NULL && status != 204 && !rs->head &&
+	    rs->body.len > 0)
 		rc = io->write(io->ctx, rs->body.p, rs->body.len);
 	buf_release(&h);
 	return rc;

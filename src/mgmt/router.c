@@ -114,7 +114,8 @@ static const struct {
 	enum mgmt_method m;        /* bit */
 	const char *name;          /* as in an Allow header */
 } method_names[] = {
-	{ MGMT_GET, "GET" }, { MGMT_PUT, "PUT" }, { MGMT_PATCH, "PATCH" },
+	{ MGMT_GET, "GET" }, { MGMT_GET, "HEAD" }, /* HEAD is served as GET */
+	{ MGMT_PUT, "PUT" }, { MGMT_PATCH, "PATCH" },
 	{ MGMT_POST, "POST" }, { MGMT_DELETE, "DELETE" }, { MGMT_OPTIONS, "OPTIONS" },
 };
 

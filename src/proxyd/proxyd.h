@@ -368,6 +368,9 @@ struct status_counters {
 	unsigned long long reload_errors; /* bad configs refused */
 	unsigned long long unauthorized; /* 401 to clients */
 	unsigned long long refused_connections; /* beyond max-connections: 503 */
+	size_t auth_over_cap;          /* auth files past PXD_AUTH_FILES_MAX, not
+	                                  loaded (last read of auth-dir) */
+	size_t auth_invalid;           /* auth files not a JSON object, not loaded */
 };
 extern struct status_counters status_ctr;
 int status_init(struct event_base *base, const char *state_dir);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "proxyd.h"
@@ -70,7 +71,7 @@ snapshot_read_auth(const char *dir, struct authfile **out, size_t *n, char sha[6
 	uint8_t dg[SHA256_LEN];
 	struct raw_auth *raw = NULL;
 	struct authfile *v = NULL;
-	size_t nraw = 0, cap = 0, i, nv = 0;
+	size_t nraw = 0, cap = 0, i, nv = 0, over = 0, invalid = 0;
 	struct dirent *de;
 	DIR *d = NULL;
 	int dfd = -1, rc = CP_OK;
@@ -99,9 +100,14 @@ snapshot_read_auth(const char *dir, struct authfile **out, size_t *n, char sha[6
 		    !authstore_name_ok(de->d_name, strlen(de->d_name)))
 			continue;
 		if (nraw >= PXD_AUTH_FILES_MAX) {
-			log_warnx("auth-dir '%s': more than %d files, rest ignored", dir,
-			    PXD_AUTH_FILES_MAX);
-			break;
+			/* counted, not read: the status says how many (issue 10
+			 * item 7); the management API refuses to add more */
+			struct stat st;
+
+			if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISREG(st.st_mode))
+				over++;
+			continue;
 		}
 		r = fio_read_at(dfd, de->d_name, CP_AUTHFILE_MAX, &data, &len);
 		if (r != CP_OK) {
@@ -132,6 +138,9 @@ snapshot_read_auth(const char *dir, struct authfile **out, size_t *n, char sha[6
 		}
 		nraw++;
 	}
+	if (over > 0)
+		log_warnx("auth-dir '%s': more than %d files, %zu ignored", dir,
+		    PXD_AUTH_FILES_MAX, over);
 	if (nraw > 0)
 		qsort(raw, nraw, sizeof(*raw), raw_cmp);
 	if (nraw > 0 && (v = calloc(nraw, sizeof(*v))) == NULL) {
@@ -150,6 +159,7 @@ snapshot_read_auth(const char *dir, struct authfile **out, size_t *n, char sha[6
 		    !cJSON_IsObject(j)) {
 			log_warnx("auth file '%s' is not a JSON object, ignored", raw[i].name);
 			cJSON_Delete(j);
+			invalid++;
 			continue;
 		}
 		if (json_get_string(j, "type", &type) != CP_OK)
@@ -168,6 +178,8 @@ snapshot_read_auth(const char *dir, struct authfile **out, size_t *n, char sha[6
 	if (nv > 1)
 		qsort(v, nv, sizeof(*v), auth_cmp);
 hash:
+	status_ctr.auth_over_cap = over;
+	status_ctr.auth_invalid = invalid;
 	sha256_final(&hc, dg);
 	for (i = 0; i < SHA256_LEN; i++) {
 		sha[2 * i] = hexd[dg[i] >> 4];

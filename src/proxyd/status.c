@@ -148,6 +148,17 @@ status_write(bool durable)
 		cJSON_AddNumberToObject(cr, "providers", (double)s->n_provs);
 		cJSON_AddNumberToObject(cr, "api-keys", (double)snapshot_n_creds(s));
 		cJSON_AddNumberToObject(cr, "auth-files", (double)s->n_auth);
+		/* DESIGN 6: the status says when files are not used */
+		cJSON_AddNumberToObject(cr, "auth-files-ignored",
+		    (double)(status_ctr.auth_over_cap + status_ctr.auth_invalid));
+		if (status_ctr.auth_over_cap + status_ctr.auth_invalid > 0) {
+			char why[160];
+
+			snprintf(why, sizeof(why), "%zu past the limit of %d files, %zu not a JSON "
+			    "object", status_ctr.auth_over_cap, PXD_AUTH_FILES_MAX,
+			    status_ctr.auth_invalid);
+			cJSON_AddStringToObject(cr, "auth-files-ignored-why", why);
+		}
 		cJSON_AddNumberToObject(cr, "cooling-down", (double)pool_n_cooling(s, now));
 		cJSON_AddNumberToObject(cr, "models", (double)s->n_models);
 	}

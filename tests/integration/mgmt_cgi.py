@@ -59,7 +59,7 @@ class Cgi(unittest.TestCase):
             k, _, v = line.partition(": ")
             headers[k.lower()] = v
         status = int(headers["status"].split()[0])
-        if "content-length" in headers:
+        if "content-length" in headers and method != "HEAD":
             self.assertEqual(int(headers["content-length"]), len(payload))
         return status, headers, payload
 
@@ -77,6 +77,37 @@ class Cgi(unittest.TestCase):
         # the plaintext key in the file was hashed on the way
         with open(self.config) as f:
             self.assertTrue(self.key not in f.read(), "the plaintext key is still in the file")
+
+    def test_head_writes_no_body(self):
+        # issue 10: HEAD is GET without the body; the responder itself
+        # sends none (web servers would hide a stray one)
+        status, headers, payload = self.run_cgi(method="GET", path_info="/api-keys")
+        self.assertEqual(status, 200)
+        hs, hh, hp = self.run_cgi(method="HEAD", path_info="/api-keys")
+        self.assertEqual((hs, hp), (200, b""))
+        self.assertEqual(int(hh["content-length"]), len(payload))
+
+    def test_long_plaintext_key_refused_at_load(self):
+        # issue 10 item 8: a plaintext key longer than the 72 bytes bcrypt
+        # reads does not load; the error names the line and the limit,
+        # never the key, and the file is not rewritten
+        key = secrets.token_hex(40)
+        cfg = os.path.join(self.dir, "long-key.yaml")
+        text = mgmtlib.CONFIG_TEMPLATE.format(secret=key, allow_remote="false",
+                                              auth_dir=self.auth_dir)
+        with open(cfg, "w") as f:
+            f.write(text)
+        for k in (True, False):
+            e = {"CLIPROXY_CONFIG": cfg, "HTTP_AUTHORIZATION": "Bearer " + key} if k else \
+                {"CLIPROXY_CONFIG": cfg}
+            status, body = self.jrun(path_info="/debug", env=e, key=False)
+            self.assertEqual(status, 500, body)
+            self.assertRegex(body["error"], r"^failed to load config: line 8: "
+                             r"remote-management.secret-key: the management key is longer than "
+                             r"72 bytes, the most bcrypt reads; use a key of at most 72 bytes$")
+            self.assertNotIn(key[:72], json.dumps(body))
+        with open(cfg) as f:
+            self.assertEqual(f.read(), text)
 
     def test_routing_variants(self):
         want = (200, {"api-keys": ["key-one", "key-two"]})

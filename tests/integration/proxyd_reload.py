@@ -278,6 +278,31 @@ class AuthDir(unittest.TestCase):
         self.put(self.d.auth, "second.json", {"type": "claude", "v": 2})
         self.d.wait_status(lambda s: s["reloads"] > before)
 
+    def test_files_past_the_cap_are_counted_in_status(self):
+        # Issue 10 item 7: past 10,000 files the daemon loaded a readdir-
+        # order subset and said so only in its log; the status file must
+        # say how many it ignores, and why (it had no such field).
+        self.assertEqual(self.d.status()["credentials"]["auth-files-ignored"], 0)
+        self.assertNotIn("auth-files-ignored-why", self.d.status()["credentials"])
+        for i in range(10000):
+            with open(os.path.join(self.d.auth, "f%05d.json" % i), "w") as f:
+                f.write('{"type":"gemini"}')
+        with open(os.path.join(self.d.auth, "bad.json"), "w") as f:
+            f.write("[1]")
+        # 10,002 files: first.json, f00000..f09999, bad.json
+        st = self.d.wait_status(lambda s: s["credentials"]["auth-files"] +
+                                s["credentials"]["auth-files-ignored"] == 10002, timeout=30)
+        cr = st["credentials"]
+        self.assertIn(cr["auth-files-ignored"], (2, 3), cr)
+        self.assertRegex(cr["auth-files-ignored-why"],
+                         r"^[0-9]+ past the limit of 10000 files, [01] not a JSON object$")
+        os.unlink(os.path.join(self.d.auth, "bad.json"))
+        os.unlink(os.path.join(self.d.auth, "f00000.json"))
+        os.unlink(os.path.join(self.d.auth, "f00001.json"))
+        st = self.d.wait_status(lambda s: s["credentials"]["auth-files-ignored"] == 0, timeout=30)
+        self.assertEqual(st["credentials"]["auth-files"], 9999)
+        self.assertNotIn("auth-files-ignored-why", st["credentials"])
+
     def test_deleted_and_recreated(self):
         shutil.rmtree(self.d.auth)
         self.wait_files(0)

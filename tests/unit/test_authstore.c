@@ -169,11 +169,11 @@ test_list(void **state)
 	size_t n = 0, i;
 
 	(void)state;
-	assert_int_equal(authstore_list(f->dir, &v, &n), CP_OK);
+	assert_int_equal(authstore_list(f->dir, &v, &n, NULL), CP_OK);
 	assert_int_equal(n, 0);
 	authstore_list_free(v, n);
 	make_zoo(f);
-	assert_int_equal(authstore_list(f->dir, &v, &n), CP_OK);
+	assert_int_equal(authstore_list(f->dir, &v, &n, NULL), CP_OK);
 	assert_int_equal(n, sizeof(want) / sizeof(want[0]));
 	for (i = 0; i < n; i++) {
 		assert_string_equal(v[i].name, want[i]);
@@ -196,7 +196,7 @@ test_list_missing(void **state)
 	size_t n = 5;
 
 	snprintf(p, sizeof(p), "%s/none", f->top);
-	assert_int_equal(authstore_list(p, &v, &n), CP_ENOTFOUND);
+	assert_int_equal(authstore_list(p, &v, &n, NULL), CP_ENOTFOUND);
 	assert_null(v);
 	assert_int_equal(n, 0);
 }
@@ -311,7 +311,7 @@ test_write_creates_dir(void **state)
 	assert_int_equal(stat(dir, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
 	assert_int_equal(st.st_mode & 07777, 0700);
-	assert_int_equal(authstore_list(dir, &v, &n), CP_OK);
+	assert_int_equal(authstore_list(dir, &v, &n, NULL), CP_OK);
 	assert_int_equal(n, 1);
 	assert_string_equal(v[0].name, "a.json");
 	authstore_list_free(v, n);
@@ -378,7 +378,7 @@ test_delete_all(void **state)
 	make_zoo(f);
 	assert_int_equal(authstore_delete_all(f->dir, &deleted), CP_OK);
 	assert_int_equal(deleted, 6);
-	assert_int_equal(authstore_list(f->dir, &v, &n), CP_OK);
+	assert_int_equal(authstore_list(f->dir, &v, &n, NULL), CP_OK);
 	assert_int_equal(n, 0);
 	authstore_list_free(v, n);
 	/* Everything the list hides is still there. */
@@ -397,16 +397,19 @@ test_delete_all(void **state)
 	assert_int_equal(authstore_delete_all(p, &deleted), CP_ENOTFOUND);
 }
 
-/* CP_AUTHDIR_FILES_MAX files list; one more is CP_ETOOBIG, and delete_all
- * then deletes nothing. A file over CP_AUTHFILE_MAX is listed without a
- * type. */
+/* Issue 10 item 7. CP_AUTHDIR_FILES_MAX files list; at the cap a new name
+ * is refused (CP_ELIMIT, the message names the cap) while replacing a file
+ * still works; files put there by hand past the cap still list (the
+ * smallest names, *total counts all: it was CP_ETOOBIG, a 500) and
+ * delete_all removes every one (it deleted nothing). A file over
+ * CP_AUTHFILE_MAX is listed without a type. */
 static void
 test_caps(void **state)
 {
 	struct fixture *f = *state;
 	struct authstore_entry *v = NULL;
-	size_t n = 0, deleted = 7, i;
-	char name[32], p[160];
+	size_t n = 0, total = 0, deleted = 7, i;
+	char name[32], p[160], err[256] = "";
 	FILE *fp;
 	int dfd, fd;
 
@@ -418,8 +421,9 @@ test_caps(void **state)
 		assert_true(fputc('x', fp) != EOF);
 	assert_true(fputs("\"}", fp) >= 0);
 	assert_int_equal(fclose(fp), 0);
-	assert_int_equal(authstore_list(f->dir, &v, &n), CP_OK);
+	assert_int_equal(authstore_list(f->dir, &v, &n, &total), CP_OK);
 	assert_int_equal(n, 1);
+	assert_int_equal(total, 1);
 	assert_string_equal(v[0].name, "big.json");
 	assert_null(v[0].type);
 	assert_true(v[0].size > (long long)CP_AUTHFILE_MAX);
@@ -427,27 +431,53 @@ test_caps(void **state)
 
 	dfd = open(f->dir, O_RDONLY | O_DIRECTORY);
 	assert_true(dfd >= 0);
-	for (i = 1; i < CP_AUTHDIR_FILES_MAX; i++) {
+	/* in reverse order, so that the heap has work to do */
+	for (i = CP_AUTHDIR_FILES_MAX - 1; i >= 1; i--) {
 		snprintf(name, sizeof(name), "f%05zu.json", i);
 		fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL, 0600);
 		assert_true(fd >= 0);
 		close(fd);
 	}
-	assert_int_equal(authstore_list(f->dir, &v, &n), CP_OK);
+	assert_int_equal(authstore_list(f->dir, &v, &n, &total), CP_OK);
 	assert_int_equal(n, CP_AUTHDIR_FILES_MAX);
+	assert_int_equal(total, CP_AUTHDIR_FILES_MAX);
 	assert_string_equal(v[0].name, "big.json");
 	assert_string_equal(v[n - 1].name, "f09999.json");
 	authstore_list_free(v, n);
+	/* full: a new name is refused, the directory is unchanged */
+	assert_int_equal(authstore_write(f->dir, "new.json", "{}", 2, err, sizeof(err)),
+	    CP_ELIMIT);
+	assert_non_null(strstr(err, "10000"));
+	assert_false(exists(f->dir, "new.json"));
+	assert_int_equal(authstore_write(f->dir, "f00001.json", "{\"type\":\"qwen\"}", 15, err,
+	    sizeof(err)), CP_OK);
+	/* past the cap by hand */
 	fd = openat(dfd, "one-more.json", O_WRONLY | O_CREAT | O_EXCL, 0600);
 	assert_true(fd >= 0);
 	close(fd);
+	fd = openat(dfd, "a-first.json", O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
 	close(dfd);
-	assert_int_equal(authstore_list(f->dir, &v, &n), CP_ETOOBIG);
-	assert_null(v);
+	assert_int_equal(authstore_list(f->dir, &v, &n, &total), CP_OK);
+	assert_int_equal(n, CP_AUTHDIR_FILES_MAX);
+	assert_int_equal(total, CP_AUTHDIR_FILES_MAX + 2);
+	assert_string_equal(v[0].name, "a-first.json");
+	assert_string_equal(v[1].name, "big.json");
+	assert_string_equal(v[2].name, "f00001.json");
+	assert_string_equal(v[2].type, "qwen");
+	assert_string_equal(v[n - 1].name, "f09998.json");
+	for (i = 1; i < n; i++)
+		assert_true(strcmp(v[i - 1].name, v[i].name) < 0);
+	authstore_list_free(v, n);
+	assert_int_equal(authstore_delete_all(f->dir, &deleted), CP_OK);
+	assert_int_equal(deleted, CP_AUTHDIR_FILES_MAX + 2);
+	assert_false(exists(f->dir, "f00001.json"));
+	assert_false(exists(f->dir, "one-more.json"));
+	assert_int_equal(authstore_list(f->dir, &v, &n, &total), CP_OK);
 	assert_int_equal(n, 0);
-	assert_int_equal(authstore_delete_all(f->dir, &deleted), CP_ETOOBIG);
-	assert_int_equal(deleted, 0);
-	assert_true(exists(f->dir, "f00001.json"));
+	assert_int_equal(total, 0);
+	authstore_list_free(v, n);
 }
 
 int

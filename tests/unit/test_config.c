@@ -147,6 +147,33 @@ test_aliases(void **state)
 	cfg_free(c);
 }
 
+/* Issue 10 item 8: a plaintext management key longer than the 72 bytes
+ * bcrypt reads is refused at load with the line, the key's name and the
+ * limit, never the key; 72 bytes load, and so does a hash. */
+static void
+test_long_management_key(void **state)
+{
+	char text[256], key[80], err[256] = "";
+	struct cfg *c = NULL;
+
+	(void)state;
+	memset(key, 'k', 72);
+	key[72] = '\0';
+	snprintf(text, sizeof(text), "port: 8317\nremote-management:\n  secret-key: %s\n", key);
+	c = parse_ok(text);
+	assert_int_equal(strlen(c->secret_key), 72);
+	cfg_free(c);
+	c = NULL;
+	snprintf(text, sizeof(text), "port: 8317\nremote-management:\n  secret-key: %sx\n", key);
+	parse_fails(text, CP_EINVAL, "line 3: remote-management.secret-key: the management key "
+	    "is longer than 72 bytes");
+	assert_int_equal(cfg_parse(text, strlen(text), &c, err, sizeof(err)), CP_EINVAL);
+	assert_null(strstr(err, key));
+	snprintf(text, sizeof(text), "remote-management-key: \"%sxyz\"\n", key);
+	parse_fails(text, CP_EINVAL, "line 1: remote-management-key: the management key is "
+	    "longer than 72 bytes");
+}
+
 static void
 test_home(void **state)
 {
@@ -550,6 +577,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_example),
 		cmocka_unit_test(test_aliases),
+		cmocka_unit_test(test_long_management_key),
 		cmocka_unit_test(test_home),
 		cmocka_unit_test(test_booleans_ints),
 		cmocka_unit_test(test_syntax_errors),

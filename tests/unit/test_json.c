@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -405,6 +406,69 @@ test_buf(void **state)
 	assert_null(b.p);
 }
 
+/* json_equal agrees with cJSON_Compare(a, b, true) (issue 10: it replaces
+ * it where objects can be large), ignores member order as cJSON_Compare
+ * does, and a sorted lookup finds every member. */
+static void
+test_equal(void **state)
+{
+	static const char *const pairs[][2] = {
+		{ "1", "1" }, { "1", "1.0" }, { "1", "2" }, { "0.1", "0.10000000000000001" },
+		{ "\"a\"", "\"a\"" }, { "\"a\"", "\"b\"" }, { "\"1\"", "1" },
+		{ "true", "true" }, { "true", "false" }, { "null", "null" }, { "null", "false" },
+		{ "[]", "[]" }, { "[1,2]", "[1,2]" }, { "[1,2]", "[2,1]" }, { "[1]", "[1,1]" },
+		{ "{}", "{}" }, { "{\"a\":1,\"b\":2}", "{\"b\":2,\"a\":1}" },
+		{ "{\"a\":1}", "{\"a\":1,\"b\":2}" }, { "{\"a\":1,\"b\":2}", "{\"a\":1,\"c\":2}" },
+		{ "{\"a\":[1,{\"x\":null}]}", "{\"a\":[1,{\"x\":null}]}" },
+		{ "{\"a\":[1,{\"x\":null}]}", "{\"a\":[1,{\"x\":0}]}" }, { "{}", "[]" },
+		{ "{\"A\":1}", "{\"a\":1}" },
+	};
+	cJSON *a, *b, *c;
+	const cJSON **v = NULL;
+	char name[16];
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		a = cJSON_Parse(pairs[i][0]);
+		b = cJSON_Parse(pairs[i][1]);
+		assert_non_null(a);
+		assert_non_null(b);
+		if (json_equal(a, b) != (bool)cJSON_Compare(a, b, true))
+			fail_msg("pair %zu: %s vs %s", i, pairs[i][0], pairs[i][1]);
+		assert_int_equal(json_equal(b, a), json_equal(a, b));
+		cJSON_Delete(a);
+		cJSON_Delete(b);
+	}
+	assert_false(json_equal(NULL, NULL));
+	/* 50,000 members in opposite orders */
+	a = cJSON_CreateObject();
+	b = cJSON_CreateObject();
+	for (i = 0; i < 50000; i++) {
+		snprintf(name, sizeof(name), "k%05zu", i);
+		cJSON_AddNumberToObject(a, name, (double)i);
+		snprintf(name, sizeof(name), "k%05zu", 49999 - i);
+		cJSON_AddNumberToObject(b, name, (double)(49999 - i));
+	}
+	assert_true(json_equal(a, b));
+	assert_int_equal(json_sorted_members(a, &v, &n), CP_OK);
+	assert_int_equal(n, 50000);
+	assert_string_equal(v[0]->string, "k00000");
+	c = (cJSON *)(uintptr_t)json_sorted_find(v, n, "k31337");
+	assert_non_null(c);
+	assert_int_equal((int)c->valuedouble, 31337);
+	assert_null(json_sorted_find(v, n, "k50000"));
+	assert_null(json_sorted_find(v, n, ""));
+	free(v);
+	cJSON_ReplaceItemInObjectCaseSensitive(b, "k12345", cJSON_CreateNumber(0));
+	assert_false(json_equal(a, b));
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+	assert_int_equal(json_sorted_members(NULL, &v, &n), CP_OK);
+	assert_null(v);
+	assert_int_equal(n, 0);
+}
+
 int
 main(void)
 {
@@ -417,6 +481,7 @@ main(void)
 		cmocka_unit_test(test_print),
 		cmocka_unit_test(test_mutations),
 		cmocka_unit_test(test_buf),
+		cmocka_unit_test(test_equal),
 	};
 
 	return cmocka_run_group_tests_name("json", tests, NULL, NULL);

@@ -61,6 +61,32 @@ test_hash_verify(void **state)
 	assert_int_equal(pw_hash("key-a", small, sizeof(small)), CP_ETOOBIG);
 }
 
+/* Issue 10 item 8: bcrypt reads 72 bytes. A key of 72 bytes is fine; a
+ * longer one is refused by pw_hash, and a presented key that shares the
+ * first 72 bytes of the real one must not match (it did: crypt_rn cut it). */
+static void
+test_key_over_72_bytes(void **state)
+{
+	char k72[PW_KEY_MAX + 1], k73[PW_KEY_MAX + 2], h[PW_HASH_MAX];
+	struct pw_memo m;
+
+	(void)state;
+	memset(k72, 'k', PW_KEY_MAX);
+	k72[PW_KEY_MAX] = '\0';
+	memcpy(k73, k72, PW_KEY_MAX);
+	k73[PW_KEY_MAX] = 'x';
+	k73[PW_KEY_MAX + 1] = '\0';
+	assert_int_equal(PW_KEY_MAX, 72);
+	assert_int_equal(pw_hash(k72, h, sizeof(h)), CP_OK);
+	assert_true(pw_verify(k72, h));
+	assert_false(pw_verify(k73, h));
+	pw_memo_init(&m);
+	assert_false(pw_check(&m, k73, h));
+	assert_true(pw_check(&m, k72, h));
+	assert_false(pw_check(&m, k73, h));     /* the memo does not help it */
+	assert_int_equal(pw_hash(k73, h, sizeof(h)), CP_ETOOBIG);
+}
+
 static void
 test_is_hash(void **state)
 {
@@ -158,6 +184,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hash_verify),
+		cmocka_unit_test(test_key_over_72_bytes),
 		cmocka_unit_test(test_is_hash),
 		cmocka_unit_test(test_memo),
 		cmocka_unit_test(test_memo_disabled),

@@ -423,6 +423,111 @@ test_delete_and_errors(void **state)
 	cJSON_Delete(v);
 }
 
+/* yaml_seq_remove (issue 10 items 6 and 9): exactly the flagged items go,
+ * each with the comment lines right above it at its '-' column and the
+ * notes right below it indented under it; section comments and the other
+ * items keep their bytes;
+ * equal items are told apart by position; flow lists, emptied lists and a
+ * length that does not match are handled or refused. */
+static void
+seq_remove_case(const char *in, const char *const *path, const bool *drop, size_t n,
+    int want_rc, const char *want)
+{
+	char *out = NULL, err[256] = "";
+	size_t outlen = 0;
+	int rc = yaml_seq_remove(in, strlen(in), path, drop, n, &out, &outlen, err, sizeof(err));
+
+	if (rc != want_rc || (want != NULL && (out == NULL || strcmp(out, want) != 0)))
+		fprintf(stderr, "# rc %d err '%s' out:\n%s\n# wanted:\n%s\n", rc, err,
+		    out != NULL ? out : "(null)", want != NULL ? want : "(null)");
+	assert_int_equal(rc, want_rc);
+	if (want != NULL) {
+		assert_non_null(out);
+		assert_int_equal(outlen, strlen(want));
+		assert_string_equal(out, want);
+	} else {
+		assert_null(out);
+	}
+	free(out);
+}
+
+/* text without piece a and piece b (each must be there once); caller frees */
+static char *
+cut(const char *text, const char *a, const char *b)
+{
+	const char *pieces[2] = { a, b };
+	char *out = strdup(text), *p;
+	size_t i;
+
+	assert_non_null(out);
+	for (i = 0; i < 2 && pieces[i] != NULL; i++) {
+		p = strstr(out, pieces[i]);
+		assert_non_null(p);
+		memmove(p, p + strlen(pieces[i]), strlen(p + strlen(pieces[i])) + 1);
+	}
+	return out;
+}
+
+static void
+test_seq_remove(void **state)
+{
+	static const char *const keys[] = { "keys", NULL };
+	static const char *const objs[] = { "objs", NULL };
+	static const char *const nested[] = { "a", "list", NULL };
+	static const char *const none[] = { "nothing", NULL };
+	static const bool first[] = { true, false, false };
+	static const bool second[] = { false, true, false };
+	static const bool ends[] = { true, false, true };
+	static const bool all2[] = { true, true };
+	static const bool first2[] = { true, false };
+	char *want;
+	const char *text =
+	    "# head\n"
+	    "keys:\n"
+	    "  # the first dup\n"
+	    "  - dup   # c1\n"
+	    "  # the second dup\n"
+	    "  # (two lines)\n"
+	    "  - dup   # c2\n"
+	    "\n"
+	    "  - tail\n"
+	    "# section comment of objs\n"
+	    "objs:\n"
+	    "  # A\n"
+	    "  - api-key: a\n"
+	    "    priority: 1\n"
+	    "      # a note indented under a\n"
+	    "  - api-key: b\n"
+	    "  - {api-key: c}\n"
+	    "after: 1\n";
+
+	(void)state;
+	/* equal items: the one at the position goes, with its own comments */
+	want = cut(text, "  # the first dup\n  - dup   # c1\n", NULL);
+	seq_remove_case(text, keys, first, 3, CP_OK, want);
+	free(want);
+	/* both comment lines above the second go; the blank line below stays */
+	want = cut(text, "  # the second dup\n  # (two lines)\n  - dup   # c2\n", NULL);
+	seq_remove_case(text, keys, second, 3, CP_OK, want);
+	free(want);
+	/* notes indented under an item go with it; the section comment stays */
+	want = cut(text, "  # A\n  - api-key: a\n    priority: 1\n      # a note indented under a\n",
+	    "  - {api-key: c}\n");
+	seq_remove_case(text, objs, ends, 3, CP_OK, want);
+	free(want);
+	/* every item: "keys: []", through yaml_set */
+	seq_remove_case("keys:\n  - a\n  - b\nx: 1\n", keys, all2, 2, CP_OK, "keys: []\nx: 1\n");
+	/* flow style stays flow */
+	seq_remove_case("keys: [a, b]  # flow\n", keys, first2, 2, CP_OK, "keys: [b]  # flow\n");
+	/* nested path, items at the key's column */
+	seq_remove_case("a:\n  list:\n  # x\n  - 1\n  - 2\n", nested, first2, 2, CP_OK,
+	    "a:\n  list:\n  - 2\n");
+	/* the list changed since it was read, or is not there */
+	seq_remove_case(text, keys, first2, 2, CP_EINVAL, NULL);
+	seq_remove_case(text, none, first2, 2, CP_ENOTFOUND, NULL);
+	seq_remove_case("keys: 1\n", keys, first2, 2, CP_EINVAL, NULL);
+}
+
 int
 main(void)
 {
@@ -432,6 +537,7 @@ main(void)
 		cmocka_unit_test(test_tricky_strings),
 		cmocka_unit_test(test_shapes),
 		cmocka_unit_test(test_delete_and_errors),
+		cmocka_unit_test(test_seq_remove),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
