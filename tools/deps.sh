@@ -2,7 +2,8 @@
 # cliproxy builds and tests with, once (DESIGN.md 1). Idempotent: it asks
 # apt only for what dpkg says is missing.
 CLIPROXY_BUILD_DEPS="autoconf automake pkg-config make gcc libfcgi-dev libyaml-dev
-libcjson-dev libcrypt-dev libcurl4-openssl-dev libevent-dev libcmocka-dev python3"
+libcjson-dev libcrypt-dev libcurl4-openssl-dev libevent-dev libcmocka-dev libsqlite3-dev
+python3"
 CLIPROXY_RUN_DEPS="lighttpd spawn-fcgi curl"
 # chromium: the panel's browser tests (tests/browser/); apache2-suexec-pristine
 # and cron: the shared-host test (tests/integration/shared_host.py)

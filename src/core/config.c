@@ -18,6 +18,12 @@
 #define CFG_DEFAULT_HOST "127.0.0.1"          /* DESIGN 3 */
 #define CFG_DEFAULT_AUTH_DIR "~/.cli-proxy-api" /* DESIGN 3 */
 #define CFG_RETRY_MAX 100                     /* request-retry 0..100 */
+#define CFG_USAGE_RAW_DAYS 7                  /* usage-raw-days default (DESIGN 3) */
+#define CFG_USAGE_DAYS 400                    /* usage-days default (DESIGN 3) */
+#define CFG_USAGE_DAYS_MAX 36500              /* retention cap: 100 years */
+#define CFG_POLICY_NAME_MAX 64                /* api-key-policy name bytes */
+#define CFG_POLICY_RPM_MAX 1000000L           /* max-requests-per-minute cap */
+#define CFG_POLICY_TPD_MAX 1000000000000L     /* max-tokens-per-day cap */
 #define CFG_PATH_MAX 4096                     /* paths we build */
 #define CFG_URL_MAX 2048                      /* proxy-url / base-url length */
 /* cliproxyd limits (DESIGN 6 "Limits"): one spot for their ranges. */
@@ -38,6 +44,7 @@ struct pctx {
 static int
 bad(struct pctx *p, const struct ynode *n, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+static int empty_list(struct cfg_strlist *l);
 
 static int
 bad(struct pctx *p, const struct ynode *n, const char *key, const char *fmt, ...)
@@ -361,6 +368,92 @@ get_keyed(struct pctx *p, const struct ynode *n, const char *key, struct cfg_key
 	return CP_OK;
 }
 
+/* api-key-policy rules shared by the YAML parser and cfg_validate_item:
+ * NULL when ok, else the message. */
+static const char *
+policy_key_problem(const char *k)
+{
+	static const char pre[] = "sha256:";
+	size_t i;
+
+	if (k == NULL || k[0] == '\0')
+		return "api-key must be a non-empty string";
+	if (strncmp(k, pre, sizeof(pre) - 1) != 0)
+		return NULL;
+	for (i = sizeof(pre) - 1; k[i] != '\0'; i++)
+		if (!((k[i] >= '0' && k[i] <= '9') || (k[i] >= 'a' && k[i] <= 'f') ||
+		    (k[i] >= 'A' && k[i] <= 'F')))
+			break;
+	if (k[i] != '\0' || i != sizeof(pre) - 1 + 2 * SHA256_LEN)
+		return "api-key sha256: must be followed by 64 hex digits";
+	return NULL;
+}
+
+/* A name is an id in usage rows and logs: printable ASCII without spaces
+ * or quotes, at most CFG_POLICY_NAME_MAX bytes. */
+static const char *
+policy_name_problem(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (s[i] <= ' ' || s[i] > '~' || s[i] == '"' || s[i] == '\'' || s[i] == '\\')
+			return "name must be printable ascii without spaces or quotes";
+	if (i > CFG_POLICY_NAME_MAX)
+		return "name must be at most 64 bytes";
+	return NULL;
+}
+
+static int
+get_policy(struct pctx *p, const struct ynode *n)
+{
+	static const char key[] = "api-key-policy";
+	struct cfg *c = p->c;
+	const char *why;
+	size_t i, j;
+	int rc;
+
+	if (n == NULL || yaml_scalar_is_null(n))
+		return CP_OK;
+	if (n->kind != YN_SEQ)
+		return bad(p, n, key, "must be a list");
+	if ((c->policy = calloc(n->n + 1, sizeof(*c->policy))) == NULL)
+		return CP_ENOMEM;
+	for (i = 0; i < n->n; i++) {
+		const struct ynode *it = n->kids[i], *k;
+		struct cfg_policy *o = &c->policy[i];
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s[%zu]", key, i);
+		if (it->kind != YN_MAP)
+			return bad(p, it, name, "must be a mapping with api-key");
+		c->n_policy++;
+		if ((rc = get_str(p, (k = ynode_get(it, "api-key")), name, &o->api_key)) != CP_OK)
+			return rc;
+		if ((why = policy_key_problem(o->api_key)) != NULL)
+			return bad(p, k != NULL ? k : it, name, "%s", why);
+		for (j = 0; j < i; j++)
+			if (strcmp(c->policy[j].api_key, o->api_key) == 0)
+				return bad(p, k, name, "api-key is already in item %zu", j);
+		if ((rc = get_str(p, (k = ynode_get(it, "name")), name, &o->name)) != CP_OK)
+			return rc;
+		if (o->name == NULL && (o->name = cp_strdup("")) == NULL)
+			return CP_ENOMEM;
+		if ((why = policy_name_problem(o->name)) != NULL)
+			return bad(p, k, name, "%s", why);
+		if ((rc = get_strlist(p, ynode_get(it, "models"), name, &o->models)) != CP_OK ||
+		    (rc = empty_list(&o->models)) != CP_OK)
+			return rc;
+		if ((rc = get_int(p, ynode_get(it, "max-requests-per-minute"), name, 0,
+		    CFG_POLICY_RPM_MAX, &o->max_rpm)) != CP_OK ||
+		    (rc = get_int(p, ynode_get(it, "max-tokens-per-day"), name, 0,
+		    CFG_POLICY_TPD_MAX, &o->max_tpd)) != CP_OK ||
+		    (rc = get_bool(p, ynode_get(it, "disabled"), name, &o->disabled)) != CP_OK)
+			return rc;
+	}
+	return CP_OK;
+}
+
 static int
 get_compat(struct pctx *p, const struct ynode *n)
 {
@@ -485,6 +578,12 @@ cfg_free(struct cfg *c)
 		models_free(c->compat[i].models, c->compat[i].n_models);
 	}
 	free(c->compat);
+	for (i = 0; c->policy != NULL && i <= c->n_policy; i++) {
+		free(c->policy[i].api_key);
+		free(c->policy[i].name);
+		strlist_release(&c->policy[i].models);
+	}
+	free(c->policy);
 	free(c->request_log_dir);
 	strlist_release(&c->trusted_proxies);
 	for (i = 0; c->endpoints != NULL && i <= c->n_endpoints; i++) {
@@ -553,6 +652,8 @@ fill_defaults(struct cfg *c)
 	if (c->codex == NULL && (c->codex = calloc(1, sizeof(*c->codex))) == NULL)
 		return CP_ENOMEM;
 	if (c->compat == NULL && (c->compat = calloc(1, sizeof(*c->compat))) == NULL)
+		return CP_ENOMEM;
+	if (c->policy == NULL && (c->policy = calloc(1, sizeof(*c->policy))) == NULL)
 		return CP_ENOMEM;
 	if (c->endpoints == NULL && (c->endpoints = calloc(1, sizeof(*c->endpoints))) == NULL)
 		return CP_ENOMEM;
@@ -671,6 +772,12 @@ parse_root(struct pctx *p, const struct ynode *r)
 			    c->trusted_proxies.v[i]);
 	if ((rc = get_limits(p, r)) != CP_OK)
 		return rc;
+	if ((rc = get_int(p, ynode_get(r, "usage-raw-days"), "usage-raw-days", 1,
+	    CFG_USAGE_DAYS_MAX, &c->usage_raw_days)) != CP_OK ||
+	    (rc = get_int(p, ynode_get(r, "usage-days"), "usage-days", 1,
+	    CFG_USAGE_DAYS_MAX, &c->usage_days)) != CP_OK ||
+	    (rc = get_policy(p, ynode_get(r, "api-key-policy"))) != CP_OK)
+		return rc;
 	return get_endpoints(p, ynode_get(r, "endpoints"));
 }
 
@@ -689,6 +796,8 @@ cfg_parse(const char *text, size_t len, struct cfg **out, char *err, size_t errl
 	c->port = CFG_DEFAULT_PORT;
 	c->switch_project = true;
 	c->switch_preview_model = true;
+	c->usage_raw_days = CFG_USAGE_RAW_DAYS;
+	c->usage_days = CFG_USAGE_DAYS;
 	p.c = c;
 	p.err = err;
 	p.errlen = errlen;
@@ -816,6 +925,34 @@ fail:
 	return NULL;
 }
 
+static cJSON *
+policy_json(const struct cfg *c)
+{
+	cJSON *a = cJSON_CreateArray(), *o, *m;
+	size_t i;
+
+	for (i = 0; a != NULL && i < c->n_policy; i++) {
+		const struct cfg_policy *x = &c->policy[i];
+
+		if ((o = cJSON_CreateObject()) == NULL)
+			goto fail;
+		cJSON_AddItemToArray(a, o);
+		if (cJSON_AddStringToObject(o, "api-key", x->api_key) == NULL ||
+		    cJSON_AddStringToObject(o, "name", x->name) == NULL ||
+		    (m = strlist_json(&x->models)) == NULL)
+			goto fail;
+		cJSON_AddItemToObject(o, "models", m);
+		if (cJSON_AddNumberToObject(o, "max-requests-per-minute", (double)x->max_rpm) == NULL ||
+		    cJSON_AddNumberToObject(o, "max-tokens-per-day", (double)x->max_tpd) == NULL ||
+		    cJSON_AddBoolToObject(o, "disabled", x->disabled) == NULL)
+			goto fail;
+	}
+	return a;
+fail:
+	cJSON_Delete(a);
+	return NULL;
+}
+
 cJSON *
 cfg_to_json(const struct cfg *c, bool with_secret)
 {
@@ -867,6 +1004,12 @@ cfg_to_json(const struct cfg *c, bool with_secret)
 	if (cJSON_AddNumberToObject(j, "request-body-max", (double)c->request_body_max) == NULL ||
 	    cJSON_AddNumberToObject(j, "max-connections", (double)c->max_connections) == NULL)
 		goto fail;
+	if (cJSON_AddNumberToObject(j, "usage-raw-days", (double)c->usage_raw_days) == NULL ||
+	    cJSON_AddNumberToObject(j, "usage-days", (double)c->usage_days) == NULL)
+		goto fail;
+	if ((x = policy_json(c)) == NULL)
+		goto fail;
+	cJSON_AddItemToObject(j, "api-key-policy", x);
 	if ((o = cJSON_AddObjectToObject(j, "endpoints")) == NULL)
 		goto fail;
 	for (i = 0; i < c->n_endpoints; i++)
@@ -1027,11 +1170,61 @@ strlist_ok(const cJSON *a)
 	return true;
 }
 
+/* An optional integer member in [0, max]: absent or null is fine. */
+static bool
+opt_count(const cJSON *o, const char *k, double max)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	if (v == NULL || cJSON_IsNull(v))
+		return true;
+	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= max &&
+	    v->valuedouble == (double)(long long)v->valuedouble;
+}
+
+/* The same rules as get_policy (duplicate api-keys are caught by the
+ * whole-file validation after the change). */
+static int
+policy_item_ok(const cJSON *item, char *err, size_t errlen)
+{
+	const cJSON *v;
+	const char *s = NULL, *why;
+
+	if (!cJSON_IsObject(item))
+		return item_err(err, errlen, "item must be an object");
+	if (json_get_string(item, "api-key", &s) != CP_OK)
+		s = NULL;
+	if ((why = policy_key_problem(s)) != NULL)
+		return item_err(err, errlen, why);
+	v = cJSON_GetObjectItemCaseSensitive(item, "name");
+	if (v != NULL && !cJSON_IsNull(v)) {
+		if (!cJSON_IsString(v))
+			return item_err(err, errlen, "name must be a string");
+		if ((why = policy_name_problem(v->valuestring)) != NULL)
+			return item_err(err, errlen, why);
+	}
+	v = cJSON_GetObjectItemCaseSensitive(item, "models");
+	if (v != NULL && !cJSON_IsNull(v) && !strlist_ok(v))
+		return item_err(err, errlen, "models must be a list of non-empty strings");
+	if (!opt_count(item, "max-requests-per-minute", (double)CFG_POLICY_RPM_MAX))
+		return item_err(err, errlen,
+		    "max-requests-per-minute must be an integer 0..1000000");
+	if (!opt_count(item, "max-tokens-per-day", (double)CFG_POLICY_TPD_MAX))
+		return item_err(err, errlen,
+		    "max-tokens-per-day must be an integer 0..1000000000000");
+	v = cJSON_GetObjectItemCaseSensitive(item, "disabled");
+	if (v != NULL && !cJSON_IsNull(v) && !cJSON_IsBool(v))
+		return item_err(err, errlen, "disabled must be true or false");
+	return CP_OK;
+}
+
 /* The members of an object-list item the model reads (get_keyed,
  * get_compat); everything else in an item is the administrator's and is
  * kept (DESIGN 3). */
 static const char *const keyed_fields[] = { "api-key", "base-url", NULL };
 static const char *const compat_fields[] = { "name", "base-url", "api-keys", "models", NULL };
+static const char *const policy_fields[] = { "api-key", "name", "models",
+	"max-requests-per-minute", "max-tokens-per-day", "disabled", NULL };
 
 static const struct {
 	const char *key;                 /* list key */
@@ -1040,6 +1233,7 @@ static const struct {
 	{ "claude-api-key", keyed_fields },
 	{ "codex-api-key", keyed_fields },
 	{ "openai-compatibility", compat_fields },
+	{ "api-key-policy", policy_fields },
 };
 
 const char *const *
@@ -1098,5 +1292,7 @@ cfg_validate_item(const char *key, const cJSON *item, char *err, size_t errlen)
 		}
 		return CP_OK;
 	}
+	if (strcmp(key, "api-key-policy") == 0)
+		return policy_item_ok(item, err, errlen);
 	return item_err(err, errlen, "unknown list");
 }

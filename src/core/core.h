@@ -357,6 +357,14 @@ struct cfg_compat {    /* openai-compatibility item */
 	struct cfg_model_alias *models; /* models */
 	size_t n_models;
 };
+struct cfg_policy {    /* api-key-policy item (issue 15) */
+	char *api_key;     /* the key, or "sha256:<64 hex>" */
+	char *name;        /* key id in usage and logs, "" = hash prefix */
+	struct cfg_strlist models; /* allowed model globs, empty = any */
+	long max_rpm;      /* max-requests-per-minute, 0 = no limit */
+	long max_tpd;      /* max-tokens-per-day, 0 = no limit */
+	bool disabled;     /* disabled: every request refused */
+};
 struct cfg_endpoint {  /* one endpoints: entry */
 	char *name;        /* "gemini", "claude-token-url", ... */
 	char *url;         /* base URL */
@@ -393,6 +401,11 @@ struct cfg {
 	/* cliproxyd limits (DESIGN 6 "Limits"; ours, not the original's) */
 	long request_body_max;        /* request-body-max: bytes of a request body */
 	long max_connections;         /* max-connections: client connections at once */
+	/* usage accounting and client-key policy (issue 15) */
+	long usage_raw_days;          /* usage-raw-days, default 7 */
+	long usage_days;              /* usage-days, default 400 */
+	struct cfg_policy *policy;    /* api-key-policy */
+	size_t n_policy;
 };
 
 /* Parse YAML text into a model, filling defaults and validating every key
@@ -430,7 +443,8 @@ void cfg_dir_of(const char *path, char *out, size_t outlen);
 void cfg_lock_path(const char *config_path, char *out, size_t outlen);
 /* Validate one item of a list key given as JSON (used by the management
  * API before writing). key is "claude-api-key", "codex-api-key",
- * "openai-compatibility", "api-keys", "generative-language-api-key".
+ * "openai-compatibility", "api-keys", "generative-language-api-key",
+ * "api-key-policy".
  * err names the field: "api-key must be a non-empty string". */
 int cfg_validate_item(const char *key, const cJSON *item, char *err, size_t errlen);
 /* The members of an item of object list key that the model reads
@@ -568,6 +582,118 @@ int cfg_transact_opts(const char *path, struct cfg_tx_opts *o, cfg_tx_fn fn, voi
     char *err, size_t errlen);
 /* Convenience inside fn: tx->out = yaml_set(current out or text, path, value). */
 int cfg_tx_set(struct cfg_tx *tx, const char *const *path, const cJSON *value);
+
+/* --------------------------------------------------------------- usage.c */
+
+/* Usage accounting (issue 15): <state-dir>/usage.sqlite in WAL mode, raw
+ * rows plus hourly aggregates. cliproxyd owns the one writer; the
+ * responder reads with its own read-only connection. */
+
+#define USAGE_DB_NAME       "usage.sqlite"  /* file inside the state dir */
+#define USAGE_QUEUE_DEFAULT 65536           /* rows queued before drops */
+#define USAGE_BATCH_MAX     1000            /* rows per transaction (issue 15) */
+#define USAGE_FLUSH_MS      1000            /* a queued row waits at most this */
+#define USAGE_TEXT_MAX      128             /* bytes of one text field, NUL included */
+#define USAGE_LAT_BUCKETS   21              /* latency histogram buckets */
+
+/* One exchange. Text fields are truncated copies, never secrets: key_id is
+ * the policy name or a hash prefix, credential the auth file name or a key
+ * hash prefix (issue 15). */
+struct usage_row {
+	int64_t ts_ms;                  /* end of the exchange, Unix ms */
+	char key_id[USAGE_TEXT_MAX];    /* client key id */
+	char model[USAGE_TEXT_MAX];     /* model the client asked for */
+	char upstream_model[USAGE_TEXT_MAX]; /* model sent upstream */
+	char provider[USAGE_TEXT_MAX];  /* provider kind ("claude", ...) */
+	char credential[USAGE_TEXT_MAX]; /* credential id */
+	char format[USAGE_TEXT_MAX];    /* client API format ("openai-chat", ...) */
+	int status;                     /* HTTP status to the client, 0 transport */
+	int64_t in_tok;                 /* input tokens */
+	int64_t out_tok;                /* output tokens */
+	int64_t cached_tok;             /* cached input tokens */
+	int64_t reasoning_tok;          /* reasoning tokens */
+	int64_t ttfb_ms;                /* time to first byte, ms */
+	int64_t total_ms;               /* total time, ms */
+	int64_t bytes_in;               /* request bytes from the client */
+	int64_t bytes_out;              /* response bytes to the client */
+	int retries;                    /* upstream retries spent */
+};
+
+/* Fill the text field dst (USAGE_TEXT_MAX bytes) from s, truncated; NULL
+ * gives "". */
+void usage_set_text(char *dst, const char *s);
+/* Upper bound in ms of latency bucket i (the last is open: INT64_MAX). */
+int64_t usage_bucket_limit(int i);
+/* Bucket of a latency in ms. */
+int usage_bucket_of(int64_t ms);
+
+/* The usage database path: <state_dir>/usage.sqlite (state_dir from
+ * cfg_state_dir; "" gives cfg_state_dir's last default, "<config
+ * dir>/state"). Caller frees. */
+char *usage_db_path(const char *state_dir, const char *config_path);
+
+struct usage_writer_opts {
+	const char *path;        /* database file (created 0600 if absent) */
+	size_t queue_cap;        /* rows queued at most, 0 = USAGE_QUEUE_DEFAULT */
+	int raw_days;            /* keep raw rows this many days (usage-raw-days) */
+	int days;                /* keep hourly rows this many days (usage-days) */
+};
+
+struct usage_stats {
+	uint64_t queued;         /* rows in the queue now */
+	uint64_t written;        /* rows committed since open */
+	uint64_t dropped;        /* rows refused because the queue was full */
+	uint64_t failed;         /* rows lost to a database error */
+};
+
+struct usage_writer;
+
+/* Open (create, migrate) the database and start the worker thread.
+ * *out is freed by usage_writer_close. */
+int usage_writer_open(const struct usage_writer_opts *o, struct usage_writer **out,
+    char *err, size_t errlen);
+/* Queue one row (copied). Never waits for the database: when the queue is
+ * full the row is counted as dropped and false is returned. Thread-safe. */
+bool usage_push(struct usage_writer *w, const struct usage_row *row);
+/* Change the retention (hot reload). */
+void usage_writer_retention(struct usage_writer *w, int raw_days, int days);
+void usage_writer_stats(struct usage_writer *w, struct usage_stats *st);
+/* Write what is queued, stop the worker, close; the final counters into
+ * *final when it is not NULL. w NULL is a no-op. */
+void usage_writer_close(struct usage_writer *w, struct usage_stats *final);
+
+/* Reader side (cliproxy-mgmt). */
+struct usage_reader;
+/* Open read-only; CP_ENOTFOUND if the database does not exist yet. */
+int usage_reader_open(const char *path, struct usage_reader **out, char *err, size_t errlen);
+void usage_reader_close(struct usage_reader *r);
+
+enum usage_by { USAGE_BY_NONE, USAGE_BY_KEY, USAGE_BY_MODEL, USAGE_BY_PROVIDER,
+	USAGE_BY_CREDENTIAL };
+
+/* One bucket of the series: the sums of the rows of one group in
+ * [t, t + step). */
+struct usage_point {
+	int64_t t;                       /* bucket start, Unix seconds */
+	const char *group;               /* group value, "" for USAGE_BY_NONE */
+	int64_t requests;                /* exchanges */
+	int64_t errors;                  /* status 0 or >= 400 */
+	int64_t in_tok, out_tok, cached_tok, reasoning_tok; /* token sums */
+	int64_t bytes_in, bytes_out;     /* byte sums */
+	int64_t lat[USAGE_LAT_BUCKETS];  /* total-time histogram */
+};
+
+typedef int (*usage_point_fn)(const struct usage_point *p, void *arg);
+/* Series over [from, to) (Unix seconds; the caller aligns them to step).
+ * step 60 reads raw rows, 3600 and 86400 read the hourly aggregates.
+ * Points come ordered by group, then t. fn returning non-CP_OK stops
+ * and is returned. */
+int usage_series(struct usage_reader *r, int64_t from, int64_t to, int64_t step,
+    enum usage_by by, usage_point_fn fn, void *arg, char *err, size_t errlen);
+typedef int (*usage_row_fn)(const struct usage_row *row, void *arg);
+/* Raw rows with from <= ts < to (Unix seconds), in time order. */
+int usage_export(struct usage_reader *r, int64_t from, int64_t to, usage_row_fn fn,
+    void *arg, char *err, size_t errlen);
 
 /* Same inside fn: tx->out = yaml_seq_remove(current out or text, ...). */
 int cfg_tx_seq_remove(struct cfg_tx *tx, const char *const *path, const bool *drop, size_t n);

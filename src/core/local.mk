@@ -8,7 +8,8 @@ include src/core/util.mk
 include src/core/cfg.mk
 src_core_libcore_a_SOURCES = src/core/core.h src/core/err.c \
 	$(CORE_UTIL_SRC) $(CORE_CFG_SRC)
-src_core_libcore_a_CFLAGS = $(AM_CFLAGS) $(CRYPT_CFLAGS) $(CURL_CFLAGS)
+src_core_libcore_a_CFLAGS = $(AM_CFLAGS) $(CRYPT_CFLAGS) $(CURL_CFLAGS) $(SQLITE_CFLAGS) \
+	-pthread
 
 # What a program linking libcore.a needs after it.
-CORE_LIBS = src/core/libcore.a $(YAML_LIBS) $(CJSON_LIBS) $(CRYPT_LIBS)
+CORE_LIBS = src/core/libcore.a $(YAML_LIBS) $(CJSON_LIBS) $(CRYPT_LIBS) $(SQLITE_LIBS)

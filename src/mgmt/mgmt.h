@@ -129,11 +129,18 @@ int req_parse_index(const char *s, size_t len, long long *out);
 
 /* --------------------------------------------------------- response.c */
 
+/* A body written after the headers instead of rs->body (no
+ * Content-Length; the server frames it): CP_OK or CP_EIO. */
+typedef int (*resp_stream_fn)(const struct mgmt_io *io, void *arg);
+
 struct mgmt_resp {
 	int status;                /* HTTP status, 0 until set */
 	struct buf hdr;            /* extra header lines, each ending in \r\n */
 	struct buf body;           /* response body */
 	bool is_json;              /* Content-Type: application/json */
+	resp_stream_fn stream;     /* streamed body, NULL = body */
+	void *stream_arg;          /* its argument */
+	void (*stream_free)(void *arg); /* frees stream_arg in resp_release */
 	bool head;                 /* answer to HEAD: headers (Content-Length of
 	                              the body a GET gets), no body */
 };
@@ -162,6 +169,10 @@ void resp_tx_error(struct mgmt_resp *rs, int rc, bool fn_ran, const char *err);
 void resp_etag(struct mgmt_resp *rs, const char *etag);
 /* 304 Not Modified with etag (no body). */
 void resp_not_modified(struct mgmt_resp *rs, const char *etag);
+/* A streamed body (e.g. /usage/export): fn writes it after the headers;
+ * free (may be NULL) releases arg in resp_release. */
+void resp_stream(struct mgmt_resp *rs, int status, resp_stream_fn fn, void *arg,
+    void (*free_fn)(void *arg));
 /* Write status line, headers, CORS, body. */
 int resp_send(const struct mgmt_resp *rs, const struct mgmt_io *io);
 
@@ -327,6 +338,16 @@ void h_auth_list(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
 void h_auth_download(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
 void h_auth_upload(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
 void h_auth_delete(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+
+/* ----------------------------------------------------------- h_usage.c */
+
+#define USAGE_BUCKETS_MAX 20000    /* time buckets of one /usage answer */
+#define USAGE_BODY_MAX (32u * 1024u * 1024u) /* bytes of one /usage answer */
+
+/* GET /usage: series and totals (issue 15). */
+void h_usage_get(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
+/* GET /usage/export: raw rows as CSV or JSON, streamed. */
+void h_usage_export(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg);
 
 /* ---------------------------------------------------------- h_login.c */
 

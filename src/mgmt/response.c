@@ -64,6 +64,9 @@ resp_init(struct mgmt_resp *rs)
 {
 	rs->status = 0;
 	rs->is_json = true;
+	rs->stream = NULL;
+	rs->stream_arg = NULL;
+	rs->stream_free = NULL;
 	rs->head = false;
 	buf_init(&rs->hdr, RESP_HDR_MAX);
 	buf_init(&rs->body, RESP_BODY_MAX);
@@ -74,6 +77,23 @@ resp_release(struct mgmt_resp *rs)
 {
 	buf_release(&rs->hdr);
 	buf_release(&rs->body);
+	if (rs->stream_free != NULL)
+		rs->stream_free(rs->stream_arg);
+	rs->stream = NULL;
+	rs->stream_arg = NULL;
+	rs->stream_free = NULL;
+}
+
+void
+resp_stream(struct mgmt_resp *rs, int status, resp_stream_fn fn, void *arg,
+    void (*free_fn)(void *arg))
+{
+	buf_reset(&rs->body);
+	rs->status = status;
+	rs->is_json = false;
+	rs->stream = fn;
+	rs->stream_arg = arg;
+	rs->stream_free = free_fn;
 }
 
 void
@@ -228,7 +248,7 @@ resp_send(const struct mgmt_resp *rs, const struct mgmt_io *io)
 		rc = buf_appends(&h, "Access-Control-Allow-Origin: *\r\n"
 		    "Access-Control-Expose-Headers: ETag\r\n"
 		    "Cache-Control: no-store\r\n");
-	if (rc == CP_OK && !bodyless)
+	if (rc == CP_OK && !bodyless && rs->stream == NULL)
 		rc = buf_printf(&h, "Content-Length: %zu\r\n", rs->body.len);
 	if (rc == CP_OK && rs->hdr.len > 0)
 		rc = buf_append(&h, rs->hdr.p, rs->hdr.len);
@@ -236,7 +256,10 @@ resp_send(const struct mgmt_resp *rs, const struct mgmt_io *io)
 		rc = buf_appends(&h, "\r\n");
 	if (rc == CP_OK)
 		rc = io->write(io->ctx, h.p, h.len);
-	if (rc == CP_OK && !bodyless && !rs->head && rs->body.len > 0)
+	if (rc == CP_OK && rs->stream != NULL && !rs->head)
+		rc = rs->stream(io, rs->stream_arg);
+	else if (rc == CP_OK && rs->stream == NULL && !bodyless && !rs->head &&
+	    rs->body.len > 0)
 		rc = io->write(io->ctx, rs->body.p, rs->body.len);
 	buf_release(&h);
 	return rc;

@@ -39,6 +39,9 @@ static const struct list_desc d_codex = {
 	"codex-api-key", LIST_OBJECT, "api-key", "match", "api-key" };
 static const struct list_desc d_compat = {
 	"openai-compatibility", LIST_OBJECT, "name", "name", "name" };
+/* issue 15: per-client-key policy, PATCH by index or by api-key */
+static const struct list_desc d_policy = {
+	"api-key-policy", LIST_OBJECT, "api-key", "match", "api-key" };
 
 /* PROVIDERS.md 6: one login endpoint per kind */
 static const enum oauth_kind k_claude = OAUTH_CLAUDE, k_codex = OAUTH_CODEX,
@@ -87,6 +90,10 @@ static const struct route routes[] = {
 	{ MGMT_PUT, "/openai-compatibility", h_list_put, &d_compat, 0 },
 	{ MGMT_PATCH, "/openai-compatibility", h_list_patch, &d_compat, 0 },
 	{ DEL, "/openai-compatibility", h_list_delete, &d_compat, 0 },
+	{ MGMT_GET, "/api-key-policy", h_list_get, &d_policy, CFG },
+	{ MGMT_PUT, "/api-key-policy", h_list_put, &d_policy, 0 },
+	{ MGMT_PATCH, "/api-key-policy", h_list_patch, &d_policy, 0 },
+	{ DEL, "/api-key-policy", h_list_delete, &d_policy, 0 },
 
 	{ MGMT_GET, "/auth-files", h_auth_list, NULL, 0 },
 	{ MGMT_POST, "/auth-files", h_auth_upload, NULL, 0 },
@@ -113,6 +120,10 @@ static const struct route routes[] = {
 	{ DEL, "/request-logs", h_reqlog_clear, NULL, 0 },
 	{ MGMT_GET, "/request-logs/{name}", h_reqlog_get, NULL, 0 },
 	{ MGMT_GET, "/endpoints", h_endpoints, NULL, 0 },
+
+	/* usage (issue 15) */
+	{ MGMT_GET, "/usage", h_usage_get, NULL, 0 },
+	{ MGMT_GET, "/usage/export", h_usage_export, NULL, 0 },
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))

@@ -6,7 +6,7 @@ EXTRA_DIST += tests/integration/tap.py tests/integration/harness.py \
 MGMT_INTEGRATION_TESTS = tests/integration/mgmt_cgi.py \
 	tests/integration/mgmt_lighttpd.py tests/integration/mgmt_apache.py \
 	tests/integration/mgmt_spawnfcgi.py \
-	tests/integration/mgmt_plus.py
+	tests/integration/mgmt_plus.py tests/integration/mgmt_usage.py
 TESTS += $(MGMT_INTEGRATION_TESTS)
 EXTRA_DIST += $(MGMT_INTEGRATION_TESTS)
 include tests/integration/rel.mk

@@ -9,3 +9,8 @@ REL_TESTS = tests/integration/rel_kill.py tests/integration/rel_concurrency.py \
 	tests/integration/rel_reload.py tests/integration/rel_secrets.py
 TESTS += $(REL_TESTS)
 EXTRA_DIST += $(REL_TESTS)
+# usage_fill: fills a usage database through the core writer (issue 15;
+# mgmt_usage.py and bench/usage.py).
+check_PROGRAMS += tests/integration/usage_fill
+tests_integration_usage_fill_SOURCES = tests/integration/usage_fill.c
+tests_integration_usage_fill_LDADD = $(CORE_LIBS)

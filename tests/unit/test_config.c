@@ -368,6 +368,72 @@ test_caps(void **state)
 	buf_release(&b);
 }
 
+/* issue 15: api-key-policy, state-dir and the usage retention keys. */
+static void
+test_usage_policy(void **state)
+{
+	struct cfg *c;
+	cJSON *j;
+	char *txt;
+
+	(void)state;
+	c = parse_ok("");
+	assert_string_equal(c->state_dir, "");
+	assert_int_equal(c->usage_raw_days, 7);
+	assert_int_equal(c->usage_days, 400);
+	assert_int_equal(c->n_policy, 0);
+	cfg_free(c);
+	c = parse_ok("state-dir: /srv/state\nusage-raw-days: 2\nusage-days: 30\n"
+	    "api-key-policy:\n"
+	    "  - api-key: k1\n    name: team-a\n    models: [\"claude-*\"]\n"
+	    "    max-requests-per-minute: 60\n    max-tokens-per-day: 1000000000000\n"
+	    "    disabled: true\n"
+	    "  - api-key: sha256:0123456789abcdef0123456789abcdef0123456789ABCDEF0123456789abcdef\n");
+	assert_string_equal(c->state_dir, "/srv/state");
+	assert_int_equal(c->usage_raw_days, 2);
+	assert_int_equal(c->usage_days, 30);
+	assert_int_equal(c->n_policy, 2);
+	assert_string_equal(c->policy[0].name, "team-a");
+	assert_int_equal(c->policy[0].models.n, 1);
+	assert_string_equal(c->policy[0].models.v[0], "claude-*");
+	assert_int_equal(c->policy[0].max_rpm, 60);
+	assert_true(c->policy[0].max_tpd == 1000000000000L);
+	assert_true(c->policy[0].disabled);
+	assert_string_equal(c->policy[1].name, "");
+	assert_int_equal(c->policy[1].models.n, 0);
+	assert_false(c->policy[1].disabled);
+	j = cfg_to_json(c, false);
+	assert_non_null(j);
+	txt = cJSON_PrintUnformatted(cJSON_GetObjectItem(j, "api-key-policy"));
+	assert_string_equal(txt, "[{\"api-key\":\"k1\",\"name\":\"team-a\",\"models\":"
+	    "[\"claude-*\"],\"max-requests-per-minute\":60,\"max-tokens-per-day\":"
+	    "1000000000000,\"disabled\":true},{\"api-key\":\"sha256:0123456789abcdef"
+	    "0123456789abcdef0123456789ABCDEF0123456789abcdef\",\"name\":\"\",\"models\":[],"
+	    "\"max-requests-per-minute\":0,\"max-tokens-per-day\":0,\"disabled\":false}]");
+	cJSON_free(txt);
+	cJSON_Delete(j);
+	cfg_free(c);
+
+	parse_fails("usage-raw-days: 0\n", CP_EINVAL, "line 1: usage-raw-days: must be an integer");
+	parse_fails("usage-days: 36501\n", CP_EINVAL, "line 1: usage-days:");
+	parse_fails("api-key-policy: k\n", CP_EINVAL, "line 1: api-key-policy: must be a list");
+	parse_fails("api-key-policy:\n  - k\n", CP_EINVAL, "line 2: api-key-policy[0]:");
+	parse_fails("api-key-policy:\n  - name: x\n", CP_EINVAL,
+	    "line 2: api-key-policy[0]: api-key must be a non-empty string");
+	parse_fails("api-key-policy:\n  - api-key: sha256:abc\n", CP_EINVAL,
+	    "line 2: api-key-policy[0]: api-key sha256: must be followed by 64 hex digits");
+	parse_fails("api-key-policy:\n  - api-key: a\n  - api-key: a\n", CP_EINVAL,
+	    "line 3: api-key-policy[1]: api-key is already in item 0");
+	parse_fails("api-key-policy:\n  - api-key: a\n    name: \"a b\"\n", CP_EINVAL,
+	    "line 3: api-key-policy[0]: name must be printable");
+	parse_fails("api-key-policy:\n  - api-key: a\n    max-requests-per-minute: -1\n",
+	    CP_EINVAL, "line 3: api-key-policy[0]: must be an integer 0..1000000");
+	parse_fails("api-key-policy:\n  - api-key: a\n    models: [\"\"]\n", CP_EINVAL,
+	    "line 3: api-key-policy[0]: items must be non-empty strings");
+	parse_fails("api-key-policy:\n  - api-key: a\n    disabled: 1\n", CP_EINVAL,
+	    "line 3: api-key-policy[0]: must be true or false");
+}
+
 static void
 test_to_json(void **state)
 {
@@ -596,6 +662,7 @@ main(void)
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_to_json),
 		cmocka_unit_test(test_keyed_models),
+		cmocka_unit_test(test_usage_policy),
 		cmocka_unit_test(test_urls),
 		cmocka_unit_test(test_validate_item),
 		cmocka_unit_test(test_paths),

@@ -2,7 +2,7 @@
 UTIL_TESTS = tests/unit/test_strutil tests/unit/test_sha256 tests/unit/test_json \
 	tests/unit/test_lock tests/unit/test_fileio \
 	tests/unit/test_pw tests/unit/test_authstore \
-	tests/unit/test_log tests/unit/test_etag tests/unit/test_oauth
+	tests/unit/test_log tests/unit/test_etag tests/unit/test_oauth tests/unit/test_usage
 check_PROGRAMS += $(UTIL_TESTS)
 TESTS += $(UTIL_TESTS)
 tests_unit_test_strutil_SOURCES = tests/unit/test_strutil.c
@@ -35,3 +35,6 @@ tests_unit_test_log_LDADD = $(UNIT_LIBS)
 tests_unit_test_oauth_SOURCES = tests/unit/test_oauth.c
 tests_unit_test_oauth_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_oauth_LDADD = $(UNIT_LIBS)
+tests_unit_test_usage_SOURCES = tests/unit/test_usage.c
+tests_unit_test_usage_CFLAGS = $(UNIT_CFLAGS) $(SQLITE_CFLAGS)
+tests_unit_test_usage_LDADD = $(UNIT_LIBS)
