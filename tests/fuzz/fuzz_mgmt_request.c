@@ -25,7 +25,7 @@
 #include "core.h"
 #include "mgmt.h"
 
-// needs: src/mgmt/request.c src/mgmt/response.c src/mgmt/router.c src/mgmt/access.c src/mgmt/h_scalar.c src/mgmt/h_list.c src/mgmt/h_authfiles.c src/mgmt/multipart.c src/mgmt/change.c src/mgmt/history.c src/mgmt/audit.c src/mgmt/h_config.c src/mgmt/h_status.c
+// needs: src/mgmt/request.c src/mgmt/response.c src/mgmt/router.c src/mgmt/access.c src/mgmt/h_scalar.c src/mgmt/h_list.c src/mgmt/h_authfiles.c src/mgmt/multipart.c src/mgmt/change.c src/mgmt/history.c src/mgmt/audit.c src/mgmt/h_config.c src/mgmt/h_status.c src/mgmt/h_login.c src/mgmt/h_usage.c
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t len);
 

@@ -14,7 +14,7 @@ out="$build/fuzz-out"
 mkdir -p "$out" || exit 1
 command -v clang >/dev/null || { echo "fuzz: clang not found: install the Debian package clang"; exit 1; }
 
-pkgs="yaml-0.1 libcjson libcrypt libevent"
+pkgs="yaml-0.1 libcjson libcrypt libevent libcurl sqlite3"
 cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 	-I$build -I$src/src/core -I$src/src/mgmt -I$src/src/proxyd $(pkg-config --cflags $pkgs)
 	-DSYSCONFDIR=\"/etc\" -DLOCALSTATEDIR=\"/var\""
