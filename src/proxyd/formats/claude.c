@@ -164,45 +164,6 @@ cl_error_obj(const char *type, const char *message)
 
 /* ---------------------------------------------------------- passthrough */
 
-static int
-cl_request_model(const cJSON *req, const char *path_model, bool path_stream,
-    const char **model, bool *stream)
-{
-	const cJSON *m, *s;
-
-	(void)path_model;
-	(void)path_stream;
-	if (!cJSON_IsObject(req))
-		return CP_EINVAL;
-	m = cJSON_GetObjectItemCaseSensitive(req, "model");
-	if (!cJSON_IsString(m) || m->valuestring[0] == '\0')
-		return CP_EINVAL;
-	*model = m->valuestring;
-	*stream = false;
-	s = cJSON_GetObjectItemCaseSensitive(req, "stream");
-	if (s != NULL) {
-		if (cJSON_IsBool(s))
-			*stream = cJSON_IsTrue(s);
-		else if (!cJSON_IsNull(s))
-			return CP_EINVAL;
-	}
-	return CP_OK;
-}
-
-static int
-cl_set_model(cJSON *req, const char *model)
-{
-	cJSON *m = cJSON_CreateString(model);
-
-	if (m == NULL)
-		return CP_ENOMEM;
-	if (!cJSON_ReplaceItemInObjectCaseSensitive(req, "model", m)) {
-		cJSON_Delete(m);
-		return CP_EINVAL;
-	}
-	return CP_OK;
-}
-
 /* ------------------------------------------------------ decode_request */
 
 /* Block types Anthropic knows that the pivot cannot carry: dropped. */
@@ -1902,8 +1863,8 @@ cl_count_body(struct buf *out, long long tokens)
 const struct codec codec_claude = {
 	.id = FMT_CLAUDE,
 	.name = "claude",
-	.request_model = cl_request_model,
-	.set_model = cl_set_model,
+	.request_model = pv_body_request_model,
+	.set_model = pv_body_set_model,
 	.decode_request = cl_decode_request,
 	.encode_request = cl_encode_request,
 	.dec_new = cl_dec_new,

@@ -46,9 +46,6 @@ int oa_io_cut(struct oa_io *io);
 
 /* Passthrough: the model and stream members, and the model's rewrite
  * (the same in both OpenAI formats). */
-int oa_request_model(const cJSON *req, const char *path_model, bool path_stream,
-    const char **model, bool *stream);
-int oa_set_model(cJSON *req, const char *model);
 
 /* Optional request members (absent or null: *out untouched): a number
  * in [0, max], a boolean. CP_EINVAL with err naming the member. */

@@ -414,48 +414,6 @@ oa_io_cut(struct oa_io *io)
 
 /* ===================================================== passthrough */
 
-int
-oa_request_model(const cJSON *req, const char *path_model, bool path_stream,
-    const char **model, bool *stream)
-{
-	const cJSON *m, *s;
-
-	(void)path_model;
-	(void)path_stream;
-	if (!cJSON_IsObject(req))
-		return CP_EINVAL;
-	m = cJSON_GetObjectItemCaseSensitive(req, "model");
-	if (!cJSON_IsString(m) || m->valuestring[0] == '\0')
-		return CP_EINVAL;
-	*model = m->valuestring;
-	*stream = false;
-	s = cJSON_GetObjectItemCaseSensitive(req, "stream");
-	if (s != NULL) {
-		/* OpenAI accepts only a boolean here; null means absent. */
-		if (cJSON_IsBool(s))
-			*stream = cJSON_IsTrue(s);
-		else if (!cJSON_IsNull(s))
-			return CP_EINVAL;
-	}
-	return CP_OK;
-}
-
-int
-oa_set_model(cJSON *req, const char *model)
-{
-	cJSON *m;
-
-	m = cJSON_CreateString(model);
-	if (m == NULL)
-		return CP_ENOMEM;
-	/* Replace in place so that member order stays as the client sent it. */
-	if (!cJSON_ReplaceItemInObjectCaseSensitive(req, "model", m)) {
-		cJSON_Delete(m);
-		return CP_EINVAL;
-	}
-	return CP_OK;
-}
-
 /* OpenAI's "type" for each kind (their documented error types). */
 static const char *const oa_err_type[PVE__COUNT] = {
 	[PVE_INVALID] = "invalid_request_error",
@@ -2073,8 +2031,8 @@ oa_content_type(const struct pv_enc_opts *o)
 const struct codec codec_openai_chat = {
 	.id = FMT_OPENAI_CHAT,
 	.name = "openai-chat",
-	.request_model = oa_request_model,
-	.set_model = oa_set_model,
+	.request_model = pv_body_request_model,
+	.set_model = pv_body_set_model,
 	.decode_request = chat_decode_request,
 	.encode_request = chat_encode_request,
 	.dec_new = chat_dec_new,
@@ -2096,8 +2054,8 @@ const struct codec codec_openai_chat = {
 const struct codec codec_openai_completions = {
 	.id = FMT_OPENAI_COMPLETIONS,
 	.name = "openai-completions",
-	.request_model = oa_request_model,
-	.set_model = oa_set_model,
+	.request_model = pv_body_request_model,
+	.set_model = pv_body_set_model,
 	.content_type = oa_content_type,
 	.error_body = fmt_openai_error,
 	.decode_error = oa_decode_error,

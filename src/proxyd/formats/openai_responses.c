@@ -1635,8 +1635,8 @@ rs_enc_finish(struct pv_enc *e, struct buf *out)
 const struct codec codec_openai_responses = {
 	.id = FMT_OPENAI_RESPONSES,
 	.name = "openai-responses",
-	.request_model = oa_request_model,
-	.set_model = oa_set_model,
+	.request_model = pv_body_request_model,
+	.set_model = pv_body_set_model,
 	.decode_request = rs_decode_request,
 	.encode_request = rs_encode_request,
 	.dec_new = rs_dec_new,

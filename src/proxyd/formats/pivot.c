@@ -1227,3 +1227,48 @@ pv_args_object(const char *args)
 	}
 	return o != NULL ? o : cJSON_CreateObject();
 }
+
+/* The model and stream members of a body that carries them (OpenAI Chat,
+ * Completions and Responses, Claude): one reader and one writer for every
+ * such codec's passthrough. */
+int
+pv_body_request_model(const cJSON *req, const char *path_model, bool path_stream,
+    const char **model, bool *stream)
+{
+	const cJSON *m, *s;
+
+	(void)path_model;
+	(void)path_stream;
+	if (!cJSON_IsObject(req))
+		return CP_EINVAL;
+	m = cJSON_GetObjectItemCaseSensitive(req, "model");
+	if (!cJSON_IsString(m) || m->valuestring[0] == '\0')
+		return CP_EINVAL;
+	*model = m->valuestring;
+	*stream = false;
+	s = cJSON_GetObjectItemCaseSensitive(req, "stream");
+	if (s != NULL) {
+		/* OpenAI accepts only a boolean here; null means absent. */
+		if (cJSON_IsBool(s))
+			*stream = cJSON_IsTrue(s);
+		else if (!cJSON_IsNull(s))
+			return CP_EINVAL;
+	}
+	return CP_OK;
+}
+
+int
+pv_body_set_model(cJSON *req, const char *model)
+{
+	cJSON *m;
+
+	m = cJSON_CreateString(model);
+	if (m == NULL)
+		return CP_ENOMEM;
+	/* Replace in place so that member order stays as the client sent it. */
+	if (!cJSON_ReplaceItemInObjectCaseSensitive(req, "model", m)) {
+		cJSON_Delete(m);
+		return CP_EINVAL;
+	}
+	return CP_OK;
+}

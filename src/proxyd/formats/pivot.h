@@ -310,6 +310,12 @@ enum pv_err pv_err_of_status(int status);
  * arguments and schemas, plus a few per message. */
 long long pv_estimate_tokens(const struct pv_request *r);
 
+/* request_model / set_model of the formats whose body names the model
+ * ("model", "stream": OpenAI Chat, Completions, Responses, Claude). */
+int pv_body_request_model(const cJSON *req, const char *path_model, bool path_stream,
+    const char **model, bool *stream);
+int pv_body_set_model(cJSON *req, const char *model);
+
 /* JSON schema helpers (pivot.c): a deep copy of s with what the target
  * cannot take removed. Gemini takes a subset of OpenAPI 3 (no $schema,
  * additionalProperties, $ref, ...; upper- or lowercase type names);
