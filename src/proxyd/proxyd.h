@@ -331,6 +331,9 @@ int prov_headers_bearer(const struct cred *c, const struct up_target *t,
 /* Add the models: [{name, alias}] of a key item. */
 int prov_add_models(struct prov_builder *b, struct prov *p,
     const struct cfg_model_alias *m, size_t n);
+/* The token to send for c: the pool's fresh one (a refreshed account)
+ * when there is one, else the credential's own secret. */
+const char *prov_cred_token(const struct cred *c, const struct cred_state *st);
 /* What every upstream's classify starts from: the Retry-After hint, and
  * model_missing for a 404 whose body is about the model. */
 void prov_classify_common(const struct up_answer *a, struct up_class *out);
@@ -344,6 +347,11 @@ struct cred {                /* one credential of one provider instance */
 	char label[96];          /* "<provider>#<index>", safe for logs */
 	struct curl_slist *hdrs[2]; /* static headers, [stream] (provider's
 	                          * static_headers), else NULL */
+	/* OAuth accounts (issue 12): the auth file the credential came from
+	 * (borrowed from the snapshot), NULL for API keys. An account's id
+	 * is made from its kind and file name, not its token, so that its
+	 * pool state (fresh token, cooldowns) survives a refresh. */
+	const struct authfile *acct;
 };
 
 struct prov {                /* one configured upstream */
@@ -464,6 +472,15 @@ size_t pool_n_cooling(const struct snapshot *s, time_t now);
 /* Drop expired cooldowns and states that hold nothing (status timer). */
 void pool_gc(time_t now);
 void pool_free_all(void);
+
+/* ------------------------------------------------------------- refresh.c */
+
+/* OAuth token refresh (issue 12, PROVIDERS 4 and 5): off the event loop,
+ * one in flight per account, written back into the auth file under the
+ * auth-dir lock. refresh_start is every account provider's ops->refresh. */
+int refresh_init(struct event_base *base);
+void refresh_shutdown(void);
+int refresh_start(const struct cred *c, prov_refresh_done done, void *arg);
 
 /* ------------------------------------------------------------ upstream.c */
 

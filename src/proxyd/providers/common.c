@@ -150,3 +150,9 @@ prov_headers_bearer(const struct cred *c, const struct up_target *t,
 	cp_wipe(v, sizeof(v));
 	return rc;
 }
+
+const char *
+prov_cred_token(const struct cred *c, const struct cred_state *st)
+{
+	return st != NULL && st->token != NULL ? st->token : c->secret;
+}
