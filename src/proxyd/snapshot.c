@@ -475,6 +475,7 @@ static const struct provider_ops *const prov_kinds[] = {
 	&prov_codex_key,
 	&prov_openai_compat,
 	&prov_claude_account,
+	&prov_codex_account,
 };
 
 /* Headers that never change for a credential, built once here and not

@@ -7,8 +7,10 @@ broken and incomplete auth files skipped with their reason in the status
 file; auth files hot-reloaded (add, edit, delete, disable); an account's
 cooldown surviving a reload and a token change; no token in the log or
 the status file. Loopback only, standard library only."""
+import base64
 import json
 import os
+import re
 import sys
 import time
 import unittest
@@ -28,7 +30,18 @@ CC = api_mock.CLAUDE_CODE_SYSTEM
 # Tokens: each one is a secret that must never reach the log or the status.
 CLAUDE_TOK = "sk-ant-oat01-claude-account-token-A"
 CLAUDE_TOK2 = "sk-ant-oat01-claude-account-token-B"
-SECRETS = [CLAUDE_TOK, CLAUDE_TOK2, "rt-claude-refresh-secret"]
+CODEX_TOK = "codex-access-token-secret-C"
+
+
+def jwt(payload):
+    b = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")
+    return "%s.%s.%s" % (b({"alg": "RS256", "typ": "JWT"}), b(payload), "c2lnbmF0dXJl")
+
+
+CODEX_ID_TOKEN = jwt({"email": "c@example.com",
+                      "https://api.openai.com/auth": {"chatgpt_account_id": "acct-from-jwt"}})
+SECRETS = [CLAUDE_TOK, CLAUDE_TOK2, "rt-claude-refresh-secret", CODEX_TOK, CODEX_ID_TOKEN,
+           "rt-codex-refresh-secret"]
 
 
 def write_auth(d, name, doc):
@@ -43,6 +56,14 @@ def claude_file(tok=CLAUDE_TOK, **extra):
     doc = {"type": "claude", "access_token": tok, "refresh_token": "rt-claude-refresh-secret",
            "id_token": "", "email": "a@example.com", "expired": "2099-01-01T00:00:00+08:00",
            "last_refresh": "2025-08-31T12:00:00+08:00"}
+    doc.update(extra)
+    return doc
+
+
+def codex_file(tok=CODEX_TOK, **extra):
+    doc = {"type": "codex", "access_token": tok, "refresh_token": "rt-codex-refresh-secret",
+           "id_token": CODEX_ID_TOKEN, "account_id": "acct-123", "email": "c@example.com",
+           "expired": "2099-01-01T00:00:00Z", "last_refresh": "2025-08-31T12:00:00Z"}
     doc.update(extra)
     return doc
 
@@ -256,6 +277,75 @@ class Accounts(unittest.TestCase):
             "contents": [{"role": "user", "parts": [{"text": "hi"}]}]}, hdr)
         self.assertEqual(st, 200, out)
         self.assertGreater(json.loads(out)["totalTokens"], 0)
+
+    # -- ChatGPT/Codex accounts
+    def test_codex_every_client_api(self):
+        write_auth(self.d, "codex-c@example.com.json", codex_file())
+        c = self.wait_file("codex-c@example.com.json")
+        self.assertEqual(c["kind"], "codex-account")
+        sessions = set()
+        for api in APIS:
+            for stream in (False, True):
+                rec = self.assert_served(api, "gpt-5", stream, "codex")
+                h = rec["headers"]
+                self.assertEqual(rec["path"], "/backend-api/codex/responses")
+                self.assertEqual(h["authorization"], "Bearer " + CODEX_TOK)
+                self.assertEqual(h["chatgpt-account-id"], "acct-123")
+                self.assertEqual(h["originator"], "codex_cli_rs")
+                self.assertEqual(h["openai-beta"], "responses=experimental")
+                self.assertEqual(h["accept"], "text/event-stream")
+                self.assertRegex(h["session_id"], r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-"
+                                 r"[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+                sessions.add(h["session_id"])
+                j = rec["json"]
+                # the backend only streams: a non-streaming client's
+                # answer was gathered from the stream
+                self.assertIs(j["stream"], True)
+                self.assertIs(j["store"], False)
+                self.assertIn("reasoning.encrypted_content", j["include"])
+                self.assertEqual(j["instructions"], SYSTEM, (api, j))
+                for k in ("max_output_tokens", "temperature", "top_p"):
+                    self.assertNotIn(k, j)
+        self.assertEqual(len(sessions), 8)  # one per request
+        self.assert_no_secret_in_status()
+
+    def test_codex_account_id_from_id_token_and_skips(self):
+        doc = codex_file()
+        del doc["account_id"]
+        write_auth(self.d, "codex-jwt.json", doc)
+        write_auth(self.d, "codex-noid.json", codex_file(account_id="", id_token=""))
+        self.wait_file("codex-jwt.json")
+        self.assertIn("no account_id", self.wait_skipped("codex-noid.json"))
+        rec = self.assert_served("responses", "gpt-5", True, "codex")
+        self.assertEqual(rec["headers"]["chatgpt-account-id"], "acct-from-jwt")
+
+    def test_codex_effort_aliases(self):
+        write_auth(self.d, "codex-a.json", codex_file())
+        self.wait_file("codex-a.json")
+        for effort in ("minimal", "low", "medium", "high"):
+            rec = self.assert_served("chat", "gpt-5-" + effort, False, "codex")
+            self.assertEqual(rec["json"]["model"], "gpt-5")
+            self.assertEqual(rec["json"]["reasoning"]["effort"], effort)
+        # a client's own reasoning members are kept, the alias sets effort
+        self.m.reset()
+        st, _, out = self.d.request("POST", "/v1/responses", {
+            "model": "gpt-5-high", "input": "hi", "stream": True,
+            "reasoning": {"effort": "low", "summary": "auto"}},
+            {"Authorization": "Bearer " + KEY})
+        self.assertEqual(st, 200, out[:300])
+        j = self.m.last("codex")["json"]
+        self.assertEqual(j["reasoning"], {"effort": "high", "summary": "auto"})
+        self.assertEqual(j["model"], "gpt-5")
+
+    def test_codex_count_is_a_local_estimate(self):
+        write_auth(self.d, "codex-a.json", codex_file())
+        self.wait_file("codex-a.json")
+        st, _, out = self.d.request("POST", "/v1/messages/count_tokens", {
+            "model": "gpt-5", "messages": [{"role": "user", "content": "hello there"}]},
+            {"Authorization": "Bearer " + KEY})
+        self.assertEqual(st, 200, out)
+        self.assertGreater(json.loads(out)["input_tokens"], 0)
+        self.assertEqual(self.m.requests(), [])
 
     # -- skipped files
     def test_skipped_files_say_why(self):
