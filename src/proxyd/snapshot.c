@@ -474,6 +474,7 @@ static const struct provider_ops *const prov_kinds[] = {
 	&prov_claude_key,
 	&prov_codex_key,
 	&prov_openai_compat,
+	&prov_gemini_account,
 	&prov_claude_account,
 	&prov_codex_account,
 };

@@ -40,7 +40,8 @@ def jwt(payload):
 
 CODEX_ID_TOKEN = jwt({"email": "c@example.com",
                       "https://api.openai.com/auth": {"chatgpt_account_id": "acct-from-jwt"}})
-SECRETS = [CLAUDE_TOK, CLAUDE_TOK2, "rt-claude-refresh-secret", CODEX_TOK, CODEX_ID_TOKEN,
+GEMINI_TOK = "ya29.gemini-access-token-secret-G"
+SECRETS = [GEMINI_TOK, "1//gemini-refresh-secret", CLAUDE_TOK, CLAUDE_TOK2, "rt-claude-refresh-secret", CODEX_TOK, CODEX_ID_TOKEN,
            "rt-codex-refresh-secret"]
 
 
@@ -56,6 +57,18 @@ def claude_file(tok=CLAUDE_TOK, **extra):
     doc = {"type": "claude", "access_token": tok, "refresh_token": "rt-claude-refresh-secret",
            "id_token": "", "email": "a@example.com", "expired": "2099-01-01T00:00:00+08:00",
            "last_refresh": "2025-08-31T12:00:00+08:00"}
+    doc.update(extra)
+    return doc
+
+
+def gemini_file(tok=GEMINI_TOK, project="proj-1", typed=True, **extra):
+    doc = {"token": {"access_token": tok, "token_type": "Bearer",
+                     "refresh_token": "1//gemini-refresh-secret",
+                     "expiry": "2099-01-01T00:00:00.000000000Z", "token_uri":
+                     "https://oauth2.googleapis.com/token", "scopes": ["x"]},
+           "project_id": project, "email": "g@example.com", "auto": False, "checked": True}
+    if typed:
+        doc["type"] = "gemini"
     doc.update(extra)
     return doc
 
@@ -277,6 +290,90 @@ class Accounts(unittest.TestCase):
             "contents": [{"role": "user", "parts": [{"text": "hi"}]}]}, hdr)
         self.assertEqual(st, 200, out)
         self.assertGreater(json.loads(out)["totalTokens"], 0)
+
+    # -- Gemini CLI accounts
+    def test_gemini_every_client_api(self):
+        write_auth(self.d, "g@example.com-proj-1.json", gemini_file(typed=False))
+        c = self.wait_file("g@example.com-proj-1.json")
+        self.assertEqual(c["kind"], "gemini-account")
+        self.assertTrue(c["expires"].startswith("2099-01-01T00:00:00"), c)
+        for api in APIS:
+            for stream in (False, True):
+                rec = self.assert_served(api, "gemini-2.5-pro", stream, "gemini_cli")
+                h = rec["headers"]
+                self.assertEqual(rec["action"], "streamGenerateContent" if stream else
+                                 "generateContent")
+                self.assertEqual(rec["query"], "alt=sse" if stream else "")
+                self.assertEqual(h["authorization"], "Bearer " + GEMINI_TOK)
+                self.assertEqual(h["user-agent"], "google-api-nodejs-client/9.15.1")
+                self.assertEqual(h["x-goog-api-client"], "gl-node/22.17.0")
+                self.assertEqual(h["client-metadata"], "ideType=IDE_UNSPECIFIED,platform="
+                                 "PLATFORM_UNSPECIFIED,pluginType=GEMINI")
+                j = rec["json"]
+                self.assertEqual(sorted(j), ["model", "project", "request"])
+                self.assertEqual(j["project"], "proj-1")
+                self.assertEqual(j["model"], "gemini-2.5-pro")
+                self.assertNotIn("model", j["request"])
+                self.assertEqual(j["request"]["systemInstruction"]["parts"][0]["text"], SYSTEM)
+        self.assert_no_secret_in_status()
+
+    def test_gemini_json_array_stream_unwrapped(self):
+        write_auth(self.d, "g.json", gemini_file())
+        self.wait_file("g.json")
+        st, h, body = self.d.request(
+            "POST", "/v1beta/models/gemini-2.5-pro:streamGenerateContent",
+            client_request("gemini", "gemini-2.5-pro", False)[1],
+            {"Authorization": "Bearer " + KEY})
+        self.assertEqual(st, 200, body[:300])
+        arr = json.loads(body)
+        self.assertGreater(len(arr), 1)
+        self.assertEqual("".join(p.get("text", "") for e in arr for c in e["candidates"]
+                                 for p in c["content"]["parts"]), api_mock.TEXT)
+        self.assertNotIn("response", arr[0])
+        self.assertEqual(self.m.last("gemini_cli")["query"], "")
+
+    def test_gemini_count_tokens(self):
+        write_auth(self.d, "g.json", gemini_file())
+        self.wait_file("g.json")
+        hdr = {"Authorization": "Bearer " + KEY}
+        st, _, out = self.d.request("POST", "/v1beta/models/gemini-2.5-pro:countTokens", {
+            "contents": [{"role": "user", "parts": [{"text": "hello there"}]}]}, hdr)
+        self.assertEqual(st, 200, out)
+        self.assertGreater(json.loads(out)["totalTokens"], 0)
+        rec = self.m.last("gemini_cli")
+        self.assertEqual(rec["status"], 200, rec["error"])
+        self.assertEqual(rec["action"], "countTokens")
+        self.assertEqual(rec["json"]["request"]["model"], "models/gemini-2.5-pro")
+        # generateContentRequest form, and a Claude client's count
+        st, _, out = self.d.request("POST", "/v1beta/models/gemini-2.5-pro:countTokens", {
+            "generateContentRequest": {"contents": [{"role": "user",
+                                                     "parts": [{"text": "hi"}]}]}}, hdr)
+        self.assertEqual(st, 200, out)
+        st, _, out = self.d.request("POST", "/v1/messages/count_tokens", {
+            "model": "gemini-2.5-pro", "messages": [{"role": "user", "content": "hi"}]}, hdr)
+        self.assertEqual(st, 200, out)
+        self.assertGreater(json.loads(out)["input_tokens"], 0)
+
+    def test_gemini_needs_project_and_token(self):
+        write_auth(self.d, "noproj.json", gemini_file(project=""))
+        write_auth(self.d, "notok.json", {"type": "gemini", "project_id": "p", "token": {}})
+        self.assertEqual(self.wait_skipped("noproj.json"), "no project_id")
+        self.assertEqual(self.wait_skipped("notok.json"), "no token.access_token")
+        self.assertEqual(self.ask("gemini", "gemini-2.5-pro")[0], 404)
+
+    def test_gemini_preview_models_for_accounts(self):
+        # every account cooling down for gemini-2.5-flash: its preview
+        # names are tried (quota-exceeded.switch-preview-model, default on)
+        write_auth(self.d, "g-preview.json", gemini_file())
+        self.wait_file("g-preview.json")
+        self.m.script("gemini-2.5-flash", "err429x300")
+        try:
+            st, _, body = self.ask("chat", "gemini-2.5-flash")
+        finally:
+            self.m.script("gemini-2.5-flash", "")
+        self.assertEqual(st, 200, body[:300])
+        self.assertEqual([r["json"]["model"] for r in self.m.requests("gemini_cli")],
+                         ["gemini-2.5-flash", "gemini-2.5-flash-preview-04-17"])
 
     # -- ChatGPT/Codex accounts
     def test_codex_every_client_api(self):
