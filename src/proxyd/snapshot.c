@@ -477,6 +477,7 @@ static const struct provider_ops *const prov_kinds[] = {
 	&prov_gemini_account,
 	&prov_claude_account,
 	&prov_codex_account,
+	&prov_qwen_account,
 };
 
 /* Headers that never change for a credential, built once here and not

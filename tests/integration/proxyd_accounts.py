@@ -41,7 +41,8 @@ def jwt(payload):
 CODEX_ID_TOKEN = jwt({"email": "c@example.com",
                       "https://api.openai.com/auth": {"chatgpt_account_id": "acct-from-jwt"}})
 GEMINI_TOK = "ya29.gemini-access-token-secret-G"
-SECRETS = [GEMINI_TOK, "1//gemini-refresh-secret", CLAUDE_TOK, CLAUDE_TOK2, "rt-claude-refresh-secret", CODEX_TOK, CODEX_ID_TOKEN,
+QWEN_TOK = "qwen-access-token-secret-Q"
+SECRETS = [QWEN_TOK, "qwen-refresh-secret", GEMINI_TOK, "1//gemini-refresh-secret", CLAUDE_TOK, CLAUDE_TOK2, "rt-claude-refresh-secret", CODEX_TOK, CODEX_ID_TOKEN,
            "rt-codex-refresh-secret"]
 
 
@@ -69,6 +70,14 @@ def gemini_file(tok=GEMINI_TOK, project="proj-1", typed=True, **extra):
            "project_id": project, "email": "g@example.com", "auto": False, "checked": True}
     if typed:
         doc["type"] = "gemini"
+    doc.update(extra)
+    return doc
+
+
+def qwen_file(tok=QWEN_TOK, **extra):
+    doc = {"type": "qwen", "access_token": tok, "refresh_token": "qwen-refresh-secret",
+           "resource_url": "portal.qwen.ai", "email": "my-alias",
+           "expired": "2099-01-01T00:00:00Z", "last_refresh": "2025-08-31T12:00:00Z"}
     doc.update(extra)
     return doc
 
@@ -444,6 +453,56 @@ class Accounts(unittest.TestCase):
         self.assertGreater(json.loads(out)["input_tokens"], 0)
         self.assertEqual(self.m.requests(), [])
 
+    # -- Qwen Code accounts
+    def test_qwen_every_client_api(self):
+        write_auth(self.d, "qwen-my-alias.json", qwen_file())
+        c = self.wait_file("qwen-my-alias.json")
+        self.assertEqual(c["kind"], "qwen-account")
+        for api in APIS:
+            for stream in (False, True):
+                rec = self.assert_served(api, "qwen3-coder-plus", stream, "chat")
+                # endpoints: qwen wins over the file's resource_url
+                # (PROVIDERS 7; the resource_url URL: test_proxyd_catalogue)
+                self.assertEqual(rec["path"], "/qwen/v1/chat/completions")
+                self.assertEqual(rec["headers"]["authorization"], "Bearer " + QWEN_TOK)
+                j = rec["json"]
+                self.assertEqual(j["model"], "qwen3-coder-plus")
+                self.assertEqual(j.get("stream", False), stream)
+                if stream:
+                    self.assertIs(j["stream_options"]["include_usage"], True)
+                else:
+                    self.assertNotIn("stream_options", j)
+                self.assertEqual(j["messages"][0], {"role": "system", "content": SYSTEM}, api)
+        # a count: the local estimate (Qwen has no count endpoint)
+        self.m.reset()
+        st, _, out = self.d.request("POST", "/v1beta/models/qwen3-coder-plus:countTokens", {
+            "contents": [{"role": "user", "parts": [{"text": "hello"}]}]},
+            {"Authorization": "Bearer " + KEY})
+        self.assertEqual(st, 200, out)
+        self.assertGreater(json.loads(out)["totalTokens"], 0)
+        self.assertEqual(self.m.requests(), [])
+        self.assert_no_secret_in_status()
+
+    def test_every_kind_at_once_round_robin(self):
+        write_auth(self.d, "c1.json", claude_file())
+        write_auth(self.d, "c2.json", claude_file(CLAUDE_TOK2))
+        write_auth(self.d, "g.json", gemini_file())
+        write_auth(self.d, "x.json", codex_file())
+        write_auth(self.d, "q.json", qwen_file())
+        self.wait_creds(lambda cl: len(cl) == 5)
+        seen = set()
+        for _ in range(4):
+            rec = self.assert_served("chat", "claude-sonnet-4-5", False, "claude")
+            seen.add(rec["headers"]["authorization"])
+        self.assertEqual(seen, {"Bearer " + CLAUDE_TOK, "Bearer " + CLAUDE_TOK2})
+        self.assert_served("claude", "gemini-2.5-pro", True, "gemini_cli")
+        self.assert_served("gemini", "gpt-5", False, "codex")
+        self.assert_served("responses", "qwen3-coder-flash", True, "chat")
+        st, _, out = self.d.request("GET", "/v1/models", None, {"Authorization": "Bearer " + KEY})
+        ids = {m["id"] for m in json.loads(out)["data"]}
+        for want in ("claude-sonnet-4-5", "gemini-2.5-pro", "gpt-5-high", "qwen3-coder-plus"):
+            self.assertIn(want, ids)
+
     # -- skipped files
     def test_skipped_files_say_why(self):
         write_auth(self.d, "off.json", claude_file(disabled=True))
@@ -451,15 +510,19 @@ class Accounts(unittest.TestCase):
         write_auth(self.d, "dup.json", '{"type": "claude", "type": "codex"}')
         write_auth(self.d, "notoken.json", {"type": "claude", "email": "x@example.com"})
         write_auth(self.d, "weird.json", {"type": "nonesuch", "access_token": "t"})
+        write_auth(self.d, "crlf.json", claude_file("sk-ant-oat01-x\r\nX-Evil: 1"))
+        write_auth(self.d, "huge.json", claude_file("sk-ant-oat01-" + "x" * 9000))
         write_auth(self.d, "good.json", claude_file())
         self.wait_file("good.json")
-        st = self.d.wait_status(lambda st: len(self.skipped(st)) == 5)
+        st = self.d.wait_status(lambda st: len(self.skipped(st)) == 7)
         sk = self.skipped(st)
         self.assertEqual(sk["off.json"], "disabled")
         self.assertIn("not a JSON object", sk["broken.json"])
         self.assertIn("not a JSON object", sk["dup.json"])
         self.assertEqual(sk["notoken.json"], "no access_token")
         self.assertEqual(sk["weird.json"], "unknown type 'nonesuch'")
+        self.assertEqual(sk["crlf.json"], "access token is not printable ASCII")
+        self.assertEqual(sk["huge.json"], "access token too long")
         self.assertEqual([c["file"] for c in self.creds(st) if "file" in c], ["good.json"])
         self.assert_no_secret_in_status()
 

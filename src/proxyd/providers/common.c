@@ -158,6 +158,17 @@ prov_cred_token(const struct cred *c, const struct cred_state *st)
 	return st != NULL && st->token != NULL ? st->token : c->secret;
 }
 
+/* A token goes into a header line: printable ASCII, no space (a CR or
+ * LF would add header lines of the file's choosing). */
+static bool
+prov_token_ok(const char *t)
+{
+	for (; *t != '\0'; t++)
+		if ((unsigned char)*t <= 0x20 || (unsigned char)*t >= 0x7f)
+			return false;
+	return true;
+}
+
 /* One instance of an account kind per base URL (qwen accounts may name
  * their own hosts; the other kinds have one). */
 static struct prov *
@@ -211,6 +222,8 @@ prov_build_accounts(struct prov_builder *b, const struct provider_ops *ops,
 			why = "no access token";
 		else if (why == NULL && strlen(a.token) > PXD_TOKEN_MAX)
 			why = "access token too long";
+		else if (why == NULL && !prov_token_ok(a.token))
+			why = "access token is not printable ASCII";
 		if (why != NULL) {
 			if ((rc = b->skip_auth(b, af, why)) != CP_OK)
 				goto out;
@@ -240,6 +253,8 @@ prov_headers_account(const struct cred *c, const struct cred_state *st,
 
 	if (strlen(prov_cred_token(c, st)) > PXD_TOKEN_MAX)
 		return CP_ETOOBIG; /* never a cut token */
+	if (!prov_token_ok(prov_cred_token(c, st)))
+		return CP_EINVAL;
 	if ((rc = prov_headers_base(t, out)) != CP_OK)
 		return rc;
 	snprintf(v, sizeof(v), "Bearer %s", prov_cred_token(c, st));
