@@ -418,7 +418,7 @@ struct route_model {         /* a model clients can ask for */
 
 struct authfile {            /* one auth-dir file (PROVIDERS 2) */
 	char *name;              /* file name */
-	char *type;              /* "type" member, default "gemini"; NULL when json is */
+	char *type;              /* "type" member, default "gemini"; "" when json is NULL */
 	cJSON *json;             /* parsed content; NULL: not a JSON object (why says so) */
 	char *why;               /* why it is not used (status file), NULL: in use
 	                          * (set while reading and by the build) */
