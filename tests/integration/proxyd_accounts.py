@@ -158,8 +158,12 @@ class Accounts(unittest.TestCase):
         cls.d = ps.Daemon({
             "api-keys": [KEY],
             "request-retry": 1,
+            # token endpoints too: a refresh (a 401) never leaves loopback
             "endpoints": {"gemini-cli": u, "claude": u, "codex": u + "/backend-api/codex",
-                          "qwen": u + "/qwen/v1"},
+                          "qwen": u + "/qwen/v1", "claude-token-url": u + "/oauth/token",
+                          "gemini-cli-token-url": u + "/oauth/token",
+                          "codex-token-url": u + "/oauth/token",
+                          "qwen-token-url": u + "/oauth/token"},
         })
         cls.d.start()
 
@@ -502,6 +506,26 @@ class Accounts(unittest.TestCase):
         ids = {m["id"] for m in json.loads(out)["data"]}
         for want in ("claude-sonnet-4-5", "gemini-2.5-pro", "gpt-5-high", "qwen3-coder-plus"):
             self.assertIn(want, ids)
+
+    def test_refused_account_refresh_fails_next_serves(self):
+        # a 401: the account's refresh is tried (the mock's token endpoint
+        # refuses it), the account cools down, the other one answers
+        write_auth(self.d, "claude-bad.json", claude_file("sk-ant-oat01-bad-err401"))
+        write_auth(self.d, "claude-good.json", claude_file())
+        self.wait_creds(lambda cl: len(cl) == 2)
+        tried = []
+        for _ in range(3):
+            self.m.reset()
+            st, _, body = self.ask("claude", "claude-opus-4-1-20250805")
+            self.assertEqual(st, 200, body[:300])
+            ps.wait_until(lambda: all("status" in r for r in self.m.requests()), 2)
+            tried.append([(r["headers"]["authorization"][7:], r["status"])
+                          for r in self.m.requests("claude")])
+        # the bad account is tried once (401), then cools down
+        self.assertEqual(sum(1 for t in tried for tok, st in t if st == 401), 1, tried)
+        self.assertEqual([t[-1] for t in tried], [(CLAUDE_TOK, 200)] * 3)
+        self.wait_creds(lambda cl: any(c["file"] == "claude-bad.json" and c["state"] != "ok"
+                                       for c in cl))
 
     # -- skipped files
     def test_skipped_files_say_why(self):
