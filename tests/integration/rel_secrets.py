@@ -246,10 +246,12 @@ class Secrets(unittest.TestCase):
                           "qwen3-coder-plus"):
                 for stream in (False, True):
                     proxied.append(d.chat(S["client"][0], model, stream=stream))
-            acct_ok = sum(1 for r in amock.requests() if r["status"] == 200)
-            self.assertGreaterEqual(acct_ok, 10, [(r["api"], r["status"], r["error"])
+            # the mock notes a status once its handler returns
+            ps.wait_until(lambda: all("status" in r for r in amock.requests()), 2)
+            acct_ok = sum(1 for r in amock.requests() if r.get("status") == 200)
+            self.assertGreaterEqual(acct_ok, 10, [(r["api"], r.get("status"), r["error"])
                                                   for r in amock.requests()])
-            self.assertTrue(any(r["status"] == 401 for r in amock.requests()),
+            self.assertTrue(any(r.get("status") == 401 for r in amock.requests()),
                             "the refused account was not tried")
             served = sum(1 for p in proxied if p[0] == 200)
             self.assertGreaterEqual(served, 8, [p[0] for p in proxied])

@@ -266,3 +266,16 @@ prov_headers_account(const struct cred *c, const struct cred_state *st,
 	}
 	return rc;
 }
+
+int
+prov_json_set(cJSON *o, const char *key, cJSON *v)
+{
+	if (v == NULL)
+		return CP_ENOMEM;
+	cJSON_DeleteItemFromObjectCaseSensitive(o, key);
+	if (!cJSON_AddItemToObject(o, key, v)) {
+		cJSON_Delete(v);
+		return CP_ENOMEM;
+	}
+	return CP_OK;
+}
