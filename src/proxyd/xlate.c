@@ -60,6 +60,8 @@ xlate_emit(const struct pv_event *ev, void *arg)
 {
 	struct xlate *x = arg;
 
+	if (pv_event_dropped(ev, x->up->id, x->cl->id))
+		return CP_OK;
 	return x->cl->enc_event(x->enc, ev, &x->out);
 }
 

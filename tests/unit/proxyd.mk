@@ -33,7 +33,8 @@ tests_unit_test_proxyd_route_SOURCES = tests/unit/test_proxyd_route.c src/proxyd
 tests_unit_test_proxyd_route_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_proxyd_route_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
 tests_unit_test_proxyd_route_LDADD = $(UNIT_LIBS)
-tests_unit_test_proxyd_xlate_SOURCES = tests/unit/test_proxyd_xlate.c src/proxyd/xlate.c
+tests_unit_test_proxyd_xlate_SOURCES = tests/unit/test_proxyd_xlate.c src/proxyd/xlate.c \
+	$(PROXYD_CODEC_SOURCES)
 tests_unit_test_proxyd_xlate_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_proxyd_xlate_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
 tests_unit_test_proxyd_xlate_LDADD = $(UNIT_LIBS)
@@ -50,7 +51,7 @@ tests_unit_test_proxyd_catalogue_LDADD = $(UNIT_LIBS) $(CURL_LIBS)
 # The golden-file driver of the codecs (tests/data/formats/, DESIGN 6).
 check_PROGRAMS += tests/unit/test_formats
 TESTS += tests/unit/test_formats
-tests_unit_test_formats_SOURCES = tests/unit/test_formats.c $(PROXYD_CODEC_SOURCES)
+tests_unit_test_formats_SOURCES = tests/unit/test_formats.c src/proxyd/xlate.c $(PROXYD_CODEC_SOURCES)
 tests_unit_test_formats_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_formats_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
 tests_unit_test_formats_LDADD = $(UNIT_LIBS) -lm

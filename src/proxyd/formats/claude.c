@@ -792,9 +792,10 @@ cl_enc_part(const struct pv_part *p, size_t mi, size_t pi, cJSON **blk)
 				goto out;
 			break;
 		}
-		if (p->signature == NULL || p->signature[0] == '\0') {
-			/* Anthropic verifies the signature of every thinking block */
-			log_debug("claude: thinking without a signature dropped");
+		if (p->signature == NULL || p->signature[0] == '\0' || pv_sig_openai(p->signature)) {
+			/* Anthropic verifies the signature of every thinking
+			 * block (an OpenAI one would fail the request) */
+			log_debug("claude: thinking without a Claude signature dropped");
 			return CP_OK;
 		}
 		if ((b = cl_block("thinking")) == NULL ||

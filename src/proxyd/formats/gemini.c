@@ -684,8 +684,9 @@ gm_enc_part(const struct pv_request *r, const struct pv_part *p, cJSON **out)
 			goto nomem;
 		break;
 	case PV_THINKING:
-		if (p->redacted) {
-			log_debug("gemini: redacted thinking dropped");
+		if (p->redacted || pv_sig_openai(p->signature)) {
+			/* OpenAI's reasoning is not Gemini's to read */
+			log_debug("gemini: redacted or OpenAI thinking dropped");
 			goto drop;
 		}
 		/* the signature goes on the next part (gm_enc_parts) */
@@ -770,7 +771,7 @@ gm_enc_parts(const struct pv_request *r, const struct pv_msg *m, cJSON *parts)
 		}
 		if (o != NULL)
 			cJSON_AddItemToArray(parts, o);
-		if (thought && !p->redacted && p->signature != NULL) {
+		if (thought && !p->redacted && p->signature != NULL && !pv_sig_openai(p->signature)) {
 			/* a second signature before any other part: the first
 			 * one stands alone */
 			if (sig != NULL && ((o = gm_sig_part(sig)) == NULL || !cJSON_AddItemToArray(parts, o)))

@@ -24,10 +24,6 @@
 #include "formats/openai.h"
 
 #define OA_TEMP_MAX 2.0      /* temperature in [0, 2] */
-/* OpenAI's encrypted_content is a Fernet token (version byte 0x80, so
- * base64 "gAAAAA..."): other families' signatures (Claude's) are not sent
- * to an OpenAI upstream, which would refuse the whole request. */
-#define RS_SIG_PREFIX "gAAAAA"
 
 /* ================================================== request decode */
 
@@ -532,8 +528,9 @@ rs_enc_msg(const struct pv_msg *m, cJSON *input)
 				return CP_ENOMEM;
 			break;
 		case PV_THINKING:
-			if (p->signature == NULL || p->redacted ||
-			    strncmp(p->signature, RS_SIG_PREFIX, strlen(RS_SIG_PREFIX)) != 0) {
+			/* other families' signatures (Claude's) would make
+			 * OpenAI refuse the whole request */
+			if (p->redacted || !pv_sig_openai(p->signature)) {
 				log_debug("openai-responses: dropping thinking without OpenAI encrypted content");
 				break;
 			}

@@ -12,6 +12,10 @@
 #include "core.h"
 #include "pivot.h"
 
+/* OpenAI's encrypted_content is a Fernet token: version byte 0x80, so
+ * base64 "gAAAAA..." */
+#define PV_SIG_OPENAI "gAAAAA"
+
 #define PV_GROW(arr, n, type) \
 	((type *)pv_grow((void **)&(arr), (n), sizeof(type)))
 
@@ -177,6 +181,27 @@ codec_for(enum fmt_id id)
 	};
 
 	return (unsigned)id < FMT__COUNT ? tab[id] : NULL;
+}
+
+bool
+pv_same_family(enum fmt_id a, enum fmt_id b)
+{
+	bool oa_a = a == FMT_OPENAI_CHAT || a == FMT_OPENAI_COMPLETIONS || a == FMT_OPENAI_RESPONSES;
+	bool oa_b = b == FMT_OPENAI_CHAT || b == FMT_OPENAI_COMPLETIONS || b == FMT_OPENAI_RESPONSES;
+
+	return oa_a == oa_b;
+}
+
+bool
+pv_sig_openai(const char *sig)
+{
+	return sig != NULL && strncmp(sig, PV_SIG_OPENAI, strlen(PV_SIG_OPENAI)) == 0;
+}
+
+bool
+pv_event_dropped(const struct pv_event *ev, enum fmt_id up, enum fmt_id cl)
+{
+	return ev->kind == PV_EV_THINKING_SIG && !pv_same_family(up, cl);
 }
 
 enum pv_err

@@ -305,6 +305,19 @@ const struct codec *codec_for(enum fmt_id id);
  * unknown 5xx: PVE_SERVER). */
 enum pv_err pv_err_of_status(int status);
 
+/* Thinking signatures belong to a family: OpenAI's (Chat, Responses:
+ * encrypted_content, a Fernet token "gAAAAA...") or Claude's and
+ * Gemini's. A signature only goes back to an upstream of the family that
+ * made it (the others refuse a foreign one). */
+bool pv_same_family(enum fmt_id a, enum fmt_id b);
+/* sig is an OpenAI encrypted_content (NULL: false). */
+bool pv_sig_openai(const char *sig);
+/* An upstream event the client of format cl must not see when the
+ * upstream speaks up: a thinking signature of another family (the client
+ * would send it back to an upstream that refuses it). The relay's
+ * translation (xlate.c) and the golden tests drop what this says. */
+bool pv_event_dropped(const struct pv_event *ev, enum fmt_id up, enum fmt_id cl);
+
 /* A local token estimate for formats/providers without a count endpoint
  * (documented in cliproxyd(8)): about one token per 4 bytes of text,
  * arguments and schemas, plus a few per message. */
