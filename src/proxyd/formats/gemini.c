@@ -425,6 +425,7 @@ gm_dec_tools(struct gm_dec_ctx *c, const cJSON *tools)
 	const char *name = NULL, *desc = NULL;
 	struct pv_tool *pt;
 	size_t i = 0, j;
+	int rc;
 
 	if (!cJSON_IsArray(tools)) {
 		cp_seterr(c->err, c->errlen, "tools: must be an array");
@@ -453,6 +454,12 @@ gm_dec_tools(struct gm_dec_ctx *c, const cJSON *tools)
 				cp_seterr(c->err, c->errlen, "tools[%zu].functionDeclarations[%zu]: "
 				    "a name and an object of parameters are required", i, j);
 				return CP_EINVAL;
+			}
+			if (schema != NULL && (rc = pv_schema_check(schema)) != CP_OK) {
+				char what[64];
+
+				snprintf(what, sizeof(what), "tools[%zu].functionDeclarations[%zu]", i, j);
+				return pv_schema_refused(rc, what, c->err, c->errlen);
 			}
 			if ((pt = pv_tool_add(c->r)) == NULL || (pt->name = strdup(name)) == NULL ||
 			    (desc != NULL && (pt->description = strdup(desc)) == NULL) ||
@@ -952,8 +959,9 @@ out:
 	return rc;
 }
 
+/* The request as it is (encode_request renames tools first). */
 static int
-gm_encode_request(const struct pv_request *r, cJSON **out)
+gm_encode_named(const struct pv_request *r, cJSON **out)
 {
 	cJSON *root = NULL, *si, *parts, *p;
 	int rc = CP_ENOMEM;
@@ -979,6 +987,12 @@ gm_encode_request(const struct pv_request *r, cJSON **out)
 out:
 	cJSON_Delete(root);
 	return rc;
+}
+
+static int
+gm_encode_request(const struct pv_request *r, cJSON **out)
+{
+	return pv_encode_named(r, FMT_GEMINI, gm_encode_named, out);
 }
 
 /* ---------------------------------------------------- upstream decoder */

@@ -570,8 +570,9 @@ rs_has_sig(const struct pv_request *r)
 	return false;
 }
 
+/* The request as it is (encode_request renames tools first). */
 static int
-rs_encode_request(const struct pv_request *r, cJSON **out)
+rs_encode_named(const struct pv_request *r, cJSON **out)
 {
 	static const char *const tc_names[] = {
 		[PV_TC_AUTO] = "auto", [PV_TC_NONE] = "none", [PV_TC_ANY] = "required",
@@ -642,6 +643,12 @@ rs_encode_request(const struct pv_request *r, cJSON **out)
 out:
 	cJSON_Delete(root);
 	return rc;
+}
+
+static int
+rs_encode_request(const struct pv_request *r, cJSON **out)
+{
+	return pv_encode_named(r, FMT_OPENAI_RESPONSES, rs_encode_named, out);
 }
 
 /* ================================================== upstream decoder */
