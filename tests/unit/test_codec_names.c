@@ -160,6 +160,42 @@ test_names_long(void **state)
 	pv_request_release(&r);
 }
 
+/* Thousands of tools, each renamed one colliding with a kept one: every
+ * upstream name is valid and unique, and names back to its own. */
+static void
+test_names_many(void **state)
+{
+	enum { N = 5000 };
+	struct pv_request r;
+	struct pv_names m;
+	struct pv_map seen;
+	char name[32];
+	size_t i, v;
+
+	(void)state;
+	pv_request_init(&r);
+	for (i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "t.%zu", i);
+		t_add_tool(&r, name);
+		snprintf(name, sizeof(name), "t_%zu", i);
+		t_add_tool(&r, name);
+	}
+	assert_int_equal(pv_names_build(&m, &r, FMT_OPENAI_RESPONSES), CP_OK);
+	assert_int_equal(m.n, N);
+	pv_map_init(&seen);
+	for (i = 0; i < r.n_tools; i++) {
+		const char *up = pv_names_up(&m, r.tools[i].name);
+
+		assert_true(pv_tool_name_ok(up, FMT_OPENAI_RESPONSES));
+		assert_false(pv_map_get(&seen, up, &v));
+		assert_int_equal(pv_map_put(&seen, up, i), CP_OK);
+		assert_string_equal(pv_names_back(&m, up), r.tools[i].name);
+	}
+	pv_map_release(&seen);
+	pv_names_release(&m);
+	pv_request_release(&r);
+}
+
 /* A Gemini client's request with names OpenAI and Claude refuse, in
  * tools, history and tool_choice. */
 static const char t_gemini_req[] =
@@ -497,6 +533,7 @@ main(void)
 		cmocka_unit_test(test_name_rules),
 		cmocka_unit_test(test_names_collision),
 		cmocka_unit_test(test_names_long),
+		cmocka_unit_test(test_names_many),
 		cmocka_unit_test(test_names_through_codecs),
 		cmocka_unit_test(test_names_back_in_answers),
 		cmocka_unit_test(test_schema_bombs),

@@ -305,7 +305,7 @@ pv_map_get(const struct pv_map *m, const char *k, size_t *v)
 /* ------------------------------------------------------ tool names */
 
 #define PV_NAME_HASH_LEN 9       /* "_" and 8 hex digits */
-#define PV_NAME_TRIES 1000       /* hash variants tried on a collision */
+#define PV_NAME_TRIES 64         /* hash variants tried on a collision */
 
 static bool
 pv_name_byte_ok(unsigned char c, enum fmt_id fmt, bool first)
