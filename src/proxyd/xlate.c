@@ -3,8 +3,7 @@
  * "Formats are translated through one pivot"): the upstream codec's
  * decoder turns bytes into pivot events, the client codec's encoder turns
  * them into the client's bytes; plus the token-count answer and the
- * upstream error message, and what a body-model format needs when its
- * codec has no request_model/set_model yet. No event loop, no curl.
+ * upstream error message. No event loop, no curl.
  */
 #include "config.h"
 
@@ -134,37 +133,4 @@ xlate_error_message(const struct codec *up, long status, const char *body, size_
 		msg[0] = '\0';
 	if (msg[0] == '\0')
 		snprintf(msg, msglen, "upstream answered status %ld", status);
-}
-
-int
-fmt_body_model(const cJSON *req, const char **model, bool *stream)
-{
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(req, "model");
-	const cJSON *s = cJSON_GetObjectItemCaseSensitive(req, "stream");
-
-	if (!cJSON_IsString(m) || m->valuestring[0] == '\0')
-		return CP_EINVAL;
-	*model = m->valuestring;
-	*stream = false;
-	if (s != NULL && !cJSON_IsNull(s)) {
-		if (!cJSON_IsBool(s))
-			return CP_EINVAL;
-		*stream = cJSON_IsTrue(s);
-	}
-	return CP_OK;
-}
-
-int
-fmt_body_set_model(cJSON *req, const char *model)
-{
-	cJSON *m = cJSON_CreateString(model);
-
-	if (m == NULL)
-		return CP_ENOMEM;
-	/* Replace in place so that member order stays as the client sent it. */
-	if (!cJSON_ReplaceItemInObjectCaseSensitive(req, "model", m)) {
-		cJSON_Delete(m);
-		return CP_EINVAL;
-	}
-	return CP_OK;
 }
