@@ -492,10 +492,14 @@ void pool_free_all(void);
  * one in flight per account, written back into the auth file under the
  * auth-dir lock. refresh_start is every account provider's ops->refresh. */
 #define REFRESH_WORKERS      4      /* threads doing token calls and write-backs */
+#ifndef REFRESH_HTTP_MS             /* (the unit test builds with a short one) */
 #define REFRESH_HTTP_MS      20000  /* a token call, connect to last byte */
+#endif
 #define REFRESH_WAITERS_MAX  1024   /* requests queued on one account's refresh */
 #define REFRESH_WAIT_MAX_S   35     /* a waiting request gives up after this */
+#ifndef REFRESH_TICK_S
 #define REFRESH_TICK_S       5      /* proactive check period (PROVIDERS 7: < 30 s) */
+#endif
 #define REFRESH_FRESH_S      10     /* a 401 this soon after a refresh: the token
                                      * the request used was the old one */
 #define REFRESH_BACKOFF_MIN_S 60    /* PROVIDERS 4: 1 min, doubling ... */

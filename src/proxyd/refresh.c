@@ -681,6 +681,21 @@ refresh_start(const struct cred *c, prov_refresh_done done, void *arg)
 
 /* ------------------------------------------------------ loop: the tick */
 
+/* How long before exp to refresh: the kind's lead (PROVIDERS 4), but
+ * when the token we got lives shorter than that lead (a token endpoint
+ * that hands out 1-hour tokens to a kind with a 4-hour lead), half its
+ * life: never a refresh on every tick. */
+static time_t
+rf_lead(const struct oauth_provider *op, const struct cred_state *st, time_t exp)
+{
+	time_t lead = op->refresh_lead_s;
+
+	if (st != NULL && st->token != NULL && st->last_refresh != 0 &&
+	    exp - st->last_refresh <= lead)
+		lead = (exp - st->last_refresh) / 2;
+	return lead;
+}
+
 static void
 rf_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -725,7 +740,7 @@ rf_tick_cb(evutil_socket_t fd, short what, void *arg)
 				exp = st->token_expiry;
 			else if (oauth_file_expiry(c->acct->json, &exp) != CP_OK)
 				exp = 0;
-			if (exp == 0 || now < exp - op->refresh_lead_s)
+			if (exp == 0 || now < exp - rf_lead(op, st, exp))
 				continue;
 			if (st != NULL && (st->refreshing || st->refresh_retry_at > now))
 				continue;
