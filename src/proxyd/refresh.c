@@ -165,6 +165,8 @@ rf_json_token(const cJSON *doc, const char *type, const char *member)
 const char *
 refresh_file_token(const struct authfile *a, const char *member)
 {
+	if (a->json == NULL || a->type == NULL)
+		return NULL;       /* not a JSON object: skipped, no account */
 	return rf_json_token(a->json, a->type, member);
 }
 
@@ -785,7 +787,8 @@ rf_own_write(const struct snapshot *cur, const struct authfile *old, const struc
 	bool same = false;
 	size_t i, k;
 
-	if (strcmp(old->type, nw->type) != 0)
+	if (old->json == NULL || nw->json == NULL || old->type == NULL || nw->type == NULL ||
+	    strcmp(old->type, nw->type) != 0)
 		return false;
 	for (i = 0; st == NULL && i < cur->n_provs; i++)
 		for (k = 0; k < cur->provs[i]->n_creds; k++)

@@ -251,7 +251,7 @@ load(void)
 	p->base_url = strdup("");
 	p->creds = calloc(s->n_auth + 1, sizeof(*p->creds));
 	for (i = 0; i < s->n_auth; i++) {
-		bool have = false;
+		bool have = s->auth[i].why != NULL;   /* skipped: disabled, broken */
 
 		for (k = 0; k < s->n_provs; k++)
 			for (j = 0; j < s->provs[k]->n_creds; j++)
@@ -276,7 +276,7 @@ load(void)
 }
 
 static const struct cred *
-cred_of(const struct snapshot *s, const char *name)
+cred_find(const struct snapshot *s, const char *name)
 {
 	size_t i, j;
 
@@ -285,8 +285,17 @@ cred_of(const struct snapshot *s, const char *name)
 			if (s->provs[i]->creds[j].acct != NULL &&
 			    strcmp(s->provs[i]->creds[j].acct->name, name) == 0)
 				return &s->provs[i]->creds[j];
-	fail_msg("no credential for '%s'", name);
 	return NULL;
+}
+
+static const struct cred *
+cred_of(const struct snapshot *s, const char *name)
+{
+	const struct cred *c = cred_find(s, name);
+
+	if (c == NULL)
+		fail_msg("no credential for '%s'", name);
+	return c;
 }
 
 /* ------------------------------------------------------------- the loop */
@@ -453,9 +462,9 @@ test_same_auth(void **state)
 	assert_string_not_equal(sha, s->auth_sha);
 	assert_true(refresh_same_auth(s, auth, n));
 	snapshot_auth_free(auth, n);
-	/* the admin disables it: a real change */
+	/* the admin sets a proxy: a real change */
 	f = read_account("a.json");
-	cJSON_AddTrueToObject(f, "disabled");
+	cJSON_AddStringToObject(f, "proxy-url", "socks5://admin.example:1080");
 	txt = cJSON_PrintUnformatted(f);
 	assert_int_equal(authstore_write(authdir, "a.json", txt, strlen(txt), err, sizeof(err)),
 	    CP_OK);
@@ -663,7 +672,7 @@ test_races(void **state)
 		struct snapshot *s;
 		const struct cred *c;
 		const struct cred_state *st;
-		char up_rt[128] = "", err[128];
+		char up_rt[128] = "", err[128], id[65];
 		pthread_t th;
 		cJSON *f;
 
@@ -687,6 +696,7 @@ test_races(void **state)
 		}
 		s = load();
 		c = cred_of(s, "race.json");
+		memcpy(id, c->id, sizeof(id));
 		assert_int_equal(pthread_create(&th, NULL, race_thread, &rc), 0);
 		assert_int_equal(refresh_start(c, done_cb, &w), CP_OK);
 		run_until(&w.n_done, r + 1, 10000);
@@ -719,7 +729,16 @@ test_races(void **state)
 		}
 		/* after the reload the pool serves what the file says */
 		s = load();
-		if (f != NULL) {
+		if (f != NULL && rc.e == ED_DISABLE) {
+			/* the reload drops a disabled account */
+			if (cred_find(s, "race.json") != NULL)
+				fail_msg("round %d: a disabled account is served", r);
+			/* PROVIDERS 7: and it still got the new tokens */
+			st = pool_state(id, false);
+			if (st == NULL || st->token == NULL ||
+			    strcmp(st->token, str_of(f, "access_token")) != 0)
+				fail_msg("round %d: the disabled file lacks the refreshed token", r);
+		} else if (f != NULL) {
 			st = pool_state(cred_of(s, "race.json")->id, false);
 			if (st != NULL && st->token != NULL &&
 			    strcmp(st->token, str_of(f, "access_token")) != 0)
@@ -727,8 +746,8 @@ test_races(void **state)
 				    "hold", r, edit_names[rc.e]);
 			if (rc.e == ED_UPLOAD && st != NULL && st->token == NULL)
 				superseded++;
-			/* a disable or an edit still got the new tokens */
-			if ((rc.e == ED_DISABLE || rc.e == ED_EDIT) &&
+			/* an edit still got the new tokens */
+			if (rc.e == ED_EDIT &&
 			    (st == NULL || st->token == NULL))
 				fail_msg("round %d: the refresh was not merged (rc %d, %s, %s)", r,
 				    w.last_rc, st != NULL ? st->refresh_err : "no state",
