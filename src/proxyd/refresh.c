@@ -52,6 +52,7 @@ struct rf_job {                    /* one refresh, to a worker and back */
 	char *name;                    /* the account's file */
 	char *used;                    /* refresh token sent (secret) */
 	bool writeback_only;           /* a write-back retried: t is given */
+	struct rf_job *wnext;          /* rf_writing list */
 	/* results, filled by the worker */
 	int rc;                        /* CP_OK: t holds the new tokens */
 	struct oauth_tokens t;         /* the answer (secrets) */
@@ -91,6 +92,8 @@ static pthread_mutex_t rf_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t rf_cv = PTHREAD_COND_INITIALIZER;
 static struct rf_job *rf_q_head, *rf_q_tail; /* jobs for the workers */
 static struct rf_job *rf_done;     /* jobs back from them */
+static struct rf_job *rf_writing;  /* jobs writing back now (wnext): their
+                                    * file may change before the loop hears */
 static size_t rf_busy;             /* jobs a worker holds now */
 static atomic_bool rf_stopping;    /* workers take no new job */
 static atomic_bool rf_abort;       /* token calls end now (shutdown) */
@@ -292,11 +295,26 @@ rf_worker(void *arg)
 			rf_call(j);
 		/* A refresh that succeeded is written back even at shutdown:
 		 * the token endpoint may have rotated the refresh token, and
-		 * the file must not keep a dead one. */
-		if (j->rc == CP_OK)
+		 * the file must not keep a dead one. The loop may see the
+		 * file change before it hears of the job: rf_writing tells
+		 * refresh_same_auth the write is ours. */
+		if (j->rc == CP_OK) {
+			pthread_mutex_lock(&rf_mu);
+			j->wnext = rf_writing;
+			rf_writing = j;
+			pthread_mutex_unlock(&rf_mu);
 			rf_write(j);
+		}
 
 		pthread_mutex_lock(&rf_mu);
+		if (j->rc == CP_OK) {
+			struct rf_job **pp;
+
+			for (pp = &rf_writing; *pp != NULL && *pp != j; pp = &(*pp)->wnext)
+				;
+			if (*pp != NULL)
+				*pp = j->wnext;
+		}
 		j->next = rf_done;
 		rf_done = j;
 		rf_busy--;
@@ -777,30 +795,55 @@ rf_stripped(const cJSON *doc, const char *type)
 	return d;
 }
 
+/* Are at/rt the tokens a job of id is writing back or has written and
+ * the loop has not applied yet? */
+static bool
+rf_job_wrote(const struct rf_job *list, bool writing, const char *id, const char *at,
+    const char *rt)
+{
+	const struct rf_job *j;
+
+	for (j = list; j != NULL; j = writing ? j->wnext : j->next)
+		if (strcmp(j->id, id) == 0 && j->rc == CP_OK && j->t.access_token != NULL &&
+		    ct_streq(j->t.access_token, at) && ct_streq(j->t.refresh_token != NULL ?
+		    j->t.refresh_token : j->used, rt))
+			return true;
+	return false;
+}
+
 /* Is nw (on disk) old (the snapshot's) plus a write-back of ours? */
 static bool
 rf_own_write(const struct snapshot *cur, const struct authfile *old, const struct authfile *nw)
 {
 	const struct cred_state *st = NULL;
-	const char *at, *rt;
+	const char *at, *rt, *id = NULL;
 	cJSON *a = NULL, *b = NULL;
-	bool same = false;
+	bool same = false, ours;
 	size_t i, k;
 
 	if (old->json == NULL || nw->json == NULL || old->type == NULL || nw->type == NULL ||
 	    strcmp(old->type, nw->type) != 0)
 		return false;
-	for (i = 0; st == NULL && i < cur->n_provs; i++)
+	for (i = 0; id == NULL && i < cur->n_provs; i++)
 		for (k = 0; k < cur->provs[i]->n_creds; k++)
 			if (cur->provs[i]->creds[k].acct == old) {
-				st = pool_state(cur->provs[i]->creds[k].id, false);
+				id = cur->provs[i]->creds[k].id;
 				break;
 			}
-	if (st == NULL || st->token == NULL || st->refresh_tok == NULL)
-		return false;
 	at = refresh_file_token(nw, "access_token");
 	rt = refresh_file_token(nw, "refresh_token");
-	if (at == NULL || rt == NULL || !ct_streq(at, st->token) || !ct_streq(rt, st->refresh_tok))
+	if (id == NULL || at == NULL || rt == NULL)
+		return false;
+	st = pool_state(id, false);
+	ours = st != NULL && st->token != NULL && st->refresh_tok != NULL &&
+	    ct_streq(at, st->token) && ct_streq(rt, st->refresh_tok);
+	if (!ours) {
+		pthread_mutex_lock(&rf_mu);
+		ours = rf_job_wrote(rf_writing, true, id, at, rt) ||
+		    rf_job_wrote(rf_done, false, id, at, rt);
+		pthread_mutex_unlock(&rf_mu);
+	}
+	if (!ours)
 		return false;
 	if ((a = rf_stripped(old->json, old->type)) != NULL &&
 	    (b = rf_stripped(nw->json, nw->type)) != NULL)
@@ -848,13 +891,20 @@ refresh_installed(const struct snapshot *s)
 			    (st->refresh_base != NULL && ct_streq(rt, st->refresh_base))))
 				continue;
 			/* PROVIDERS 4: a new login or an upload: the file's
-			 * tokens (the credential's own) serve from now on */
+			 * tokens serve from now on, also for requests still on
+			 * an older snapshot (whose credential has the old one) */
 			log_info("account '%s': its file holds other tokens (a new login or "
 			    "upload): they replace the daemon's", c->acct->name);
-			rf_free_secret(&st->token);
-			rf_free_secret(&st->refresh_tok);
-			rf_free_secret(&st->refresh_base);
-			st->token_expiry = 0;
+			if (pool_secret_set(&st->token, c->secret) != CP_OK ||
+			    pool_secret_set(&st->refresh_tok, rt) != CP_OK ||
+			    pool_secret_set(&st->refresh_base, rt) != CP_OK) {
+				rf_free_secret(&st->token);
+				rf_free_secret(&st->refresh_tok);
+				rf_free_secret(&st->refresh_base);
+			}
+			if (st->token == NULL || oauth_file_expiry(c->acct->json,
+			    &st->token_expiry) != CP_OK)
+				st->token_expiry = 0;
 			st->writeback_pending = false;
 			st->refresh_failures = 0;
 			st->refresh_failed_at = 0;

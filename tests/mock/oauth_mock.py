@@ -20,6 +20,7 @@ run time. In-process:
     m.revoke_old = True  # a refresh retires the old access token, so the
                          # upstream (ApiMock(keys=m.live)) refuses it
     m.live               # a container of the access tokens still valid
+    m.revoke(access_token)  # the upstream refuses it from now on
     m.slow_seconds = 0.2 # every token answer waits this long
     m.device_pending = 2  # qwen polls answered authorization_pending first
     m.device_script = []  # or an explicit list of answers per poll:
@@ -506,6 +507,11 @@ class OAuthMock:
     def add_account(self, kind):
         """A new account as a login would leave it: its token answer."""
         return self._issue(kind, new_account=True)
+
+    def revoke(self, access_token):
+        """The upstream refuses this access token from now on (it expired)."""
+        with self._lock:
+            self._access.pop(access_token, None)
 
     def token_calls(self, kind):
         with self._lock:

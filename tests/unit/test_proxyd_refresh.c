@@ -744,7 +744,7 @@ test_races(void **state)
 			    strcmp(st->token, str_of(f, "access_token")) != 0)
 				fail_msg("round %d (%s): the pool serves a token the file does not "
 				    "hold", r, edit_names[rc.e]);
-			if (rc.e == ED_UPLOAD && st != NULL && st->token == NULL)
+			if (rc.e == ED_UPLOAD && st != NULL && st->token != NULL)
 				superseded++;
 			/* an edit still got the new tokens */
 			if (rc.e == ED_EDIT &&
@@ -760,7 +760,7 @@ test_races(void **state)
 		(void)err;
 	}
 	print_message("# races: %d (upload %d, disable %d, edit %d, delete %d), lost edits: %d, "
-	    "resurrected: %d, re-logins that replaced the pool's token: %d\n", rounds,
+	    "resurrected: %d, re-logins whose tokens the pool serves: %d\n", rounds,
 	    per[ED_UPLOAD], per[ED_DISABLE], per[ED_EDIT], per[ED_DELETE], lost, resurrected,
 	    superseded);
 	assert_int_equal(lost, 0);
