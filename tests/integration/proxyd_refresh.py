@@ -104,7 +104,8 @@ class Refresh(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.oa, cls.up, eps = mocks()
-        cls.d = ps.Daemon({"api-keys": [KEY], "request-retry": 2, "endpoints": eps})
+        cls.d = ps.Daemon({"api-keys": [KEY], "request-retry": 2, "request-log": True,
+                           "endpoints": eps})
         cls.d.start()
         cls.bodies = []       # every answer body, searched for tokens at the end
 
@@ -119,6 +120,11 @@ class Refresh(unittest.TestCase):
                 state = f.read()
         except OSError:
             pass
+        reqlogs = []
+        rdir = os.path.join(cls.d.state, "requests")
+        for n in sorted(os.listdir(rdir)) if os.path.isdir(rdir) else []:
+            with open(os.path.join(rdir, n), "rb") as f:
+                reqlogs.append(f.read().decode("utf-8", "replace"))
         cls.d.cleanup()
         cls.up.stop()
         cls.oa.stop()
@@ -126,14 +132,17 @@ class Refresh(unittest.TestCase):
             raise AssertionError("daemon exit %r, sanitizer: %r" % (rc, errs))
         issued = list(cls.oa.issued)
         for t in issued:
-            for where, text in (("log", log), ("status file", state)):
+            for where, text in [("log", log), ("status file", state)] + \
+                    [("request log", r) for r in reqlogs]:
                 if t in text or t[4:20] in text:
                     raise AssertionError("a token is in the daemon's %s" % where)
             for b in cls.bodies:
                 if t.encode() in b:
                     raise AssertionError("a token is in an answer body")
-        diag("secrets: %d tokens issued, searched in the log, the status file and %d "
-             "answers: 0 found" % (len(issued), len(cls.bodies)))
+        if not reqlogs:
+            raise AssertionError("no request log was written")
+        diag("secrets: %d tokens issued, searched in the log, the status file, %d request "
+             "logs and %d answers: 0 found" % (len(issued), len(reqlogs), len(cls.bodies)))
 
     def setUp(self):
         for n in os.listdir(self.d.auth):
@@ -158,6 +167,12 @@ class Refresh(unittest.TestCase):
         write_auth(self.d.auth, name, doc)
         self.d.wait_status(lambda st: self.entry(name, st) is not None, 5)
 
+    def recs(self, api="claude"):
+        """The upstream's records of api, once each has its status (the
+        mock notes it when its handler returns)."""
+        ps.wait_until(lambda: all("status" in r for r in self.up.requests()), 2)
+        return self.up.requests(api)
+
     def ask(self, model=MODEL):
         st, h, body = self.d.request("POST", "/v1/messages", dict(claude_body(), model=model),
                                      {"Authorization": "Bearer " + KEY, "anthropic-version":
@@ -174,7 +189,7 @@ class Refresh(unittest.TestCase):
         st, body = self.ask()
         self.assertEqual(st, 200, body[:300])
         self.assertEqual(self.oa.token_calls("claude") - calls, 1)
-        seen = [(r["status"], r["headers"]["authorization"][7:]) for r in self.up.requests("claude")]
+        seen = [(r["status"], r["headers"]["authorization"][7:]) for r in self.recs()]
         self.assertEqual(len(seen), 2, [s for s, _ in seen])
         self.assertEqual(seen[0], (401, tok["access_token"]))
         self.assertEqual(seen[1][0], 200)
@@ -223,7 +238,7 @@ class Refresh(unittest.TestCase):
         self.assertEqual(self.d.status()["reloads"], reloads)
         st, body = self.ask()
         self.assertEqual(st, 200, body[:300])
-        recs = self.up.requests("claude")
+        recs = self.recs()
         self.assertEqual([r["status"] for r in recs], [200])
         self.assertEqual(recs[0]["headers"]["authorization"][7:],
                          read_auth(self.d.auth, "soon.json")["access_token"])
@@ -234,7 +249,7 @@ class Refresh(unittest.TestCase):
         self.d.wait_status(lambda s: s["reloads"] > reloads, 5)
         self.up.reset()
         self.assertEqual(self.ask()[0], 200)
-        self.assertEqual([r["status"] for r in self.up.requests("claude")], [200])
+        self.assertEqual([r["status"] for r in self.recs()], [200])
 
     def test_relogin_wins_over_the_daemons_token(self):
         tok = self.oa.add_account("claude")
@@ -246,7 +261,7 @@ class Refresh(unittest.TestCase):
         time.sleep(0.3)
         self.up.reset()
         self.assertEqual(self.ask()[0], 200)
-        recs = self.up.requests("claude")
+        recs = self.recs()
         self.assertEqual([r["headers"]["authorization"][7:] for r in recs],
                          [new["access_token"]])
 
