@@ -16,4 +16,5 @@ EXTRA_DIST += $(PROXYD_PY_TESTS) \
 	tests/mock/openai_mock.py \
 	tests/mock/proxy_mock.py \
 	bench/proxyd_reload.py \
+	bench/proxyd_refresh.py \
 	bench/proxyd_rss.py
