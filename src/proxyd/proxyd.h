@@ -371,6 +371,8 @@ int prov_build_accounts(struct prov_builder *b, const struct provider_ops *ops,
 /* "Bearer <token of c in its state st>" with prov_headers_base. */
 int prov_headers_account(const struct cred *c, const struct cred_state *st,
     const struct up_target *t, struct curl_slist **out);
+/* Set o's member key to v (taken over; NULL: CP_ENOMEM), replacing one. */
+int prov_json_set(cJSON *o, const char *key, cJSON *v);
 /* providers/gemini.c, codex.c: shared by a family's key and account kinds. */
 void prov_gemini_classify(const struct up_answer *a, struct up_class *out);
 const char *const *prov_gemini_previews(const char *model);
@@ -418,7 +420,7 @@ struct route_model {         /* a model clients can ask for */
 
 struct authfile {            /* one auth-dir file (PROVIDERS 2) */
 	char *name;              /* file name */
-	char *type;              /* "type" member, default "gemini"; NULL when json is */
+	char *type;              /* "type" member, default "gemini"; "" when json is NULL */
 	cJSON *json;             /* parsed content; NULL: not a JSON object (why says so) */
 	char *why;               /* why it is not used (status file), NULL: in use
 	                          * (set while reading and by the build) */

@@ -165,8 +165,9 @@ snapshot_read_auth(const char *dir, struct authfile **out, size_t *n, char sha[6
 			log_warnx("auth file '%s' is not a JSON object, ignored", v[nv].name);
 			cJSON_Delete(j);
 			invalid++;
+			v[nv].type = cp_strdup("");
 			if ((v[nv++].why = cp_strdup("not a JSON object (invalid JSON, duplicate "
-			    "member names or invalid UTF-8)")) == NULL) {
+			    "member names or invalid UTF-8)")) == NULL || v[nv - 1].type == NULL) {
 				rc = CP_ENOMEM;
 				goto out;
 			}

@@ -17,4 +17,5 @@ EXTRA_DIST += $(PROXYD_PY_TESTS) \
 	tests/mock/proxy_mock.py \
 	bench/proxyd_reload.py \
 	bench/proxyd_refresh.py \
+	bench/proxyd_accounts.py \
 	bench/proxyd_rss.py

@@ -148,41 +148,31 @@ def answer_text(api, stream, body):
 APIS = ("chat", "responses", "claude", "gemini")
 
 
-class Accounts(unittest.TestCase):
+class Accounts(ps.DaemonPerClass, unittest.TestCase):
     """One mock and one daemon; each test writes the auth files it needs."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.m = api_mock.ApiMock().start()
-        u = cls.m.url
-        cls.d = ps.Daemon({
-            "api-keys": [KEY],
-            "request-retry": 1,
-            "endpoints": {"gemini-cli": u, "claude": u, "codex": u + "/backend-api/codex",
-                          "qwen": u + "/qwen/v1"},
-        })
-        cls.d.start()
+    MOCK = api_mock.ApiMock
+    SECRETS = SECRETS
 
     @classmethod
-    def tearDownClass(cls):
-        rc = cls.d.stop()
-        errs = cls.d.sanitizer_errors()
-        log = cls.d.log_text()
-        auth = cls.d.auth
-        cls.d.cleanup()
-        cls.m.stop()
-        if rc != 0 or errs:
-            raise AssertionError("daemon exit %r, sanitizer: %r" % (rc, errs))
-        for s in SECRETS:
-            if s in log:
-                raise AssertionError("a token is in the daemon's log")
-        del auth
+    def cfg(cls, m):
+        u = m.url
+        return {
+            "api-keys": [KEY],
+            "request-retry": 1,
+            # token endpoints too: a refresh (a 401) never leaves loopback
+            "endpoints": {"gemini-cli": u, "claude": u, "codex": u + "/backend-api/codex",
+                          "qwen": u + "/qwen/v1", "claude-token-url": u + "/oauth/token",
+                          "gemini-cli-token-url": u + "/oauth/token",
+                          "codex-token-url": u + "/oauth/token",
+                          "qwen-token-url": u + "/oauth/token"},
+        }
 
     def setUp(self):
         for n in os.listdir(self.d.auth):
             os.unlink(os.path.join(self.d.auth, n))
         self.wait_creds(lambda cl: not cl)
-        self.m.reset()
+        super().setUp()
 
     # -- helpers
     def creds(self, st=None):
@@ -206,6 +196,12 @@ class Accounts(unittest.TestCase):
         st = self.d.wait_status(lambda st: name in self.skipped(st), timeout)
         return self.skipped(st)[name]
 
+    def mlast(self, api):
+        """The mock's last record of api, once its status is noted (the
+        mock notes it after its handler returns)."""
+        ps.wait_until(lambda: all("status" in r for r in self.m.requests()), 2)
+        return self.m.last(api)
+
     def ask(self, api, model, stream=False):
         path, body = client_request(api, model, stream)
         return self.d.request("POST", path, body, {"Authorization": "Bearer " + KEY})
@@ -216,7 +212,7 @@ class Accounts(unittest.TestCase):
         self.assertEqual(st, 200, (api, stream, body[:400]))
         self.assertEqual(answer_text(api, stream, body), api_mock.TEXT, (api, stream, body[:400]))
         # the mock notes its status once its handler returns
-        ps.wait_until(lambda: all("status" in r for r in self.m.requests()), 2)
+        self.mlast(None)
         recs = self.m.requests(upstream_api)
         self.assertEqual(len(recs), 1, [(r["api"], r["status"], r["error"])
                                         for r in self.m.requests()])
@@ -277,7 +273,7 @@ class Accounts(unittest.TestCase):
             self.m.reset()
             st, _, out = self.d.request("POST", "/v1/messages", body, hdr)
             self.assertEqual(st, 200, (system, out[:300]))
-            got = self.m.last("claude")["json"]["system"]
+            got = self.mlast("claude")["json"]["system"]
             self.assertEqual([b["text"] for b in got], want)
             if isinstance(system, list) and len(system) == 2 and system[1].get("cache_control"):
                 self.assertEqual(got[2]["cache_control"], {"type": "ephemeral"})
@@ -291,7 +287,7 @@ class Accounts(unittest.TestCase):
             "messages": [{"role": "user", "content": "hi"}]}, hdr)
         self.assertEqual(st, 200, out)
         self.assertGreater(json.loads(out)["input_tokens"], 0)
-        rec = self.m.last("claude_count")
+        rec = self.mlast("claude_count")
         self.assertEqual(rec["status"], 200, rec["error"])
         self.assertEqual(rec["json"]["system"][0]["text"], CC)
         # a Gemini client's count through the Claude account
@@ -339,7 +335,7 @@ class Accounts(unittest.TestCase):
         self.assertEqual("".join(p.get("text", "") for e in arr for c in e["candidates"]
                                  for p in c["content"]["parts"]), api_mock.TEXT)
         self.assertNotIn("response", arr[0])
-        self.assertEqual(self.m.last("gemini_cli")["query"], "")
+        self.assertEqual(self.mlast("gemini_cli")["query"], "")
 
     def test_gemini_count_tokens(self):
         write_auth(self.d, "g.json", gemini_file())
@@ -349,7 +345,7 @@ class Accounts(unittest.TestCase):
             "contents": [{"role": "user", "parts": [{"text": "hello there"}]}]}, hdr)
         self.assertEqual(st, 200, out)
         self.assertGreater(json.loads(out)["totalTokens"], 0)
-        rec = self.m.last("gemini_cli")
+        rec = self.mlast("gemini_cli")
         self.assertEqual(rec["status"], 200, rec["error"])
         self.assertEqual(rec["action"], "countTokens")
         self.assertEqual(rec["json"]["request"]["model"], "models/gemini-2.5-pro")
@@ -439,7 +435,7 @@ class Accounts(unittest.TestCase):
             "reasoning": {"effort": "low", "summary": "auto"}},
             {"Authorization": "Bearer " + KEY})
         self.assertEqual(st, 200, out[:300])
-        j = self.m.last("codex")["json"]
+        j = self.mlast("codex")["json"]
         self.assertEqual(j["reasoning"], {"effort": "high", "summary": "auto"})
         self.assertEqual(j["model"], "gpt-5")
 
@@ -503,6 +499,26 @@ class Accounts(unittest.TestCase):
         for want in ("claude-sonnet-4-5", "gemini-2.5-pro", "gpt-5-high", "qwen3-coder-plus"):
             self.assertIn(want, ids)
 
+    def test_refused_account_refresh_fails_next_serves(self):
+        # a 401: the account's refresh is tried (the mock's token endpoint
+        # refuses it), the account cools down, the other one answers
+        write_auth(self.d, "claude-bad.json", claude_file("sk-ant-oat01-bad-err401"))
+        write_auth(self.d, "claude-good.json", claude_file())
+        self.wait_creds(lambda cl: len(cl) == 2)
+        tried = []
+        for _ in range(3):
+            self.m.reset()
+            st, _, body = self.ask("claude", "claude-opus-4-1-20250805")
+            self.assertEqual(st, 200, body[:300])
+            ps.wait_until(lambda: all("status" in r for r in self.m.requests()), 2)
+            tried.append([(r["headers"]["authorization"][7:], r["status"])
+                          for r in self.m.requests("claude")])
+        # the bad account is tried once (401), then cools down
+        self.assertEqual(sum(1 for t in tried for tok, st in t if st == 401), 1, tried)
+        self.assertEqual([t[-1] for t in tried], [(CLAUDE_TOK, 200)] * 3)
+        self.wait_creds(lambda cl: any(c["file"] == "claude-bad.json" and c["state"] != "ok"
+                                       for c in cl))
+
     # -- skipped files
     def test_skipped_files_say_why(self):
         write_auth(self.d, "off.json", claude_file(disabled=True))
@@ -510,11 +526,12 @@ class Accounts(unittest.TestCase):
         write_auth(self.d, "dup.json", '{"type": "claude", "type": "codex"}')
         write_auth(self.d, "notoken.json", {"type": "claude", "email": "x@example.com"})
         write_auth(self.d, "weird.json", {"type": "nonesuch", "access_token": "t"})
+        write_auth(self.d, "offstr.json", claude_file(disabled="yes"))
         write_auth(self.d, "crlf.json", claude_file("sk-ant-oat01-x\r\nX-Evil: 1"))
         write_auth(self.d, "huge.json", claude_file("sk-ant-oat01-" + "x" * 9000))
         write_auth(self.d, "good.json", claude_file())
         self.wait_file("good.json")
-        st = self.d.wait_status(lambda st: len(self.skipped(st)) == 7)
+        st = self.d.wait_status(lambda st: len(self.skipped(st)) == 8)
         sk = self.skipped(st)
         self.assertEqual(sk["off.json"], "disabled")
         self.assertIn("not a JSON object", sk["broken.json"])
@@ -523,6 +540,7 @@ class Accounts(unittest.TestCase):
         self.assertEqual(sk["weird.json"], "unknown type 'nonesuch'")
         self.assertEqual(sk["crlf.json"], "access token is not printable ASCII")
         self.assertEqual(sk["huge.json"], "access token too long")
+        self.assertEqual(sk["offstr.json"], '"disabled" is not true or false')
         self.assertEqual([c["file"] for c in self.creds(st) if "file" in c], ["good.json"])
         self.assert_no_secret_in_status()
 
@@ -536,7 +554,7 @@ class Accounts(unittest.TestCase):
         # edit: the new token is used at once
         write_auth(self.d, "claude-a.json", claude_file(CLAUDE_TOK2))
         ps.wait_until(lambda: self.ask("chat", "claude-sonnet-4-5")[0] == 200 and
-                      self.m.last("claude")["headers"]["authorization"] == "Bearer " + CLAUDE_TOK2)
+                      self.mlast("claude")["headers"]["authorization"] == "Bearer " + CLAUDE_TOK2)
         rec = self.assert_served("chat", "claude-sonnet-4-5", False, "claude")
         self.assertEqual(rec["headers"]["authorization"], "Bearer " + CLAUDE_TOK2)
         # disable: not served, the status says why

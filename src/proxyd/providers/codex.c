@@ -55,8 +55,9 @@ prov_codex_effort_alias(cJSON *body)
 {
 	static const char *const efforts[] = { "minimal", "low", "medium", "high" };
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(body, "model");
-	cJSON *r, *e;
+	cJSON *r;
 	size_t i;
+	int rc;
 
 	if (!cJSON_IsString(m) || strncmp(m->valuestring, "gpt-5-", 6) != 0)
 		return CP_OK;
@@ -65,21 +66,12 @@ prov_codex_effort_alias(cJSON *body)
 			break;
 	if (i == sizeof(efforts) / sizeof(efforts[0]))
 		return CP_OK;
-	if ((e = cJSON_CreateString(efforts[i])) == NULL)
-		return CP_ENOMEM;
 	r = cJSON_GetObjectItemCaseSensitive(body, "reasoning");
-	if (!cJSON_IsObject(r)) {
-		cJSON_DeleteItemFromObjectCaseSensitive(body, "reasoning");
-		if ((r = cJSON_AddObjectToObject(body, "reasoning")) == NULL) {
-			cJSON_Delete(e);
-			return CP_ENOMEM;
-		}
-	}
-	cJSON_DeleteItemFromObjectCaseSensitive(r, "effort");
-	if (!cJSON_AddItemToObject(r, "effort", e)) {
-		cJSON_Delete(e);
-		return CP_ENOMEM;
-	}
+	if (!cJSON_IsObject(r) &&
+	    (rc = prov_json_set(body, "reasoning", r = cJSON_CreateObject())) != CP_OK)
+		return rc;
+	if ((rc = prov_json_set(r, "effort", cJSON_CreateString(efforts[i]))) != CP_OK)
+		return rc;
 	return pv_body_set_model(body, "gpt-5");
 }
 
@@ -208,19 +200,6 @@ xa_headers(const struct cred *c, const struct cred_state *st, const struct up_ta
 }
 
 static int
-xa_set(cJSON *o, const char *key, cJSON *v)
-{
-	if (v == NULL)
-		return CP_ENOMEM;
-	cJSON_DeleteItemFromObjectCaseSensitive(o, key);
-	if (!cJSON_AddItemToObject(o, key, v)) {
-		cJSON_Delete(v);
-		return CP_ENOMEM;
-	}
-	return CP_OK;
-}
-
-static int
 xa_wrap(const struct cred *c, const struct cred_state *st, const struct up_target *t,
     cJSON **body)
 {
@@ -236,8 +215,8 @@ xa_wrap(const struct cred *c, const struct cred_state *st, const struct up_targe
 	(void)st;
 	(void)t;
 	if ((rc = prov_codex_effort_alias(b)) != CP_OK ||
-	    (rc = xa_set(b, "stream", cJSON_CreateTrue())) != CP_OK ||
-	    (rc = xa_set(b, "store", cJSON_CreateFalse())) != CP_OK)
+	    (rc = prov_json_set(b, "stream", cJSON_CreateTrue())) != CP_OK ||
+	    (rc = prov_json_set(b, "store", cJSON_CreateFalse())) != CP_OK)
 		return rc;
 	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		if (cJSON_GetObjectItemCaseSensitive(b, refused[i]) == NULL)
@@ -246,12 +225,12 @@ xa_wrap(const struct cred *c, const struct cred_state *st, const struct up_targe
 		cJSON_DeleteItemFromObjectCaseSensitive(b, refused[i]);
 	}
 	ins = cJSON_GetObjectItemCaseSensitive(b, "instructions");
-	if (!cJSON_IsString(ins) && (rc = xa_set(b, "instructions", cJSON_CreateString(""))) !=
+	if (!cJSON_IsString(ins) && (rc = prov_json_set(b, "instructions", cJSON_CreateString(""))) !=
 	    CP_OK)
 		return rc;
 	inc = cJSON_GetObjectItemCaseSensitive(b, "include");
 	if (!cJSON_IsArray(inc)) {
-		if ((rc = xa_set(b, "include", cJSON_CreateArray())) != CP_OK)
+		if ((rc = prov_json_set(b, "include", cJSON_CreateArray())) != CP_OK)
 			return rc;
 		inc = cJSON_GetObjectItemCaseSensitive(b, "include");
 	}

@@ -210,13 +210,17 @@ prov_build_accounts(struct prov_builder *b, const struct provider_ops *ops,
 		const char *why;
 		bool off = false;
 		char label[96];
+		int r;
 		struct prov *p;
 
 		if (af->json == NULL || af->type == NULL || strcmp(af->type, type) != 0)
 			continue;
 		memset(&a, 0, sizeof(a));
-		if (json_get_bool(af->json, "disabled", &off) == CP_OK && off)
+		if ((r = json_get_bool(af->json, "disabled", &off)) == CP_OK && off)
 			why = "disabled";
+		else if (r != CP_OK && r != CP_ENOTFOUND &&
+		    !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(af->json, "disabled")))
+			why = "\"disabled\" is not true or false"; /* intent unclear: not used */
 		else if ((why = read(af->json, &a)) == NULL && (a.token == NULL ||
 		    a.token[0] == '\0'))
 			why = "no access token";
@@ -265,4 +269,17 @@ prov_headers_account(const struct cred *c, const struct cred_state *st,
 		*out = NULL;
 	}
 	return rc;
+}
+
+int
+prov_json_set(cJSON *o, const char *key, cJSON *v)
+{
+	if (v == NULL)
+		return CP_ENOMEM;
+	cJSON_DeleteItemFromObjectCaseSensitive(o, key);
+	if (!cJSON_AddItemToObject(o, key, v)) {
+		cJSON_Delete(v);
+		return CP_ENOMEM;
+	}
+	return CP_OK;
 }

@@ -86,26 +86,18 @@ static int
 qa_wrap(const struct cred *c, const struct cred_state *st, const struct up_target *t,
     cJSON **body)
 {
-	cJSON *so, *v;
+	cJSON *so;
+	int rc;
 
 	(void)c;
 	(void)st;
 	if (t->op != UPOP_STREAM)
 		return CP_OK;
 	so = cJSON_GetObjectItemCaseSensitive(*body, "stream_options");
-	if (!cJSON_IsObject(so)) {
-		cJSON_DeleteItemFromObjectCaseSensitive(*body, "stream_options");
-		if ((so = cJSON_AddObjectToObject(*body, "stream_options")) == NULL)
-			return CP_ENOMEM;
-	}
-	cJSON_DeleteItemFromObjectCaseSensitive(so, "include_usage");
-	if ((v = cJSON_CreateTrue()) == NULL)
-		return CP_ENOMEM;
-	if (!cJSON_AddItemToObject(so, "include_usage", v)) {
-		cJSON_Delete(v);
-		return CP_ENOMEM;
-	}
-	return CP_OK;
+	if (!cJSON_IsObject(so) &&
+	    (rc = prov_json_set(*body, "stream_options", so = cJSON_CreateObject())) != CP_OK)
+		return rc;
+	return prov_json_set(so, "include_usage", cJSON_CreateTrue());
 }
 
 const struct provider_ops prov_qwen_account = {
