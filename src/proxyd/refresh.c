@@ -51,6 +51,9 @@ struct rf_job {                    /* one refresh, to a worker and back */
 	char *dir;                     /* auth-dir */
 	char *name;                    /* the account's file */
 	char *used;                    /* refresh token sent (secret) */
+	char *file_rt;                 /* another refresh token of ours the file may
+	                                * still hold (a write-back not done yet),
+	                                * NULL: none (secret) */
 	bool writeback_only;           /* a write-back retried: t is given */
 	struct rf_job *wnext;          /* rf_writing list */
 	/* results, filled by the worker */
@@ -129,6 +132,7 @@ rf_job_free(struct rf_job *j)
 	free(j->dir);
 	free(j->name);
 	rf_free_secret(&j->used);
+	rf_free_secret(&j->file_rt);
 	rf_free_secret(&j->their_access);
 	rf_free_secret(&j->their_refresh);
 	oauth_tokens_release(&j->t);
@@ -260,6 +264,13 @@ rf_write(struct rf_job *j)
 	j->t.expires_in = left > 0 ? left : 0;
 	j->wrc = oauth_merge_tokens(j->dir, j->name, j->p, j->used, &j->t, now, &j->mres, e,
 	    sizeof(e));
+	/* The file may still hold the refresh token before used (the write-
+	 * back of the refresh that gave us used has not gone through): it
+	 * is ours too. */
+	if (j->wrc == CP_OK && j->mres == OAUTH_MERGE_SUPERSEDED && j->file_rt != NULL &&
+	    strcmp(j->file_rt, j->used) != 0)
+		j->wrc = oauth_merge_tokens(j->dir, j->name, j->p, j->file_rt, &j->t, now,
+		    &j->mres, e, sizeof(e));
 	if (j->wrc != CP_OK) {
 		snprintf(j->err, sizeof(j->err), "write-back: %s", e[0] != '\0' ? e :
 		    cp_strerror(j->wrc));
@@ -510,7 +521,8 @@ rf_apply(struct rf_job *j)
 		if (pool_secret_set(&st->token, j->t.access_token) != CP_OK ||
 		    pool_secret_set(&st->refresh_tok, j->t.refresh_token != NULL ?
 		    j->t.refresh_token : j->used) != CP_OK ||
-		    pool_secret_set(&st->refresh_base, j->used) != CP_OK) {
+		    pool_secret_set(&st->refresh_base, j->file_rt != NULL ? j->file_rt :
+		    j->used) != CP_OK) {
 			rc = CP_ENOMEM;
 			rf_fail(st, j->label, "out of memory", now);
 			goto out;
@@ -525,13 +537,14 @@ rf_apply(struct rf_job *j)
 	} else if (st->token == NULL || !ct_streq(st->token, j->t.access_token)) {
 		goto out;    /* a retried write-back whose tokens were replaced */
 	}
-	st->writeback_pending = false;
 	if (j->wrc != CP_OK) {
 		/* Serving goes on with the pool's token; the file keeps the
 		 * old ones until a tick retries (the lock was busy, the disk
-		 * full, the file broken by hand). */
+		 * full, the file broken by hand). Said once, not per retry. */
+		if (!st->writeback_pending)
+			log_warnx("account '%s': refreshed, but %s; retrying every %ds", j->label,
+			    j->err, REFRESH_TICK_S);
 		st->writeback_pending = true;
-		log_warnx("account '%s': refreshed, but %s; retrying", j->label, j->err);
 		snprintf(st->refresh_err, sizeof(st->refresh_err), "%s", j->err);
 		j->writeback_only = true;
 		j->next = rf_retry;
@@ -539,6 +552,7 @@ rf_apply(struct rf_job *j)
 		j = NULL;
 		goto out;
 	}
+	st->writeback_pending = false;
 	st->refresh_err[0] = '\0';
 	switch (j->mres) {
 	case OAUTH_MERGE_WRITTEN:
@@ -657,6 +671,8 @@ rf_begin(const struct cred *c, struct cred_state *st, prov_refresh_done done, vo
 		return CP_EPERM;
 	}
 	if ((f = calloc(1, sizeof(*f))) == NULL || (j = rf_job_new(c, p, used)) == NULL ||
+	    (st->writeback_pending && st->refresh_base != NULL &&
+	    pool_secret_set(&j->file_rt, st->refresh_base) != CP_OK) ||
 	    rf_flight_wait(f, done, arg) != CP_OK) {
 		if (f != NULL)
 			free(f->w);

@@ -768,6 +768,97 @@ test_races(void **state)
 	assert_int_equal(w.n_ok, rounds);
 }
 
+/* Write raw bytes as the file (a hand edit that broke it). */
+static void
+write_raw(const char *name, const char *data, size_t len)
+{
+	char path[600], tmp[620];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", authdir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", authdir, name);
+	assert_non_null(f = fopen(tmp, "w"));
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(rename(tmp, path), 0);
+}
+
+/* The file cannot take the write-back (broken by hand meanwhile): the
+ * new token serves, the write is retried on ticks and goes through once
+ * the file is fixed; a refresh while one is pending still finds the file
+ * its own (it holds the refresh token before the pending one). */
+static void
+test_writeback_retry(void **state)
+{
+	struct snapshot *s;
+	const struct cred *c;
+	struct cred_state *st;
+	struct waits w = { 0, 0, 0 };
+	char *orig, *mid;
+	size_t olen, mlen;
+	long long t0;
+	cJSON *f;
+
+	(void)state;
+	write_account("p.json", 86400, NULL, 0);
+	s = load();
+	c = cred_of(s, "p.json");
+	orig = read_bytes("p.json", &olen);
+	mock_set("{\"slow_seconds\":0.3}");
+	assert_int_equal(refresh_start(c, done_cb, &w), CP_OK);
+	run_for(100);
+	write_raw("p.json", "[1]", 3);
+	run_until(&w.n_done, 1, 5000);
+	mock_set("{\"slow_seconds\":0}");
+	assert_int_equal(w.last_rc, CP_OK);      /* the token serves */
+	st = pool_state(c->id, false);
+	assert_true(st->writeback_pending);
+	assert_non_null(strstr(st->refresh_err, "write-back"));
+	run_for(1500);                           /* retried, still broken */
+	assert_true(st->writeback_pending);
+	write_raw("p.json", orig, olen);         /* fixed: the old tokens */
+	t0 = ms_now();
+	while (st->writeback_pending && ms_now() - t0 < 5000)
+		run_for(50);
+	assert_false(st->writeback_pending);
+	f = read_account("p.json");
+	assert_string_equal(str_of(f, "access_token"), st->token);
+	assert_string_equal(str_of(f, "refresh_token"), st->refresh_tok);
+	cJSON_Delete(f);
+	/* pending again, the file fixed, and a new refresh before the retry */
+	mid = read_bytes("p.json", &mlen);
+	st->last_refresh = 0;                    /* no 10 s shortcut */
+	mock_set("{\"slow_seconds\":0.3}");
+	assert_int_equal(refresh_start(c, done_cb, &w), CP_OK);
+	run_for(100);
+	write_raw("p.json", "[2]", 3);
+	run_until(&w.n_done, 2, 5000);
+	mock_set("{\"slow_seconds\":0}");
+	assert_true(st->writeback_pending);
+	write_raw("p.json", mid, mlen);
+	st->last_refresh = 0;
+	assert_int_equal(refresh_start(c, done_cb, &w), CP_OK);
+	run_until(&w.n_done, 3, 5000);
+	assert_int_equal(w.last_rc, CP_OK);
+	t0 = ms_now();
+	while (st->writeback_pending && ms_now() - t0 < 5000)
+		run_for(50);
+	run_for(1200);                           /* a stale retry, if any, ran */
+	f = read_account("p.json");
+	assert_false(st->writeback_pending);
+	assert_string_equal(str_of(f, "access_token"), st->token);
+	assert_string_equal(str_of(f, "refresh_token"), st->refresh_tok);
+	assert_string_equal(str_of(f, "x-admin-note"), "keep me");
+	cJSON_Delete(f);
+	/* and the refresh token both hold is a live one */
+	st->last_refresh = 0;
+	assert_int_equal(refresh_start(c, done_cb, &w), CP_OK);
+	run_until(&w.n_done, 4, 5000);
+	assert_int_equal(w.last_rc, CP_OK);
+	free(orig);
+	free(mid);
+}
+
 /* Shutdown with a token call hanging: prompt; a restart works. */
 static void
 test_shutdown_hung(void **state)
@@ -801,6 +892,7 @@ main(void)
 		cmocka_unit_test(test_failures),
 		cmocka_unit_test(test_hang_others_serve),
 		cmocka_unit_test(test_races),
+		cmocka_unit_test(test_writeback_retry),
 		cmocka_unit_test(test_shutdown_hung),
 	};
 
