@@ -21,6 +21,7 @@ struct xlate {
 	const struct codec *cl;  /* client codec (encoder) */
 	struct pv_dec *dec;
 	struct pv_enc *enc;
+	struct pv_names names;   /* tools the upstream request renamed */
 	struct buf out;          /* encoded, not yet taken */
 };
 
@@ -48,7 +49,10 @@ xlate_new(const struct codec *up, const struct codec *cl, bool up_stream,
 	x->up = up;
 	x->cl = cl;
 	buf_init(&x->out, XLATE_OUT_MAX);
-	if ((x->dec = up->dec_new(up_stream)) == NULL || (x->enc = cl->enc_new(o)) == NULL) {
+	pv_names_init(&x->names);
+	/* the upstream encoder renamed what it refuses the same way */
+	if ((o->req != NULL && pv_names_build(&x->names, o->req, up->id) != CP_OK) ||
+	    (x->dec = up->dec_new(up_stream)) == NULL || (x->enc = cl->enc_new(o)) == NULL) {
 		xlate_free(x);
 		return NULL;
 	}
@@ -59,7 +63,15 @@ static int
 xlate_emit(const struct pv_event *ev, void *arg)
 {
 	struct xlate *x = arg;
+	struct pv_event named;
 
+	if (pv_event_dropped(ev, x->up->id, x->cl->id))
+		return CP_OK;
+	if (ev->kind == PV_EV_TOOL_START && x->names.n > 0) {
+		named = *ev;
+		named.name = pv_names_back(&x->names, ev->name);
+		ev = &named;
+	}
 	return x->cl->enc_event(x->enc, ev, &x->out);
 }
 
@@ -92,6 +104,7 @@ xlate_free(struct xlate *x)
 		x->up->dec_free(x->dec);
 	if (x->enc != NULL)
 		x->cl->enc_free(x->enc);
+	pv_names_release(&x->names);
 	buf_release(&x->out);
 	free(x);
 }
