@@ -161,6 +161,9 @@ main(int argc, char **argv)
 		log_errx("no usable config: %s", err);
 		goto out;
 	}
+	/* issue 15: usage rows and the per-key token counts of today; a
+	 * database that cannot be opened leaves the proxy running */
+	(void)usage_rec_start(state_dir, snapshot_current()->cfg);
 	so.listen = listen;
 	if (server_start(base, &so) != CP_OK) {
 		log_errx("cannot listen");
@@ -190,6 +193,7 @@ out:
 		event_free(sig_hup);
 	status_touch(true);
 	status_shutdown();
+	usage_rec_stop();
 	up_shutdown();
 	snapshot_install(NULL);
 	pool_free_all();

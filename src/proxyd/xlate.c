@@ -22,6 +22,8 @@ struct xlate {
 	struct pv_dec *dec;
 	struct pv_enc *enc;
 	struct buf out;          /* encoded, not yet taken */
+	struct pv_usage usage;   /* last USAGE event (issue 15 accounting) */
+	bool have_usage;         /* one was seen */
 };
 
 bool
@@ -60,6 +62,10 @@ xlate_emit(const struct pv_event *ev, void *arg)
 {
 	struct xlate *x = arg;
 
+	if (ev->kind == PV_EV_USAGE) {
+		x->usage = ev->usage;
+		x->have_usage = true;
+	}
 	return x->cl->enc_event(x->enc, ev, &x->out);
 }
 
@@ -75,6 +81,15 @@ xlate_finish(struct xlate *x)
 	int rc = x->up->dec_finish(x->dec, xlate_emit, x);
 
 	return rc != CP_OK ? rc : x->cl->enc_finish(x->enc, &x->out);
+}
+
+bool
+xlate_usage(const struct xlate *x, struct pv_usage *out)
+{
+	if (x == NULL || !x->have_usage)
+		return false;
+	*out = x->usage;
+	return true;
 }
 
 struct buf *
