@@ -453,7 +453,14 @@ open_db(const char *path, bool readonly, sqlite3 **out, char *err, size_t errlen
 		 * cliproxy-mgmt as www-data in the cliproxy group). SQLite gives
 		 * the -wal and -shm files the database's mode and owner. Rows
 		 * name keys and credentials only by id. */
-		if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0660)) < 0) {
+		if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		    0660)) >= 0) {
+			/* whatever the umask: a reader that cannot write the -shm
+			 * file falls back to SQLite's unreliable read-only-shm
+			 * mode, which missed rows under writes in the test */
+			(void)fchmod(fd, 0660);
+		} else if (errno != EEXIST ||
+		    (fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0) {
 			cp_seterr(err, errlen, "cannot open '%s': %s", path, strerror(errno));
 			return CP_EIO;
 		}

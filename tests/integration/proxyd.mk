@@ -7,7 +7,8 @@ PROXYD_PY_TESTS = \
 	tests/integration/proxyd_reload.py \
 	tests/integration/proxyd_upconn.py \
 	tests/integration/proxyd_providers.py \
-	tests/integration/proxyd_hostile.py
+	tests/integration/proxyd_hostile.py \
+	tests/integration/proxyd_usage.py
 TESTS += $(PROXYD_PY_TESTS)
 EXTRA_DIST += $(PROXYD_PY_TESTS) \
 	tests/integration/proxyd_support.py \
