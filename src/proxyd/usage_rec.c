@@ -200,7 +200,7 @@ usage_rec_status(cJSON *o)
 		return;
 	cJSON_AddBoolToObject(u, "recording", ur_w != NULL);
 	if (ur_w == NULL) {
-		cJSON_AddStringToObject(u, "error", ur_err[0] != '\0' ? ur_err : "not started");
+		cJSON_AddStringToObject(u, "error", ur_err[0] != '\0' ? ur_err : "off (--no-usage)");
 		return;
 	}
 	usage_writer_stats(ur_w, &st);
