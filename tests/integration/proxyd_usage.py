@@ -438,6 +438,40 @@ class UsageDaemon(unittest.TestCase):
         self.d.logf.close()
         self.d.start()
 
+    def test_6_retention_hot_reload(self):
+        """usage-raw-days and usage-days changed by a reload prune at
+        once: raw rows first, then the hourly aggregates."""
+        old = int((time.time() - 5 * 86400) * 1000)
+        line = "\t".join(str(x) for x in (old, "old-key", "old-model", "old-model", "claude-api-key",
+                                           "c", "claude", 200, 1, 1, 0, 0, 5, 5, 1, 1, 0))
+        out = subprocess.run([harness.build_path("tests/integration/usage_fill"), self.db],
+                             input=(line + "\n").encode(), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        self.assertEqual(out.returncode, 0, out.stderr)
+
+        def counts():
+            c = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True, timeout=10)
+            try:
+                return (c.execute("SELECT COUNT(*) FROM usage_raw WHERE key_id='old-key'")
+                        .fetchone()[0],
+                        c.execute("SELECT COUNT(*) FROM usage_hourly WHERE dim=1 AND "
+                                  "value='old-key'").fetchone()[0])
+            finally:
+                c.close()
+
+        self.assertEqual(counts(), (1, 1))
+        cfg = config(self.m)
+        cfg["state-dir"] = self.d.state
+        cfg["usage-raw-days"] = 3
+        self.d.write_config(cfg)
+        ps.wait_until(lambda: counts() == (0, 1), timeout=10, step=0.1)
+        self.assertEqual(counts(), (0, 1))
+        cfg["usage-days"] = 4
+        self.d.write_config(cfg)
+        ps.wait_until(lambda: counts() == (0, 0), timeout=10, step=0.1)
+        self.assertEqual(counts(), (0, 0))
+        self.assertIn("usage retention: raw rows 3 days, hourly 4 days", self.d.log_text())
+
 
 if __name__ == "__main__":
     tap.main()
