@@ -158,7 +158,8 @@ def mgmt_binary():
     return harness.build_path("src/mgmt/cliproxy-mgmt")
 
 
-class UsageDaemon(unittest.TestCase):
+class UsageDaemon(ps.DaemonPerClass, unittest.TestCase):
+    SECRETS = KEYS
 
     @classmethod
     def setUpClass(cls):
@@ -187,19 +188,6 @@ class UsageDaemon(unittest.TestCase):
             os.chmod(cls.d.state, 0o2770)
             cls.responder_user = (www.pw_uid, www.pw_gid, g)
         cls.d.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.d.stop()
-        errs = cls.d.sanitizer_errors()
-        log = cls.d.log_text()
-        cls.d.cleanup()
-        cls.m.stop()
-        if rc != 0 or errs:
-            raise AssertionError("daemon exit %r, sanitizer: %r" % (rc, errs))
-        for k in KEYS:
-            if k in log:
-                raise AssertionError("a client key is in the daemon's log")
 
     def call(self, fmt, model, stream, key):
         path, body = request_of(fmt, model, stream)
