@@ -158,8 +158,8 @@ def proxy_cost(duration, repeats):
         path = "/v1/chat/completions"
         on, off = daemons["on"], daemons["off"]
         made = 0
-        print("%-10s %5s %10s %10s %8s %8s" % ("recording", "conns", "req/s", "requests",
-                                                "p50 ms", "p99 ms"))
+        print("%-10s %5s %10s %10s %8s %8s %8s" % ("recording", "conns", "req/s", "requests",
+                                                     "p50 ms", "p99 ms", "cpu us"))
         for conns in (16, 256):
             for dm in (on, off):
                 r = bench.wrk("http://127.0.0.1:%d%s" % (dm.port, path), conns,
@@ -170,8 +170,13 @@ def proxy_cost(duration, repeats):
             def run(dm):
                 def fn():
                     nonlocal made
+                    cpu = bench.cpu_seconds(dm.proc.pid)
                     r = bench.wrk("http://127.0.0.1:%d%s" % (dm.port, path), conns,
                                   "Bearer " + dm.key, method="POST", body=bench.CHAT_BODY)
+                    # the daemon's CPU (every thread, the usage writer's
+                    # included) per request: less noisy than req/s on a
+                    # shared machine
+                    r["cpu_us"] = 1e6 * (bench.cpu_seconds(dm.proc.pid) - cpu) / max(1, r["requests"])
                     if dm is on:
                         made += r["requests"]
                     return r
@@ -179,11 +184,12 @@ def proxy_cost(duration, repeats):
             res = bench.interleave([("on", run(on)), ("off", run(off))], repeats)
             for name in ("on", "off"):
                 x = res[name]
-                print("%-10s %5d %10.0f %10.0f %8.2f %8.2f" % (name, conns, x["rps"],
-                                                             x["requests"], x["p50"], x["p99"]))
+                print("%-10s %5d %10.0f %10.0f %8.2f %8.2f %8.1f" % (
+                    name, conns, x["rps"], x["requests"], x["p50"], x["p99"], x["cpu_us"]))
             cost = 100.0 * (res["off"]["rps"] - res["on"]["rps"]) / res["off"]["rps"]
-            print("cost of recording at %d connections: %.1f %% of req/s (bound 5 %%)"
-                  % (conns, cost))
+            cpu = 100.0 * (res["on"]["cpu_us"] - res["off"]["cpu_us"]) / res["off"]["cpu_us"]
+            print("cost of recording at %d connections: %.1f %% of req/s, %.1f %% more daemon "
+                  "CPU per request (bound 5 %%)" % (conns, cost, cpu))
         time.sleep(2.5)
         with open(os.path.join(on.state, "cliproxyd.status")) as f:
             st = json.load(f)["usage"]
