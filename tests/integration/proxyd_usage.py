@@ -460,6 +460,33 @@ class UsageDaemon(ps.DaemonPerClass, unittest.TestCase):
         self.assertEqual(counts(), (0, 0))
         self.assertIn("usage retention: raw rows 3 days, hourly 4 days", self.d.log_text())
 
+    def test_7_policy_hot_reload(self):
+        """A reload that adds an item applies at once: a key gets an
+        allow-list, then is disabled, then is free again."""
+        cfg = config(self.m)
+        cfg["state-dir"] = self.d.state
+        st, _, _ = self.call("gemini", "gemini-2.5-flash", False, K_FREE)
+        self.assertEqual(st, 200)
+        cfg["api-key-policy"] = cfg["api-key-policy"] + [
+            {"api-key": K_FREE, "name": "free", "models": ["claude-*"]}]
+        self.d.write_config(cfg)
+        ps.wait_until(lambda: self.call("gemini", "gemini-2.5-flash", False, K_FREE)[0] == 403,
+                      timeout=10, step=0.05)
+        self.assertEqual(self.call("claude", "claude-sonnet-4-5", False, K_FREE)[0], 200)
+        cfg["api-key-policy"][-1]["disabled"] = True
+        self.d.write_config(cfg)
+        ps.wait_until(lambda: self.call("claude", "claude-sonnet-4-5", False, K_FREE)[0] == 401,
+                      timeout=10, step=0.05)
+        cfg["api-key-policy"].pop()
+        self.d.write_config(cfg)
+        ps.wait_until(lambda: self.call("gemini", "gemini-2.5-flash", False, K_FREE)[0] == 200,
+                      timeout=10, step=0.05)
+        # the named item's rows say "free", the others the hash prefix
+        time.sleep(1.5)
+        ids = {r["key_id"] for r in read_rows(self.db)}
+        self.assertIn("free", ids)
+        self.assertIn(sha(K_FREE)[:12], ids)
+
 
 if __name__ == "__main__":
     tap.main()
