@@ -320,6 +320,7 @@ ex_pass_upstream(struct exchange *ex)
 		    ex->last_ctype[0] != '\0' ? ex->last_ctype : "application/json");
 		ex_put_headers(ex, evhttp_request_get_output_headers(ex->req));
 		evbuffer_add(eb, ex->last_body.p, ex->last_body.len);
+		ex->sent += ex->last_body.len;
 		evhttp_send_reply(ex->req, status, reply_reason(status), eb);
 		evbuffer_free(eb);
 	} else if (ex->req != NULL) {

@@ -487,6 +487,16 @@ class UsageDaemon(ps.DaemonPerClass, unittest.TestCase):
         self.assertIn("free", ids)
         self.assertIn(sha(K_FREE)[:12], ids)
 
+    def test_8_upstream_error_row(self):
+        """An upstream error passed on byte for byte: its status and bytes
+        in the row, no tokens."""
+        before = len(read_rows(self.db))
+        st, _, body = self.call("claude", "claude-err400-x", False, K_TEAM)
+        self.assertEqual(st, 400, body)
+        r = self.wait_rows(before + 1)[-1]
+        self.assertEqual((r["status"], r["bytes_out"], r["in_tok"], r["out_tok"], r["model"]),
+                         (400, len(body), 0, 0, "claude-err400-x"))
+
 
 if __name__ == "__main__":
     tap.main()
