@@ -9,12 +9,14 @@ PROXYD_PY_TESTS = \
 	tests/integration/proxyd_providers.py \
 	tests/integration/proxyd_hostile.py \
 	tests/integration/proxyd_usage.py \
-	tests/integration/proxyd_accounts.py
+	tests/integration/proxyd_accounts.py \
+	tests/integration/proxyd_refresh.py
 TESTS += $(PROXYD_PY_TESTS)
 EXTRA_DIST += $(PROXYD_PY_TESTS) \
 	tests/integration/proxyd_support.py \
 	tests/mock/openai_mock.py \
 	tests/mock/proxy_mock.py \
 	bench/proxyd_reload.py \
+	bench/proxyd_refresh.py \
 	bench/proxyd_accounts.py \
 	bench/proxyd_rss.py

@@ -38,7 +38,8 @@ tests_unit_test_proxyd_keypol_SOURCES = tests/unit/test_proxyd_keypol.c \
 tests_unit_test_proxyd_keypol_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_proxyd_keypol_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
 tests_unit_test_proxyd_keypol_LDADD = $(UNIT_LIBS)
-tests_unit_test_proxyd_xlate_SOURCES = tests/unit/test_proxyd_xlate.c src/proxyd/xlate.c
+tests_unit_test_proxyd_xlate_SOURCES = tests/unit/test_proxyd_xlate.c src/proxyd/xlate.c \
+	$(PROXYD_CODEC_SOURCES)
 tests_unit_test_proxyd_xlate_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_proxyd_xlate_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
 tests_unit_test_proxyd_xlate_LDADD = $(UNIT_LIBS)
@@ -49,17 +50,39 @@ tests_unit_test_proxyd_catalogue_SOURCES = tests/unit/test_proxyd_catalogue.c \
 	src/proxyd/providers/catalogue.c src/proxyd/providers/openai_compat.c \
 	src/proxyd/providers/gemini.c src/proxyd/providers/claude.c \
 	src/proxyd/providers/codex.c src/proxyd/providers/qwen.c src/proxyd/refresh.c \
-	$(PROXYD_CODEC_SOURCES)
+	src/proxyd/pool.c $(PROXYD_CODEC_SOURCES)
 tests_unit_test_proxyd_catalogue_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_proxyd_catalogue_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
-tests_unit_test_proxyd_catalogue_LDADD = $(UNIT_LIBS) $(CURL_LIBS) -lm
+tests_unit_test_proxyd_catalogue_LDADD = $(UNIT_LIBS) $(EVENT_LIBS) $(CURL_LIBS) -lm
+# OAuth refresh (issue 12) against tests/mock/oauth_mock.py on a real loop
+# and auth-dir; short token-call timeout and tick for the test.
+check_PROGRAMS += tests/unit/test_proxyd_refresh
+TESTS += tests/unit/test_proxyd_refresh
+tests_unit_test_proxyd_refresh_SOURCES = tests/unit/test_proxyd_refresh.c \
+	src/proxyd/refresh.c src/proxyd/pool.c src/proxyd/snapshot.c src/proxyd/policy.c \
+	src/proxyd/providers/common.c src/proxyd/providers/catalogue.c \
+	src/proxyd/providers/openai_compat.c src/proxyd/providers/gemini.c \
+	src/proxyd/providers/claude.c src/proxyd/providers/codex.c \
+	src/proxyd/providers/qwen.c $(PROXYD_CODEC_SOURCES)
+tests_unit_test_proxyd_refresh_CFLAGS = $(PROXYD_UNIT_CFLAGS)
+tests_unit_test_proxyd_refresh_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS) -DREFRESH_HTTP_MS=1500 \
+	-DREFRESH_TICK_S=1
+tests_unit_test_proxyd_refresh_LDADD = $(UNIT_LIBS) $(EVENT_LIBS) $(CURL_LIBS) -lm
 # The golden-file driver of the codecs (tests/data/formats/, DESIGN 6).
 check_PROGRAMS += tests/unit/test_formats
 TESTS += tests/unit/test_formats
-tests_unit_test_formats_SOURCES = tests/unit/test_formats.c $(PROXYD_CODEC_SOURCES)
+tests_unit_test_formats_SOURCES = tests/unit/test_formats.c src/proxyd/xlate.c $(PROXYD_CODEC_SOURCES)
 tests_unit_test_formats_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_formats_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
 tests_unit_test_formats_LDADD = $(UNIT_LIBS) -lm
+# Translation across families: tool names, schema bombs.
+check_PROGRAMS += tests/unit/test_codec_names
+TESTS += tests/unit/test_codec_names
+tests_unit_test_codec_names_SOURCES = tests/unit/test_codec_names.c src/proxyd/xlate.c \
+	$(PROXYD_CODEC_SOURCES)
+tests_unit_test_codec_names_CFLAGS = $(PROXYD_UNIT_CFLAGS)
+tests_unit_test_codec_names_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
+tests_unit_test_codec_names_LDADD = $(UNIT_LIBS)
 # The Claude and Gemini codecs: direct tests and their count goldens.
 check_PROGRAMS += tests/unit/test_codec_cg
 TESTS += tests/unit/test_codec_cg
