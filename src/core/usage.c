@@ -387,6 +387,12 @@ worker(void *arg)
 			w->head = (w->head + 1) % w->cap;
 			w->len--;
 		}
+		/* An empty ring starts again at its first slot: a writer that
+		 * keeps up touches only the slots of one batch, and the rest of
+		 * the queue (7 MB) never becomes resident (rel_reload's RSS
+		 * bound caught it walking the whole ring). */
+		if (w->len == 0)
+			w->head = 0;
 		stopping = w->stop;
 		raw_days = w->raw_days;
 		days = w->days;
