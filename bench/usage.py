@@ -2,8 +2,15 @@
 """usage.py - GET /v0/management/usage over a big usage database (issue 15:
 a 30-day hourly series over 10 million raw rows in under 200 ms).
 
-usage: bench/usage.py [-n ROWS] [-r REPEATS] [--db PATH]
+usage: bench/usage.py [-n ROWS] [-r REPEATS] [--db PATH] [--only proxy|query]
   run from a build tree (or set CLIPROXY_BUILDDIR / CLIPROXY_SRCDIR).
+
+0. (proxy) figure 5 with usage recording on and off in the same run: two
+   cliproxyd on the same nginx upstream (bench.py's figure 5 set-up), one
+   with --no-usage, measured by wrk in interleaved rounds at 16 and 256
+   connections; the cost is the drop in req/s (issue 15: under 5 %). The
+   recording daemon's status must show no dropped rows, and its database
+   as many rows as wrk made requests.
 
 1. the schema comes from the core writer (tests/integration/usage_fill with
    no rows), so the bench measures the real tables and indexes;
@@ -109,12 +116,108 @@ def timed(dep, path, repeats):
     return times, body
 
 
+def proxy_cost(duration, repeats):
+    """Figure 5, recording on vs off (see the module doc)."""
+    argv = sys.argv
+    sys.argv = [argv[0], "--builddir", os.environ["CLIPROXY_BUILDDIR"],
+                "--duration", str(duration), "--repeats", str(repeats)]
+    try:
+        import bench  # noqa: E402  (bench.py parses its own arguments)
+    finally:
+        sys.argv = argv
+    import json
+
+    class Daemon(bench.Daemon):
+        extra = []
+
+        def start(self):
+            binary = self.binary
+            self.binary = binary
+            port = harness.free_port()
+            log = os.path.join(self.dir, "cliproxyd.log")
+            self.proc = harness.start([self.binary, "-c", self.config, "--listen",
+                                       "127.0.0.1:%d" % port, "--state-dir", self.state,
+                                       "--log", "stderr"] + self.extra, log=log)
+            self.port = port
+            harness.wait_port(port, proc=self.proc, what="cliproxyd", log=log)
+            return self
+
+    top = harness.tempdir("cliproxy-bench-usage-")
+    up, up_port = bench.nginx_upstream(top)
+    daemons = {}
+    try:
+        for name, extra in (("on", []), ("off", ["--no-usage"])):
+            d = os.path.join(top, name)
+            os.makedirs(os.path.join(d, "auth"))
+            dm = Daemon(d)
+            dm.extra = extra
+            dm.write_config(up_port, os.path.join(d, "auth"))
+            daemons[name] = dm.start()
+            time.sleep(0.3)
+            dm.chat()
+        path = "/v1/chat/completions"
+        on, off = daemons["on"], daemons["off"]
+        made = 0
+        print("%-10s %5s %10s %10s %8s %8s %8s" % ("recording", "conns", "req/s", "requests",
+                                                     "p50 ms", "p99 ms", "cpu us"))
+        for conns in (16, 256):
+            for dm in (on, off):
+                r = bench.wrk("http://127.0.0.1:%d%s" % (dm.port, path), conns,
+                              "Bearer " + dm.key, method="POST", body=bench.CHAT_BODY,
+                              duration=1)
+                if dm is on:
+                    made += r["requests"]
+            def run(dm):
+                def fn():
+                    nonlocal made
+                    cpu = bench.cpu_seconds(dm.proc.pid)
+                    r = bench.wrk("http://127.0.0.1:%d%s" % (dm.port, path), conns,
+                                  "Bearer " + dm.key, method="POST", body=bench.CHAT_BODY)
+                    # the daemon's CPU (every thread, the usage writer's
+                    # included) per request: less noisy than req/s on a
+                    # shared machine
+                    r["cpu_us"] = 1e6 * (bench.cpu_seconds(dm.proc.pid) - cpu) / max(1, r["requests"])
+                    if dm is on:
+                        made += r["requests"]
+                    return r
+                return fn
+            res = bench.interleave([("on", run(on)), ("off", run(off))], repeats)
+            for name in ("on", "off"):
+                x = res[name]
+                print("%-10s %5d %10.0f %10.0f %8.2f %8.2f %8.1f" % (
+                    name, conns, x["rps"], x["requests"], x["p50"], x["p99"], x["cpu_us"]))
+            cost = 100.0 * (res["off"]["rps"] - res["on"]["rps"]) / res["off"]["rps"]
+            cpu = 100.0 * (res["on"]["cpu_us"] - res["off"]["cpu_us"]) / res["off"]["cpu_us"]
+            print("cost of recording at %d connections: %.1f %% of req/s, %.1f %% more daemon "
+                  "CPU per request (bound 5 %%)" % (conns, cost, cpu))
+        time.sleep(2.5)
+        with open(os.path.join(on.state, "cliproxyd.status")) as f:
+            st = json.load(f)["usage"]
+        c = sqlite3.connect(os.path.join(on.state, "usage.sqlite"))
+        rows = c.execute("SELECT COUNT(*) FROM usage_raw").fetchone()[0]
+        c.close()
+        print("recording daemon: %d rows in the database (wrk counted %d requests + 1), "
+              "status %s" % (rows, made, json.dumps(st)))
+    finally:
+        for dm in daemons.values():
+            if dm.proc is not None:
+                harness.stop(dm.proc)
+        harness.stop(up)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=10_000_000)
     ap.add_argument("-r", "--repeats", type=int, default=10)
     ap.add_argument("--db", help="reuse this filled database")
+    ap.add_argument("--only", choices=("proxy", "query"))
+    ap.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run (proxy)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved wrk rounds (proxy)")
     a = ap.parse_args()
+    if a.only != "query":
+        proxy_cost(a.duration, a.rounds)
+    if a.only == "proxy":
+        return
     dep = mgmtlib.Deployment("lighttpd")
     state = os.path.join(dep.dir, "state")
     os.makedirs(state)

@@ -591,7 +591,11 @@ int cfg_tx_set(struct cfg_tx *tx, const char *const *path, const cJSON *value);
  * responder reads with its own read-only connection. */
 
 #define USAGE_DB_NAME       "usage.sqlite"  /* file inside the state dir */
-#define USAGE_QUEUE_DEFAULT 65536           /* rows queued before drops */
+/* Rows queued before drops. The worker commits USAGE_BATCH_MAX rows in a
+ * few ms, so the queue only bridges a stalled disk: 8,192 rows (~850
+ * bytes each, 7 MB) are about half a second of cliproxyd's peak rate on
+ * the bench machine (figure 5); 65,536 held 54 MB for nothing. */
+#define USAGE_QUEUE_DEFAULT 8192
 #define USAGE_BATCH_MAX     1000            /* rows per transaction (issue 15) */
 #define USAGE_FLUSH_MS      1000            /* a queued row waits at most this */
 #define USAGE_TEXT_MAX      128             /* bytes of one text field, NUL included */
@@ -692,6 +696,11 @@ typedef int (*usage_point_fn)(const struct usage_point *p, void *arg);
 int usage_series(struct usage_reader *r, int64_t from, int64_t to, int64_t step,
     enum usage_by by, usage_point_fn fn, void *arg, char *err, size_t errlen);
 typedef int (*usage_row_fn)(const struct usage_row *row, void *arg);
+typedef int (*usage_key_fn)(const char *key_id, int64_t tokens, void *arg);
+/* Input + output tokens per key id since since (Unix seconds, a whole
+ * hour), from the hourly aggregates. */
+int usage_key_tokens(struct usage_reader *r, int64_t since, usage_key_fn fn, void *arg,
+    char *err, size_t errlen);
 /* Raw rows with from <= ts < to (Unix seconds), in time order. */
 int usage_export(struct usage_reader *r, int64_t from, int64_t to, usage_row_fn fn,
     void *arg, char *err, size_t errlen);

@@ -387,6 +387,12 @@ worker(void *arg)
 			w->head = (w->head + 1) % w->cap;
 			w->len--;
 		}
+		/* An empty ring starts again at its first slot: a writer that
+		 * keeps up touches only the slots of one batch, and the rest of
+		 * the queue (7 MB) never becomes resident (rel_reload's RSS
+		 * bound caught it walking the whole ring). */
+		if (w->len == 0)
+			w->head = 0;
 		stopping = w->stop;
 		raw_days = w->raw_days;
 		days = w->days;
@@ -425,17 +431,42 @@ worker(void *arg)
 	return NULL;
 }
 
+/* Both <path>-wal and <path>-shm exist. */
+static bool
+wal_files_exist(const char *path)
+{
+	char p[PATH_MAX];
+
+	if (snprintf(p, sizeof(p), "%s-wal", path) >= (int)sizeof(p) || access(p, F_OK) != 0)
+		return false;
+	snprintf(p, sizeof(p), "%s-shm", path);
+	return access(p, F_OK) == 0;
+}
+
 static int
 open_db(const char *path, bool readonly, sqlite3 **out, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
+	char *uri = NULL;
+	bool immutable = false;
 	int flags = readonly ? SQLITE_OPEN_READONLY :
 	    (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
 	int fd;
 
 	if (!readonly) {
-		/* created 0600: rows name keys and credentials by id */
-		if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
+		/* Created 0660: the responder reads it as another user of the
+		 * state dir's group (doc/deploy.md: cliproxyd runs as cliproxy,
+		 * cliproxy-mgmt as www-data in the cliproxy group). SQLite gives
+		 * the -wal and -shm files the database's mode and owner. Rows
+		 * name keys and credentials only by id. */
+		if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		    0660)) >= 0) {
+			/* whatever the umask: a reader that cannot write the -shm
+			 * file falls back to SQLite's unreliable read-only-shm
+			 * mode, which missed rows under writes in the test */
+			(void)fchmod(fd, 0660);
+		} else if (errno != EEXIST ||
+		    (fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0) {
 			cp_seterr(err, errlen, "cannot open '%s': %s", path, strerror(errno));
 			return CP_EIO;
 		}
@@ -443,14 +474,41 @@ open_db(const char *path, bool readonly, sqlite3 **out, char *err, size_t errlen
 	} else if (access(path, F_OK) != 0) {
 		cp_seterr(err, errlen, "no usage database yet");
 		return CP_ENOTFOUND;
+	} else if (!wal_files_exist(path)) {
+		/* The writer keeps its -wal and -shm (SQLITE_FCNTL_PERSIST_WAL);
+		 * without them nobody writes. A reader must not create them:
+		 * they would belong to its user, whom the daemon's user may not
+		 * be able to write for. The file alone is the whole database. */
+		immutable = true;
+		flags |= SQLITE_OPEN_URI;
 	}
-	if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	if (immutable) {
+		if ((uri = sqlite3_mprintf("file:%s?mode=ro&immutable=1", path)) == NULL) {
+			cp_seterr(err, errlen, "out of memory");
+			return CP_ENOMEM;
+		}
+		/* a path is a URI path: '?' and '#' would end it */
+		if (strpbrk(path, "?#%") != NULL) {
+			sqlite3_free(uri);
+			uri = NULL;
+			flags &= ~SQLITE_OPEN_URI;
+		}
+	}
+	if (sqlite3_open_v2(uri != NULL ? uri : path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		sqlite3_free(uri);
 		cp_seterr(err, errlen, "cannot open '%s': %s", path,
 		    db != NULL ? sqlite3_errmsg(db) : "out of memory");
 		sqlite3_close(db);
 		return CP_EIO;
 	}
+	sqlite3_free(uri);
 	sqlite3_busy_timeout(db, USAGE_BUSY_MS);
+	if (!readonly) {
+		int persist = 1;
+
+		(void)sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+	}
 	*out = db;
 	return CP_OK;
 }
@@ -702,6 +760,35 @@ usage_series(struct usage_reader *r, int64_t from, int64_t to, int64_t step,
 out:
 	sqlite3_finalize(s);
 	buf_release(&sql);
+	return rc;
+}
+
+int
+usage_key_tokens(struct usage_reader *r, int64_t since, usage_key_fn fn, void *arg,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = CP_OK, src;
+
+	if (sqlite3_prepare_v2(r->db, "SELECT value, SUM(in_tok + out_tok) FROM usage_hourly"
+	    " WHERE dim=?1 AND hour>=?2 GROUP BY value", -1, &s, NULL) != SQLITE_OK) {
+		cp_seterr(err, errlen, "usage database: %s", sqlite3_errmsg(r->db));
+		return CP_EIO;
+	}
+	sqlite3_bind_int(s, 1, (int)USAGE_BY_KEY);
+	sqlite3_bind_int64(s, 2, since);
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(s, 0);
+
+		if ((rc = fn(k != NULL ? k : "", sqlite3_column_int64(s, 1), arg)) != CP_OK)
+			goto out;
+	}
+	if (src != SQLITE_DONE) {
+		cp_seterr(err, errlen, "usage database: %s", sqlite3_errmsg(r->db));
+		rc = CP_EIO;
+	}
+out:
+	sqlite3_finalize(s);
 	return rc;
 }
 

@@ -267,14 +267,24 @@ ca_client_address(const struct evkeyvalq *h, const char *peer, const struct cfg 
 }
 
 bool
-ca_authorized(const struct evkeyvalq *h, const char *query, const struct cfg *c,
-    const char *client)
+ca_identify(const struct evkeyvalq *h, const char *query, const struct cfg *c,
+    const char *client, struct client_id *who)
 {
 	char key[PXD_KEY_MAX + 1];
 	bool ok = false;
 
 	if (ca_client_key(h, query, key, sizeof(key)) == CA_KEY_FOUND)
 		ok = ca_key_ok(c, key);
+	if (who != NULL) {
+		/* issue 15: a valid key is known by its SHA-256 and its
+		 * api-key-policy item; anything else is a local client */
+		memset(who, 0, sizeof(*who));
+		if (ok) {
+			sha256_hex(key, strlen(key), who->sha);
+			who->pol = keypol_find(c, key, who->sha);
+		}
+		keypol_key_id(who->pol, who->sha, who->key_id, sizeof(who->key_id));
+	}
 	cp_wipe(key, sizeof(key));
 	if (ok)
 		return true;
@@ -282,4 +292,11 @@ ca_authorized(const struct evkeyvalq *h, const char *query, const struct cfg *c,
 	 * except loopback clients under allow-localhost-unauthenticated. An
 	 * unknown address ("") is never loopback. */
 	return c->allow_localhost_unauth && client[0] != '\0' && addr_is_loopback(client);
+}
+
+bool
+ca_authorized(const struct evkeyvalq *h, const char *query, const struct cfg *c,
+    const char *client)
+{
+	return ca_identify(h, query, c, client, NULL);
 }

@@ -7,6 +7,7 @@ src_proxyd_cliproxyd_SOURCES = src/proxyd/proxyd.h \
 	src/proxyd/relay.c src/proxyd/sse.c src/proxyd/reqlog.c \
 	src/proxyd/status.c src/proxyd/reply.c src/proxyd/route.c src/proxyd/policy.c \
 	src/proxyd/xlate.c src/proxyd/clientauth.c src/proxyd/gate.c src/proxyd/refresh.c \
+	src/proxyd/keypol.c src/proxyd/usage_scan.c src/proxyd/usage_rec.c \
 	src/proxyd/formats/pivot.h src/proxyd/formats/pivot.c \
 	src/proxyd/formats/openai.h \
 	src/proxyd/formats/openai_chat.c src/proxyd/formats/openai_responses.c \

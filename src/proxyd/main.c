@@ -25,7 +25,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: cliproxyd [-f] [-c config] [--listen ADDR:PORT|PATH] [--state-dir DIR]\n"
-	    "                 [--log syslog|stderr]\n"
+	    "                 [--log syslog|stderr] [--no-usage]\n"
 	    "  -c, --config PATH   config file (else $CLIPROXY_CONFIG, else %s/cliproxy/config.yaml)\n"
 	    "  --listen SPEC       ADDR:PORT, [V6]:PORT or a unix socket path (else host:port\n"
 	    "                      of the config)\n"
@@ -33,7 +33,9 @@ usage(FILE *f)
 	    "  --state-dir DIR     where cliproxyd.status and requests/ go (default: the\n"
 	    "                      config's state-dir, else %s for the packaged\n"
 	    "                      config, else state/ beside the config)\n"
-	    "  --log WHERE         syslog or stderr (default stderr)\n",
+	    "  --log WHERE         syslog or stderr (default stderr)\n"
+	    "  --no-usage          record no usage rows (api-key-policy limits then count\n"
+	    "                      from zero at every start)\n",
 	    SYSCONFDIR, DEFAULT_STATE_DIR);
 }
 
@@ -79,6 +81,7 @@ main(int argc, char **argv)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "log", required_argument, NULL, 'l' },
+		{ "no-usage", no_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -87,7 +90,7 @@ main(int argc, char **argv)
 	struct event_config *ecfg = NULL;
 	struct server_opts so;
 	struct watch_opts wo;
-	bool to_syslog = false;
+	bool to_syslog = false, no_usage = false;
 	char *state_dir = NULL, err[600];
 	int ch, ret = 1;
 
@@ -103,6 +106,9 @@ main(int argc, char **argv)
 			break; /* foreground is the only mode (systemd, tests) */
 		case 'S':
 			state_opt = optarg;
+			break;
+		case 'U':
+			no_usage = true;
 			break;
 		case 'l':
 			if (strcmp(optarg, "syslog") == 0)
@@ -168,6 +174,10 @@ main(int argc, char **argv)
 		log_errx("no usable config: %s", err);
 		goto out;
 	}
+	/* issue 15: usage rows and the per-key token counts of today; a
+	 * database that cannot be opened leaves the proxy running */
+	if (!no_usage)
+		(void)usage_rec_start(state_dir, snapshot_current()->cfg);
 	so.listen = listen;
 	if (server_start(base, &so) != CP_OK) {
 		log_errx("cannot listen");
@@ -199,6 +209,7 @@ out:
 		event_free(sig_hup);
 	status_touch(true);
 	status_shutdown();
+	usage_rec_stop();
 	up_shutdown();
 	snapshot_install(NULL);
 	pool_free_all();

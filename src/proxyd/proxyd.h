@@ -636,6 +636,9 @@ int sse_feed(struct sse_parser *p, const char *data, size_t len, sse_cb cb, void
 
 /* One upstream answer translated for the client (formats in motion). */
 struct xlate;
+/* The usage the upstream's decoder reported so far (false: none). */
+bool xlate_usage(const struct xlate *x, struct pv_usage *out);
+struct xlate;
 /* Can an answer of codec up reach a client of codec cl (count: the token
  * count)? false while a codec function it needs is missing. */
 bool xlate_possible(const struct codec *cl, const struct codec *up, bool count);
@@ -672,6 +675,121 @@ void reply_error(struct evhttp_request *req, const struct codec *c, int status,
 /* Ask every answer from now on to close its connection (shutdown). */
 void reply_set_closing(bool on);
 
+/* -------------------------------------------------------------- keypol.c */
+
+/* api-key-policy (issue 15, DESIGN 3): pure decisions, unit-tested in
+ * tests/unit/test_proxyd_keypol.c. */
+#define KEYPOL_RPM_SLOTS 60       /* one-second slots of the minute window */
+#define KEYPOL_ID_HEX    12       /* hex digits of a key's SHA-256 as its id */
+#define KEYPOL_ID_LOCAL  "local"  /* id of a loopback client without a key */
+
+struct keypol_state {        /* what one key used (usage_rec.c keeps one per key) */
+	time_t sec[KEYPOL_RPM_SLOTS];  /* the second each slot counts */
+	unsigned cnt[KEYPOL_RPM_SLOTS]; /* requests admitted in that second */
+	long long day;           /* UTC day (days since the epoch) of tokens */
+	long long tokens;        /* input + output tokens of that day */
+};
+
+struct keypol_verdict {
+	int status;              /* 0: admitted; 401, 403 or 429 */
+	long retry_after;        /* 429: seconds until it would pass */
+	const char *message;     /* for the client (static) */
+	const char *type, *code; /* OpenAI-style error type and code */
+};
+
+/* The policy item of a key (sha: its SHA-256 hex), or NULL. Every item
+ * is compared, in constant time. */
+const struct cfg_policy *keypol_find(const struct cfg *c, const char *key, const char *sha);
+/* A key's id in usage rows: the item's name, else the first
+ * KEYPOL_ID_HEX hex digits of sha, else KEYPOL_ID_LOCAL (no key). */
+void keypol_key_id(const struct cfg_policy *p, const char *sha, char *out, size_t outlen);
+/* The model matches one of p's globs (fnmatch), or p has none. */
+bool keypol_model_ok(const struct cfg_policy *p, const char *model);
+/* The verdict on a request for model (NULL: not known yet, the model
+ * check is skipped) by a key of item p (NULL: no limits) that used st
+ * (NULL: limits not checked). Order: disabled, model, requests, tokens. */
+void keypol_decide(const struct cfg_policy *p, const char *model, const struct keypol_state *st,
+    time_t now, struct keypol_verdict *v);
+/* Count an admitted request / tokens used (at when) into st. */
+void keypol_count_request(struct keypol_state *st, time_t now);
+void keypol_count_tokens(struct keypol_state *st, time_t when, long long tokens);
+long long keypol_tokens_today(const struct keypol_state *st, time_t now);
+
+/* ---------------------------------------------------------- usage_scan.c */
+
+/* The usage of a passthrough answer, found by a scanner instead of a
+ * decoder (bench figure 5). */
+#define USAGE_SCAN_CAP 8192  /* bytes of one usage object kept */
+struct usage_scan {
+	enum fmt_id fmt;         /* the answer's wire format */
+	unsigned char state;     /* scanner state (usage_scan.c) */
+	unsigned char mpos;      /* bytes of the member name matched */
+	bool in_str, esc;        /* inside a string / after a backslash */
+	int depth;               /* nesting inside the captured object */
+	struct buf cap;          /* the captured object */
+	struct pv_usage u;       /* merged counts, -1 unknown */
+	bool have;               /* some usage was seen */
+};
+void usage_scan_init(struct usage_scan *s, enum fmt_id fmt);
+void usage_scan_release(struct usage_scan *s);
+/* Answer bytes, any split. */
+void usage_scan_feed(struct usage_scan *s, const char *data, size_t len);
+/* The counts seen (false: none). */
+bool usage_scan_result(const struct usage_scan *s, struct pv_usage *out);
+
+/* ----------------------------------------------------------- usage_rec.c */
+
+/* Who made a request, for usage rows and api-key-policy (issue 15). */
+struct client_id {
+	char sha[65];            /* SHA-256 hex of the key presented, "" none */
+	char key_id[USAGE_TEXT_MAX]; /* keypol_key_id */
+	const struct cfg_policy *pol; /* its item in the current snapshot's
+	                          * config (borrowed for this loop turn), NULL */
+};
+
+/* One exchange's accounting, kept in the relay's exchange. */
+struct usage_ex {
+	struct client_id who;    /* the client */
+	int64_t t0_ms;           /* start (monotonic ms) */
+	int64_t ttfb_ms;         /* first answer byte after t0, -1 none yet */
+	int64_t bytes_in;        /* request body bytes */
+	struct usage_scan scan;  /* passthrough answers */
+};
+
+/* Open <state_dir>/usage.sqlite and seed today's token counts per key
+ * from it (c: the first config, its retention). A database that cannot be opened is logged and usage is not
+ * recorded (the proxy runs on). */
+int usage_rec_start(const char *state_dir, const struct cfg *c);
+/* Flush what is queued and close (shutdown). */
+void usage_rec_stop(void);
+/* Apply the retention of c (hot reload; cheap when unchanged). */
+void usage_rec_config(const struct cfg *c);
+/* Counters for the status file: an object "usage" added to o. */
+void usage_rec_status(cJSON *o);
+/* The start of an exchange of who (copied; NULL: a local client) with a
+ * body of len bytes, in client format fmt. usage_ex_end releases it. */
+void usage_ex_begin(struct usage_ex *ux, const struct client_id *who, size_t len,
+    enum fmt_id fmt);
+/* The policy check once the model is known: false with v filled when
+ * the request is refused; else it is counted against the key's limits. */
+bool usage_ex_admit(struct usage_ex *ux, const struct cfg *c, const char *model,
+    struct keypol_verdict *v);
+/* The first answer byte (the first call counts). */
+void usage_ex_first_byte(struct usage_ex *ux);
+/* What relay.c knows at the end of an exchange. */
+struct usage_end {
+	const char *model;       /* asked for, NULL unknown */
+	const char *upstream;    /* sent upstream, NULL none */
+	const struct cred *cred; /* credential used, NULL none */
+	const char *format;      /* client API format */
+	long status;             /* what the client got */
+	const struct pv_usage *xusage; /* a translated answer's usage, NULL */
+	unsigned long long bytes_out; /* answer bytes to the client */
+	unsigned attempts;       /* upstream attempts */
+};
+/* Record the exchange's row and count its tokens; releases ux. */
+void usage_ex_end(struct usage_ex *ux, const struct usage_end *e);
+
 /* --------------------------------------------------------------- relay.c */
 
 /* One relayed request, as the route and the client gave it. */
@@ -684,6 +802,7 @@ struct relay_call {
 	const char *body;        /* raw request body (copied as needed) */
 	size_t len;
 	const char *client_addr; /* for logs */
+	const struct client_id *who; /* the client (usage, api-key-policy) */
 };
 
 /* Run one proxied exchange for an authenticated request. Answers the
@@ -753,6 +872,10 @@ void ca_client_address(const struct evkeyvalq *h, const char *peer, const struct
 /* A valid key, or a loopback client under allow-localhost-unauthenticated. */
 bool ca_authorized(const struct evkeyvalq *h, const char *query, const struct cfg *c,
     const char *client);
+/* The same, and who (when not NULL) says which key it was: its SHA-256,
+ * api-key-policy item and id in usage rows (issue 15). */
+bool ca_identify(const struct evkeyvalq *h, const char *query, const struct cfg *c,
+    const char *client, struct client_id *who);
 
 /* --------------------------------------------------------------- watch.c */
 

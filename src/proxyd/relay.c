@@ -112,6 +112,7 @@ struct exchange {
 	struct buf log;                  /* request-log text, when enabled */
 	long final_status;               /* what the client got */
 	char client_addr[64];            /* for logs */
+	struct usage_ex ux;              /* usage row and key policy (usage_rec.c) */
 };
 
 static struct event_base *relay_base;
@@ -319,6 +320,7 @@ ex_pass_upstream(struct exchange *ex)
 		    ex->last_ctype[0] != '\0' ? ex->last_ctype : "application/json");
 		ex_put_headers(ex, evhttp_request_get_output_headers(ex->req));
 		evbuffer_add(eb, ex->last_body.p, ex->last_body.len);
+		ex->sent += ex->last_body.len;
 		evhttp_send_reply(ex->req, status, reply_reason(status), eb);
 		evbuffer_free(eb);
 	} else if (ex->req != NULL) {
@@ -398,6 +400,14 @@ ex_finish(struct exchange *ex)
 	ex_unhook(ex);
 	if (ex->final_status >= 200 && ex->final_status < 300)
 		status_ctr.proxied_ok++;
+	{
+		struct pv_usage xu;
+		struct usage_end ue = { ex->model, ex->cur != NULL ? ex->cur->upstream : NULL,
+			ex->cur != NULL ? ex->cur->cred : NULL, ex->fmt->name, ex->final_status,
+			xlate_usage(ex->xl, &xu) ? &xu : NULL, ex->sent, ex->attempts };
+
+		usage_ex_end(&ex->ux, &ue);
+	}
 	if (ex->log.max != 0 && ex->log.len > 0)
 		reqlog_write(ex->snap, ex->log.p, ex->log.len);
 	log_debug("exchange for '%s' from '%s' ended: status %ld, %u attempts, %llu bytes%s",
@@ -633,6 +643,7 @@ ex_commit(struct exchange *ex)
 
 	ex->committed = true;
 	ex->final_status = ex->status;
+	usage_ex_first_byte(&ex->ux);
 	pool_result(ex->cur->cred->id, true, time(NULL));
 	/* No retry from here on: the decoded request only served to build
 	 * attempts. A stream holds the rest for its whole life (bench
@@ -692,6 +703,7 @@ ex_body(struct exchange *ex, const char *data, size_t len)
 	if (ex->tgt.op == UPOP_COUNT && ex->translate)
 		return buf_append(&ex->errbody, data, len);
 	if (!ex->translate) {
+		usage_scan_feed(&ex->ux.scan, data, len);
 		ex_send(ex, data, len);
 		return CP_OK;
 	}
@@ -1452,6 +1464,7 @@ relay_start(struct evhttp_request *req, const struct relay_call *call)
 	ex->serial = ++ex_serial;
 	ex->snap = snapshot_ref(snap);
 	ex->retry_after = -1;
+	usage_ex_begin(&ex->ux, call->who, call->len, fmt->id);
 	pv_request_init(&ex->pv);
 	snprintf(ex->client_addr, sizeof(ex->client_addr), "%s", call->client_addr);
 	buf_init(&ex->url, PXD_URL_MAX);
@@ -1512,6 +1525,19 @@ relay_start(struct evhttp_request *req, const struct relay_call *call)
 	if ((ex->model = cp_strdup(model)) == NULL) {
 		ex_error(ex, 500, "out of memory", "server_error", NULL);
 		return;
+	}
+	{
+		struct keypol_verdict v;   /* api-key-policy (issue 15) */
+
+		if (!usage_ex_admit(&ex->ux, snap->cfg, ex->model, &v)) {
+			char ra[24];
+
+			snprintf(ra, sizeof(ra), "%ld", v.retry_after);
+			if (v.status == 429)
+				evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", ra);
+			ex_error(ex, v.status, v.message, v.type, v.code);
+			return;
+		}
 	}
 	if ((m = snapshot_route(snap, ex->model)) == NULL) {
 		char msg[160];

@@ -31,16 +31,16 @@ static bool srv_stopping;                      /* SIGTERM received */
 static struct event *srv_grace;                /* shutdown deadline */
 
 typedef void (*route_fn)(struct evhttp_request *req, const char *client,
-    const struct route_match *m);
+    const struct route_match *m, const struct client_id *who);
 
 static void h_info(struct evhttp_request *req, const char *client,
-    const struct route_match *m);
+    const struct route_match *m, const struct client_id *who);
 static void h_healthz(struct evhttp_request *req, const char *client,
-    const struct route_match *m);
+    const struct route_match *m, const struct client_id *who);
 static void h_models(struct evhttp_request *req, const char *client,
-    const struct route_match *m);
+    const struct route_match *m, const struct client_id *who);
 static void h_relay(struct evhttp_request *req, const char *client,
-    const struct route_match *m);
+    const struct route_match *m, const struct client_id *who);
 
 /* Handlers parallel to enum route_id; the patterns are route.c's table
  * (STYLE.md "Tables over branches"). */
@@ -81,7 +81,8 @@ send_cjson(struct evhttp_request *req, cJSON *o)
 }
 
 static void
-h_info(struct evhttp_request *req, const char *client, const struct route_match *m)
+h_info(struct evhttp_request *req, const char *client, const struct route_match *m,
+    const struct client_id *who)
 {
 	cJSON *o = cJSON_CreateObject(), *eps;
 	const struct route *rt;
@@ -89,6 +90,7 @@ h_info(struct evhttp_request *req, const char *client, const struct route_match 
 
 	(void)client;
 	(void)m;
+	(void)who;
 	if (o == NULL)
 		goto fail;
 	cJSON_AddStringToObject(o, "name", "cliproxyd");
@@ -112,10 +114,12 @@ fail:
 }
 
 static void
-h_healthz(struct evhttp_request *req, const char *client, const struct route_match *m)
+h_healthz(struct evhttp_request *req, const char *client, const struct route_match *m,
+    const struct client_id *who)
 {
 	(void)client;
 	(void)m;
+	(void)who;
 	reply_json(req, 200, "{\"status\":\"ok\"}", 15);
 }
 
@@ -165,7 +169,8 @@ claude_client(struct evhttp_request *req)
 /* GET /v1/models, /v1beta/models, /v1beta/models/{model}: what the
  * configured credentials can serve, in the client's format. */
 static void
-h_models(struct evhttp_request *req, const char *client, const struct route_match *m)
+h_models(struct evhttp_request *req, const char *client, const struct route_match *m,
+    const struct client_id *who)
 {
 	const struct snapshot *s = snapshot_current();
 	const struct codec *c = codec_for(m->r->fmt);
@@ -175,6 +180,7 @@ h_models(struct evhttp_request *req, const char *client, const struct route_matc
 	struct buf b;
 
 	(void)client;
+	(void)who;
 	buf_init(&b, PXD_MODELS_BODY_MAX);
 	if (m->r->id == RT_MODELS && claude_client(req))
 		c = &codec_claude;
@@ -233,7 +239,8 @@ query_alt_sse(struct evhttp_request *req)
 }
 
 static void
-h_relay(struct evhttp_request *req, const char *client, const struct route_match *m)
+h_relay(struct evhttp_request *req, const char *client, const struct route_match *m,
+    const struct client_id *who)
 {
 	const struct codec *fmt = codec_for(m->r->fmt);
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -262,6 +269,7 @@ h_relay(struct evhttp_request *req, const char *client, const struct route_match
 	call.body = body;
 	call.len = len;
 	call.client_addr = client;
+	call.who = who;
 	relay_start(req, &call);
 }
 
@@ -338,10 +346,12 @@ dispatch(struct evhttp_request *req, void *arg)
 	const char *gate = evhttp_find_header(ih, GATE_HEADER);
 	struct snapshot *s = snapshot_current();
 	struct route_match m;
+	struct client_id who;
 	char client[64], peer[64];
 	int rc;
 
 	(void)arg;
+	memset(&who, 0, sizeof(who));
 	status_ctr.requests++;
 	status_touch(false);
 	if (path == NULL || path[0] == '\0')
@@ -373,15 +383,32 @@ dispatch(struct evhttp_request *req, void *arg)
 	ca_client_address(ih, peer, s->cfg, client, sizeof(client));
 	if (client[0] == '\0')
 		snprintf(client, sizeof(client), "unknown");
-	if (m.r->auth && !ca_authorized(ih, uri != NULL ? evhttp_uri_get_query(uri) : NULL,
-	    s->cfg, client)) {
+	if (m.r->auth && !ca_identify(ih, uri != NULL ? evhttp_uri_get_query(uri) : NULL,
+	    s->cfg, client, &who)) {
 		log_info("rejected client '%s' on '%s': invalid api key", client, path);
 		status_ctr.unauthorized++;
 		reply_error(req, codec_for(m.fmt), 401, "Invalid API key",
 		    "invalid_request_error", "invalid_api_key");
 		return;
 	}
-	handlers[m.r->id](req, client, &m);
+	if (m.r->auth) {
+		/* api-key-policy (issue 15): a disabled key is refused on every
+		 * route; the model and the limits are checked by the relay,
+		 * which reads the model from the body */
+		struct keypol_verdict v;
+
+		keypol_decide(who.pol, NULL, NULL, time(NULL), &v);
+		if (v.status != 0) {
+			log_info("rejected client '%s' on '%s': key '%s' is disabled", client, path,
+			    who.key_id);
+			status_ctr.unauthorized++;
+			reply_error(req, codec_for(m.r->fmt), v.status, v.message, v.type, v.code);
+			return;
+		}
+	} else {
+		keypol_key_id(NULL, NULL, who.key_id, sizeof(who.key_id));
+	}
+	handlers[m.r->id](req, client, &m, &who);
 }
 
 /* --------------------------------------------------------- listening */

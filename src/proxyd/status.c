@@ -267,6 +267,10 @@ status_write(bool durable)
 	} else {
 		cJSON_AddNullToObject(o, "last-error");
 	}
+	/* issue 15: rows written and dropped; a reload's retention */
+	if (s != NULL)
+		usage_rec_config(s->cfg);
+	usage_rec_status(o);
 	if ((cr = cJSON_AddObjectToObject(o, "credentials")) != NULL && s != NULL) {
 		cJSON_AddNumberToObject(cr, "providers", (double)s->n_provs);
 		cJSON_AddNumberToObject(cr, "api-keys", (double)snapshot_n_creds(s));

@@ -22,6 +22,8 @@ struct xlate {
 	struct pv_enc *enc;
 	struct pv_names names;   /* tools the upstream request renamed */
 	struct buf out;          /* encoded, not yet taken */
+	struct pv_usage usage;   /* last USAGE event (issue 15 accounting) */
+	bool have_usage;         /* one was seen */
 };
 
 bool
@@ -64,6 +66,11 @@ xlate_emit(const struct pv_event *ev, void *arg)
 	struct xlate *x = arg;
 	struct pv_event named;
 
+	if (ev->kind == PV_EV_USAGE) {
+		/* the upstream's usage, whatever the client's encoder keeps */
+		x->usage = ev->usage;
+		x->have_usage = true;
+	}
 	if (pv_event_dropped(ev, x->up->id, x->cl->id))
 		return CP_OK;
 	if (ev->kind == PV_EV_TOOL_START && x->names.n > 0) {
@@ -86,6 +93,15 @@ xlate_finish(struct xlate *x)
 	int rc = x->up->dec_finish(x->dec, xlate_emit, x);
 
 	return rc != CP_OK ? rc : x->cl->enc_finish(x->enc, &x->out);
+}
+
+bool
+xlate_usage(const struct xlate *x, struct pv_usage *out)
+{
+	if (x == NULL || !x->have_usage)
+		return false;
+	*out = x->usage;
+	return true;
 }
 
 struct buf *

@@ -684,6 +684,37 @@ test('request logs: list with status, show one, delete all', async () => {
   ok(await page.locator('#pane-request-logs pre.view').isHidden(), 'the view closed');
 });
 
+test('usage: the chart draws every series, one point per bucket', async () => {
+  const skip = await missing('usage', '/usage');
+  if (skip)
+    return skip;
+  await show('usage');
+  const pane = page.locator('#pane-usage');
+  await pane.locator('#usage-by').selectOption('model');
+  await waitFor(async () => (await pane.locator('svg.chart polyline.series').count()) === 2,
+                'two series (panel.py wrote rows of two models)');
+  const n = Number(await pane.locator('svg.chart').getAttribute('data-buckets'));
+  ok(n === 24 || n === 25, 'the hours of a day: ' + n);
+  // y of a zero: the chart's baseline (the x axis)
+  const base = Number(await pane.locator('svg.chart line.axis').first().getAttribute('y1'));
+  for (const [name, hours] of [['model-a', 3], ['model-b', 1]]) {
+    const pts = (await pane.locator('polyline[data-name="' + name + '"]').getAttribute('points'))
+      .trim().split(/\s+/).map((p) => Number(p.split(',')[1]));
+    eq(pts.length, n, name + ': one point per hour');
+    eq(pts.filter((y) => Math.abs(y - base) > 0.01).length, hours, name + ': the hours with requests');
+  }
+  eq(await pane.locator('svg.chart .ymax').textContent(), '2', 'the scale tops at the busiest hour');
+  const total = pane.locator('table.totals tbody tr').last();
+  eq(await total.locator('th').textContent(), 'Total', 'the totals row');
+  eq(await total.locator('td').first().textContent(), '7', 'every row counted');
+  await pane.locator('#usage-metric').selectOption('tokens');
+  await waitFor(async () => (await pane.locator('svg.chart .ymax').textContent()) === '30',
+                'tokens: 2 rows of 10 + 5');
+  await pane.locator('#usage-by').selectOption('');
+  await waitFor(async () => (await pane.locator('svg.chart polyline.series').count()) === 1, 'one total');
+  await shot('usage');
+});
+
 test('log-in pane: the provider page opens, a bad pasted address is refused in words', async () => {
   const skip = await missing('oauth', '/get-auth-status');
   if (skip)

@@ -24,6 +24,7 @@ import secrets
 import subprocess
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import harness  # noqa: E402
@@ -55,6 +56,23 @@ def setup():
         "claude-auth-url", "claude-token-url", "codex-auth-url", "codex-token-url",
         "gemini-cli-auth-url", "gemini-cli-token-url", "qwen-device-url", "qwen-token-url"))
     harness.write_file(config, text, mode=0o640)
+    # usage rows for the usage pane's chart (issue 15), through the core
+    # writer as cliproxyd writes them: model-a in 3 hours of the last
+    # day (2 rows each), model-b in one
+    now_ms = int(time.time() * 1000)
+    rows = []
+    for model, hours in (("model-a", (1, 3, 5)), ("model-b", (2,))):
+        for k in hours:
+            for j in range(2 if model == "model-a" else 1):
+                rows.append("\t".join(str(x) for x in (
+                    now_ms - k * 3600 * 1000 + j, "panel-key", model, model, "claude-api-key",
+                    "cred-1", "claude", 200, 10, 5, 0, 0, 20, 40, 100, 200, 0)))
+    out = subprocess.run([harness.build_path("tests/integration/usage_fill"),
+                          os.path.join(state, "usage.sqlite")],
+                         input=("\n".join(rows) + "\n").encode(), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    if out.returncode != 0:
+        raise harness.HarnessError("usage_fill: %s" % out.stderr.decode())
     for p in (cfgdir, auth, state):
         harness.give(p)
 

@@ -18,7 +18,7 @@
 #include "core.h"
 #include "proxyd.h"
 
-// needs: src/proxyd/clientauth.c
+// needs: src/proxyd/clientauth.c src/proxyd/keypol.c
 
 /* gate.c's statics are what is fuzzed: the file is compiled in here. */
 #include "gate.c"

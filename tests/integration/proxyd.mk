@@ -8,6 +8,7 @@ PROXYD_PY_TESTS = \
 	tests/integration/proxyd_upconn.py \
 	tests/integration/proxyd_providers.py \
 	tests/integration/proxyd_hostile.py \
+	tests/integration/proxyd_usage.py \
 	tests/integration/proxyd_accounts.py \
 	tests/integration/proxyd_refresh.py
 TESTS += $(PROXYD_PY_TESTS)

@@ -4,7 +4,7 @@
 PROXYD_UNIT_TESTS = tests/unit/test_proxyd_sse tests/unit/test_proxyd_pool \
 	tests/unit/test_proxyd_policy tests/unit/test_proxyd_route \
 	tests/unit/test_proxyd_catalogue tests/unit/test_proxyd_xlate \
-	tests/unit/test_codec_openai
+	tests/unit/test_codec_openai tests/unit/test_proxyd_keypol
 check_PROGRAMS += $(PROXYD_UNIT_TESTS)
 TESTS += $(PROXYD_UNIT_TESTS)
 PROXYD_UNIT_CFLAGS = $(UNIT_CFLAGS) $(EVENT_CFLAGS) $(CURL_CFLAGS)
@@ -33,6 +33,11 @@ tests_unit_test_proxyd_route_SOURCES = tests/unit/test_proxyd_route.c src/proxyd
 tests_unit_test_proxyd_route_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_proxyd_route_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
 tests_unit_test_proxyd_route_LDADD = $(UNIT_LIBS)
+tests_unit_test_proxyd_keypol_SOURCES = tests/unit/test_proxyd_keypol.c \
+	src/proxyd/keypol.c src/proxyd/usage_scan.c $(PROXYD_CODEC_SOURCES)
+tests_unit_test_proxyd_keypol_CFLAGS = $(PROXYD_UNIT_CFLAGS)
+tests_unit_test_proxyd_keypol_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
+tests_unit_test_proxyd_keypol_LDADD = $(UNIT_LIBS)
 tests_unit_test_proxyd_xlate_SOURCES = tests/unit/test_proxyd_xlate.c src/proxyd/xlate.c \
 	$(PROXYD_CODEC_SOURCES)
 tests_unit_test_proxyd_xlate_CFLAGS = $(PROXYD_UNIT_CFLAGS)

@@ -331,21 +331,121 @@ class RequestLogs extends Section {
 
 // -------------------------------------------------------------- usage
 
-// Issue 15 has not fixed /usage's shape yet: every series is listed as
-// records; a chart (from /usr/share/javascript, never a CDN) plugs in here.
+// GET /usage (issue 15): {from, to, step, by, series: [{key?, points:
+// [{t, requests, errors, tokens, bytes, latency_ms}], totals}], totals}.
+// Buckets without traffic are absent from points; the chart fills them
+// with zero so that every series has one point per bucket of [from, to).
+// The chart is inline SVG drawn here: no library, nothing from a CDN.
+const USAGE_RANGES = [
+  { id: 'day', label: 'Last 24 hours, hourly', seconds: 86400, step: 'hour' },
+  { id: 'week', label: 'Last 7 days, hourly', seconds: 7 * 86400, step: 'hour' },
+  { id: 'month', label: 'Last 30 days, daily', seconds: 30 * 86400, step: 'day' },
+  { id: 'hour', label: 'Last hour, by minute', seconds: 3600, step: 'minute' },
+];
+const USAGE_METRICS = [
+  { id: 'requests', label: 'Requests', of: (p) => p.requests },
+  { id: 'tokens', label: 'Tokens (input + output)', of: (p) => p.tokens.input + p.tokens.output },
+  { id: 'errors', label: 'Errors', of: (p) => p.errors },
+];
+const USAGE_COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b',
+  '#e377c2', '#7f7f7f', '#bcbd22'];
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+function svg(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs || {}))
+    el.setAttribute(k, String(v));
+  for (const c of children)
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return el;
+}
+
+function fmtNum(n) {
+  return n === null || n === undefined ? '–' : Number(n).toLocaleString('en-US');
+}
+
+// One polyline per series over the buckets of [from, to).
+export function usageChart(data, metric) {
+  const W = 640, H = 220, L = 56, R = 8, T = 10, B = 28;
+  const step = { minute: 60, hour: 3600, day: 86400 }[data.step] || 3600;
+  const n = Math.max(1, Math.round((data.to - data.from) / step));
+  const lines = data.series.map((s) => {
+    const v = new Array(n).fill(0);
+    for (const p of s.points) {
+      const i = Math.round((p.t - data.from) / step);
+      if (i >= 0 && i < n)
+        v[i] += metric.of(p);
+    }
+    return { name: s.key === undefined ? 'all' : (s.key === '' ? '(none)' : s.key), v };
+  });
+  const max = Math.max(1, ...lines.map((l) => Math.max(...l.v)));
+  const x = (i) => L + (n === 1 ? (W - L - R) / 2 : i * (W - L - R) / (n - 1));
+  const y = (v) => T + (H - T - B) * (1 - v / max);
+  const when = (t) => new Date(t * 1000).toISOString().replace('T', ' ').slice(0, step < 86400 ? 16 : 10);
+  const chart = svg('svg', { class: 'chart', viewBox: '0 0 ' + W + ' ' + H, role: 'img',
+                             'aria-label': metric.label + ' per ' + data.step, 'data-buckets': n },
+    svg('line', { x1: L, y1: y(0), x2: W - R, y2: y(0), class: 'axis' }),
+    svg('line', { x1: L, y1: T, x2: L, y2: y(0), class: 'axis' }),
+    svg('text', { x: L - 4, y: T + 4, 'text-anchor': 'end', class: 'ymax' }, fmtNum(max)),
+    svg('text', { x: L - 4, y: y(0), 'text-anchor': 'end' }, '0'),
+    svg('text', { x: L, y: H - 8 }, when(data.from)),
+    svg('text', { x: W - R, y: H - 8, 'text-anchor': 'end' }, when(data.to - step)));
+  lines.forEach((l, k) => {
+    chart.append(svg('polyline', {
+      class: 'series', fill: 'none', stroke: USAGE_COLORS[k % USAGE_COLORS.length], 'stroke-width': 2,
+      'data-name': l.name, points: l.v.map((v, i) => x(i).toFixed(1) + ',' + y(v).toFixed(1)).join(' '),
+    }, svg('title', {}, l.name)));
+  });
+  const legend = h('ul', { class: 'legend' }, lines.map((l, k) =>
+    h('li', {}, h('span', { class: 'swatch', style: 'background:' + USAGE_COLORS[k % USAGE_COLORS.length] }),
+      l.name)));
+  return h('div', { class: 'chart-box' }, chart, legend);
+}
+
+function usageTotals(data) {
+  const head = ['', 'Requests', 'Errors', 'Input tokens', 'Output tokens', 'Cached', 'Reasoning',
+                'p50 ms', 'p95 ms'];
+  const row = (name, t) => h('tr', {}, h('th', { scope: 'row' }, name),
+    [t.requests, t.errors, t.tokens.input, t.tokens.output, t.tokens.cached, t.tokens.reasoning,
+     t.latency_ms.p50, t.latency_ms.p95].map((v) => h('td', {}, fmtNum(v))));
+  const rows = data.by ? data.series.map((s) => row(s.key === '' ? '(none)' : s.key, s.totals)) : [];
+  rows.push(row('Total', data.totals));
+  return h('table', { class: 'totals' },
+    h('thead', {}, h('tr', {}, head.map((x) => h('th', { scope: 'col' }, x)))), h('tbody', {}, rows));
+}
+
 class Usage extends Section {
   constructor(app) {
     super(app);
+    const sel = (id, label, opts) => {
+      const s = h('select', { id, onchange: () => this.load() },
+        opts.map((o) => h('option', { value: o.id }, o.label)));
+      return [h('div', { class: 'field' }, h('label', { for: id }, label), s), s];
+    };
+    let f1, f2, f3;
+    [f1, this.range] = sel('usage-range', 'Period', USAGE_RANGES);
+    [f2, this.by] = sel('usage-by', 'Split by', [{ id: '', label: 'Nothing (total)' },
+      { id: 'key', label: 'Client key' }, { id: 'model', label: 'Model' },
+      { id: 'provider', label: 'Provider' }, { id: 'credential', label: 'Credential' }]);
+    [f3, this.metric] = sel('usage-metric', 'Show', USAGE_METRICS);
     this.body = h('div', {});
-    this.el = h('div', { class: 'usage' },
+    this.el = h('div', { class: 'usage' }, h('div', { class: 'controls' }, f1, f2, f3),
       h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => this.load() }, 'Refresh')),
       this.msg, this.body);
   }
 
   async fetch() {
-    const r = await this.app.api.get('/usage');
+    const range = USAGE_RANGES.find((r) => r.id === this.range.value) || USAGE_RANGES[0];
+    const metric = USAGE_METRICS.find((m) => m.id === this.metric.value) || USAGE_METRICS[0];
+    const now = Math.floor(Date.now() / 1000);
+    const q = { from: String(now - range.seconds), to: String(now), step: range.step };
+    if (this.by.value)
+      q.by = this.by.value;
+    const r = await this.app.api.get(withQuery('/usage', q));
     this.body.textContent = '';
-    this.body.append(defList(r.data));
+    if (!r.data.series.length)
+      this.body.append(h('p', { class: 'help' }, 'No requests in this period.'));
+    this.body.append(usageChart(r.data, metric), usageTotals(r.data));
   }
 }
 
