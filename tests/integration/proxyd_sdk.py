@@ -354,6 +354,31 @@ class SdkThroughDaemon(unittest.TestCase):
                                 "responses"})
         self.assertLess(self.seconds, 120, "the SDK runs took %.1f s" % self.seconds)
 
+    def test_gemini_json_array_stream_from_every_kind(self):
+        """Gemini's stream without ?alt=sse (a JSON array, which the SDK
+        never asks for) from every upstream kind: one array, the text in
+        order, STOP last, the usage the mock answered."""
+        body = {"contents": [{"role": "user", "parts": [{"text": "Say hello."}]}]}
+        for kind, k in KINDS.items():
+            n = len(self.m.requests())
+            st, h, raw = self.d.request(
+                "POST", "/v1beta/models/%s:streamGenerateContent" % k["model"], body,
+                {"X-Goog-Api-Key": CLIENT_KEY})
+            self.assertEqual(st, 200, (kind, raw[:300]))
+            self.assertTrue(h.get("content-type", "").startswith("application/json"), (kind, h))
+            arr = json.loads(raw)
+            self.assertIsInstance(arr, list, kind)
+            text = "".join(p.get("text", "") for c in arr for cand in c.get("candidates", [])
+                           for p in cand.get("content", {}).get("parts", []))
+            self.assertEqual(text, api_mock.TEXT, kind)
+            self.assertEqual(arr[-1]["candidates"][0]["finishReason"], "STOP", kind)
+            recs = self.m.requests()[n:]
+            self.assertEqual([r["api"] for r in recs], [k["api"]], kind)
+            self.assertTrue(_streamed(recs[0]), kind)
+            u = [c["usageMetadata"] for c in arr if "usageMetadata" in c][-1]
+            self.assertEqual((u["promptTokenCount"], u["candidatesTokenCount"]),
+                             (recs[0]["usage"]["input"], recs[0]["usage"]["output"]), kind)
+
     def test_passthrough_and_translation_both_ran(self):
         """Anthropic to claude and Gemini to gemini are passthrough (the
         upstream answer's ids reach the client unchanged); every other pair
