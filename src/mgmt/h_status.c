@@ -29,28 +29,46 @@
 
 /* --------------------------------------------------------- GET /status */
 
+/* Read /proc/<pid>/<what> into out (NUL-terminated); false when it cannot. */
+static bool
+proc_read(long long pid, const char *what, char *out, size_t outlen)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%lld/%s", pid, what);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, out, outlen - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	out[n] = '\0';
+	return true;
+}
+
 /* Is pid a running cliproxyd? kill(0) says whether the process exists
- * (EPERM: it does, as another user); /proc/<pid>/comm, when readable,
- * tells a reused pid from the daemon. */
+ * (EPERM: it does, as another user), but a dead daemon its parent has not
+ * reaped yet (a zombie) exists too: /proc/<pid>/stat's state tells it.
+ * /proc/<pid>/comm, when readable, tells a reused pid from the daemon. */
 static bool
 daemon_alive(long long pid)
 {
-	char path[64], comm[64] = "";
-	ssize_t n;
-	int fd;
+	char comm[64], stat[512];
+	const char *rp;
 
 	if (pid <= 1 || pid > 0x7fffffff)
 		return false;
 	if (kill((pid_t)pid, 0) != 0 && errno != EPERM)
 		return false;
-	snprintf(path, sizeof(path), "/proc/%lld/comm", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	/* "pid (comm) S ...": the state follows the last ')'. */
+	if (proc_read(pid, "stat", stat, sizeof(stat)) &&
+	    (rp = strrchr(stat, ')')) != NULL && rp[1] == ' ' &&
+	    (rp[2] == 'Z' || rp[2] == 'X'))
+		return false;
+	if (!proc_read(pid, "comm", comm, sizeof(comm)))
 		return true;
-	n = read(fd, comm, sizeof(comm) - 1);
-	close(fd);
-	if (n <= 0)
-		return true;
-	comm[n] = '\0';
 	comm[strcspn(comm, "\n")] = '\0';
 	return strcmp(comm, "cliproxyd") == 0;
 }

@@ -20,9 +20,11 @@
  *   that sends it anyway reads its answer and may go on with the
  *   connection; otherwise ("Connection: close") every later byte is
  *   dropped until the connection closes.
- * A chunked body (length unknown) of an accepted request passes whole with
- * evhttp's per-connection cap set to the route's, and the connection closes
- * after the answer, so no later head can pass unseen.
+ * A chunked body (length unknown) of an accepted request is de-chunked
+ * here (RFC 9112 7.1) up to the route's cap: evhttp then gets the head with
+ * a Content-Length and the plain body, and what follows is gated as the
+ * next head. A body over the cap or malformed framing gets its 413/400 in
+ * the route's error shape (dispatch), and the connection closes.
  * GATE_HEADER sent by a client only ever makes its own request fail.
  */
 #include "config.h"
@@ -38,6 +40,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include <event2/keyvalq_struct.h>
 
@@ -46,9 +49,30 @@
 enum gate_state {
 	G_HEAD = 0,      /* holding back the bytes of a head */
 	G_BODY,          /* passing body_left bytes of an accepted body */
-	G_BODY_ALL,      /* passing everything (chunked body; closes after) */
+	G_CHUNKED,       /* de-chunking an accepted chunked body (struct dechunk) */
 	G_SKIP,          /* dropping body_left bytes of a refused body */
 	G_DISCARD,       /* dropping everything (refused; closes after) */
+};
+
+#define GATE_CHUNK_LINE_MAX 4096  /* chunk-size line with extensions */
+
+enum dechunk_state {
+	DC_SIZE = 0,     /* reading a chunk-size line */
+	DC_DATA,         /* copying chunk data (left bytes) */
+	DC_DATA_END,     /* the CRLF after chunk data */
+	DC_TRAILER,      /* trailer lines until the blank one */
+};
+
+/* An accepted chunked body being de-chunked (G_CHUNKED). */
+struct dechunk {
+	enum dechunk_state st;
+	ev_uint64_t left;          /* DC_DATA: bytes of this chunk still to come */
+	size_t trailer;            /* trailer bytes so far (PXD_HEADERS_MAX) */
+	size_t cap;                /* the route's request-body-max */
+	char *head;                /* the request head as it came */
+	size_t head_len;
+	struct evbuffer *raw;      /* bytes not parsed yet */
+	struct evbuffer *body;     /* the body so far */
 };
 
 struct conn {
@@ -64,6 +88,7 @@ struct conn {
 	bool in_cb;                /* our own changes call us again */
 	bool once;                 /* conn_setup_cb still to run (frees then) */
 	struct event *head_tmr;    /* PXD_HEAD_TIMEOUT_S for a head once begun */
+	struct dechunk *ck;        /* G_CHUNKED, else NULL */
 	void (*close_fn)(struct evhttp_connection *, void *); /* relay's closecb */
 	void *close_arg;
 	struct conn *prev, *next;  /* srv_conns */
@@ -76,6 +101,19 @@ static size_t srv_conn_cap;          /* size of srv_conn_by_fd */
 static size_t srv_nconns;            /* live client connections */
 static struct conn *srv_conns;       /* all of them (server_free) */
 static struct evbuffer *srv_scratch; /* gate_take's temporary */
+
+static void
+dechunk_free(struct dechunk *ck)
+{
+	if (ck == NULL)
+		return;
+	free(ck->head);
+	if (ck->raw != NULL)
+		evbuffer_free(ck->raw);
+	if (ck->body != NULL)
+		evbuffer_free(ck->body);
+	free(ck);
+}
 
 static void
 conn_free(struct conn *cn)
@@ -105,6 +143,8 @@ conn_release(struct conn *cn)
 	cn->head_tmr = NULL;
 	evbuffer_free(cn->stash);
 	cn->stash = NULL;
+	dechunk_free(cn->ck);
+	cn->ck = NULL;
 	bufferevent_decref(cn->bev);
 	cn->bev = NULL;
 	/* The set-up event still holds cn: it frees it. */
@@ -415,7 +455,6 @@ gate_decide(struct conn *cn, struct evbuffer *in, size_t hl)
 		"Connection", GATE_HEADER, NULL };
 	static const char *const drop_keep[] = { "Content-Length", "Transfer-Encoding", "Expect",
 		GATE_HEADER, NULL };
-	static const char *const drop_conn[] = { "Connection", NULL };
 	const struct cfg *c = snapshot_current()->cfg;
 	struct evhttp_connection *evcon = NULL;
 	struct gate_route r;
@@ -493,11 +532,35 @@ gate_decide(struct conn *cn, struct evbuffer *in, size_t hl)
 	te = evhttp_find_header(&g.h, "Transfer-Encoding");
 	cl = evhttp_find_header(&g.h, "Content-Length");
 	if (te != NULL && strcasecmp(te, "chunked") == 0) {
+		const char *ex = evhttp_find_header(&g.h, "Expect");
+
+		if ((cn->ck = calloc(1, sizeof(*cn->ck))) == NULL ||
+		    (cn->ck->raw = evbuffer_new()) == NULL ||
+		    (cn->ck->body = evbuffer_new()) == NULL) {
+			dechunk_free(cn->ck);
+			cn->ck = NULL;
+			verdict = 503;
+			goto refuse;
+		}
+		cn->ck->head = txt;
+		cn->ck->head_len = hl;
+		cn->ck->cap = c->request_body_max > 0 ? (size_t)c->request_body_max : 0;
+		txt = NULL;
 		if (evcon != NULL)
 			evhttp_connection_set_max_body_size(evcon, c->request_body_max);
-		gate_rewrite(txt, hl, drop_conn, "", true, in);
+		/* evhttp never sees this Expect: the gate answers it, on the
+		 * socket itself (evhttp does not write while it reads a
+		 * request) and only when no earlier answer is still queued. A
+		 * client that does not get it sends the body after its own
+		 * wait (RFC 9110 10.1.1). */
+		if (ex != NULL && strcasecmp(ex, "100-continue") == 0 &&
+		    evbuffer_get_length(bufferevent_get_output(cn->bev)) == 0 &&
+		    bufferevent_getfd(cn->bev) >= 0 &&
+		    send(bufferevent_getfd(cn->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25,
+		    MSG_NOSIGNAL | MSG_DONTWAIT) != 25)
+			log_debug("could not send 100 Continue");
 		evbuffer_drain(cn->stash, hl);
-		cn->st = G_BODY_ALL;
+		cn->st = G_CHUNKED;
 		goto out;
 	}
 	if (cl != NULL && str_to_ll(cl, strlen(cl), 0, LLONG_MAX, &clen) != CP_OK) {
@@ -540,6 +603,152 @@ out:
 	ghead_release(&g);
 	free(work);
 	free(txt);
+}
+
+/* One line of raw (LF or CRLF, as evhttp reads them) into line (at most
+ * max bytes, terminator off). 1: got it; 0: not complete yet; -1: too long. */
+static int
+dechunk_line(struct evbuffer *raw, char *line, size_t max, size_t *len)
+{
+	struct evbuffer_ptr e;
+	size_t eol = 0;
+
+	e = evbuffer_search_eol(raw, NULL, &eol, EVBUFFER_EOL_CRLF);
+	if (e.pos < 0) {
+		size_t n = evbuffer_get_length(raw);
+		unsigned char last = 0;
+
+		/* A CR at the end may be the first half of the CRLF. */
+		if (n > 0 && evbuffer_ptr_set(raw, &e, n - 1, EVBUFFER_PTR_SET) == 0)
+			evbuffer_copyout_from(raw, &e, &last, 1);
+		return n > max + 1 || (n == max + 1 && last != '\r') ? -1 : 0;
+	}
+	if ((size_t)e.pos > max)
+		return -1;
+	if (line != NULL)
+		evbuffer_copyout(raw, line, (size_t)e.pos);
+	*len = (size_t)e.pos;
+	evbuffer_drain(raw, (size_t)e.pos + eol);
+	return 1;
+}
+
+/* chunk-size [ BWS ";" chunk-ext ] of a line of len bytes. */
+static int
+dechunk_size(const char *line, size_t len, ev_uint64_t *out)
+{
+	ev_uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		int d;
+		char ch = line[i];
+
+		if (ch >= '0' && ch <= '9')
+			d = ch - '0';
+		else if (ch >= 'a' && ch <= 'f')
+			d = ch - 'a' + 10;
+		else if (ch >= 'A' && ch <= 'F')
+			d = ch - 'A' + 10;
+		else
+			break;
+		if (v > (UINT64_MAX >> 4))
+			return CP_EINVAL;
+		v = v << 4 | (ev_uint64_t)d;
+	}
+	if (i == 0)
+		return CP_EINVAL;
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (i < len && line[i] != ';')
+		return CP_EINVAL;
+	*out = v;
+	return CP_OK;
+}
+
+/* Parse what raw holds. 0: more bytes are needed; 200: the body is
+ * complete (raw keeps what follows it); 400 or 413: refused. */
+static int
+dechunk_feed(struct dechunk *ck)
+{
+	char line[GATE_CHUNK_LINE_MAX];
+	size_t len, n;
+	int r;
+
+	for (;;) {
+		switch (ck->st) {
+		case DC_SIZE:
+			if ((r = dechunk_line(ck->raw, line, sizeof(line), &len)) <= 0)
+				return r < 0 ? 400 : 0;
+			if (dechunk_size(line, len, &ck->left) != CP_OK)
+				return 400;
+			if (ck->left > ck->cap - evbuffer_get_length(ck->body))
+				return 413;
+			ck->st = ck->left == 0 ? DC_TRAILER : DC_DATA;
+			break;
+		case DC_DATA:
+			n = evbuffer_get_length(ck->raw);
+			if (n == 0)
+				return 0;
+			if ((ev_uint64_t)n > ck->left)
+				n = (size_t)ck->left;
+			if (evbuffer_remove_buffer(ck->raw, ck->body, n) != (int)n)
+				return 400;
+			ck->left -= n;
+			if (ck->left == 0)
+				ck->st = DC_DATA_END;
+			break;
+		case DC_DATA_END:
+			if ((r = dechunk_line(ck->raw, NULL, 0, &len)) <= 0)
+				return r < 0 ? 400 : 0;
+			ck->st = DC_SIZE;
+			break;
+		case DC_TRAILER:
+			/* Trailer fields are read and dropped (RFC 9112 7.1.2
+			 * lets a recipient discard them). */
+			if ((r = dechunk_line(ck->raw, NULL, PXD_HEADERS_MAX, &len)) <= 0)
+				return r < 0 ? 400 : 0;
+			ck->trailer += len + 2;
+			if (ck->trailer > PXD_HEADERS_MAX)
+				return 400;
+			if (len == 0)
+				return 200;
+			break;
+		}
+	}
+}
+
+/* Feed the bytes of a chunked body; once it is decided, append to in
+ * what evhttp is to read (the head with a Content-Length and the body, or
+ * a refused head) and set the state. true when it was decided. */
+static bool
+gate_dechunk(struct conn *cn, struct evbuffer *in)
+{
+	static const char *const drop_len[] = { "Content-Length", "Transfer-Encoding", "Expect",
+		GATE_HEADER, NULL };
+	static const char *const drop_body[] = { "Content-Length", "Transfer-Encoding", "Expect",
+		"Connection", GATE_HEADER, NULL };
+	struct dechunk *ck = cn->ck;
+	char extra[64];
+	int r = dechunk_feed(ck);
+
+	if (r == 0)
+		return false;
+	if (r == 200) {
+		snprintf(extra, sizeof(extra), "Content-Length: %zu\r\n",
+		    evbuffer_get_length(ck->body));
+		gate_rewrite(ck->head, ck->head_len, drop_len, extra, false, in);
+		evbuffer_add_buffer(in, ck->body);
+		/* What followed the body is the next head. */
+		evbuffer_add_buffer(cn->stash, ck->raw);
+		cn->st = G_HEAD;
+	} else {
+		snprintf(extra, sizeof(extra), GATE_HEADER ": %d\r\n", r);
+		gate_rewrite(ck->head, ck->head_len, drop_body, extra, true, in);
+		cn->st = G_DISCARD;
+	}
+	dechunk_free(ck);
+	cn->ck = NULL;
+	return true;
 }
 
 /* Try to complete the head in the stash. true when it was decided. */
@@ -618,8 +827,19 @@ gate_cb(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
 	nnew = info->n_added;
 	old = evbuffer_get_length(in) - nnew;
 	while (nnew > 0) {
-		if (cn->st == G_BODY_ALL)
-			break;
+		if (cn->st == G_CHUNKED) {
+			gate_take(in, old, cn->ck->raw);
+			nnew = 0;
+			if (!gate_dechunk(cn, in))
+				break;
+			if (cn->st == G_DISCARD)
+				break;
+			/* The next head, if any of it came, is classified. */
+			old = evbuffer_get_length(in);
+			evbuffer_add_buffer(in, cn->stash);
+			nnew = evbuffer_get_length(in) - old;
+			continue;
+		}
 		if (cn->st == G_BODY) {
 			size_t k = nnew < cn->body_left ? nnew : (size_t)cn->body_left;
 

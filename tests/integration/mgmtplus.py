@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
 import threading
 import time
@@ -621,6 +622,26 @@ class PlusSuite(mgmtlib.DeploymentPerClass):
         st = self.ok(self.req("GET", "/status")).json()
         self.assertFalse(st["daemon"]["running"])
         self.assertFalse(st["in-sync"])
+
+    def test_status_dead_unreaped_daemon_is_not_running(self):
+        # A daemon killed and not yet reaped by its parent is a zombie:
+        # its pid still exists, but it serves nothing.
+        self.start_daemon()
+        self.wait_in_sync()
+        pid = self.daemon.pid
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            time.sleep(0.02)
+        st = self.ok(self.req("GET", "/status")).json()
+        self.assertEqual(st["daemon"]["pid"], pid)
+        self.assertFalse(st["daemon"]["running"])
+        self.assertFalse(st["in-sync"])
+        self.daemon.wait()
+        self.daemon = None
 
     # ------------------------------------------------------ request logs
 

@@ -234,9 +234,77 @@ class Limits(ps.DaemonPerClass, unittest.TestCase):
                 s.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
         except OSError:
             pass
-        resp = ps.read_to_eof(s) if True else b""
+        resp = ps.read_to_eof(s)
         s.close()
         self.assertEqual(status_of(resp), 413, resp[:200])
+        # in the client's own error shape (was evhttp's HTML page)
+        self.assertIn(b"application/json", resp.split(b"\r\n\r\n", 1)[0].lower())
+        err = json.loads(resp.split(b"\r\n\r\n", 1)[1])["error"]
+        self.assertIn("message", err)
+
+    def chunked_head(self, extra=b""):
+        return chat_head(headers={"Authorization": "Bearer " + CLIENT_KEY}).replace(
+            b"Content-Length: 0\r\n", b"Transfer-Encoding: chunked\r\n" + extra)
+
+    @staticmethod
+    def chunked(body, ext=b"", trailer=b""):
+        out = b""
+        for i in range(0, len(body), 7):
+            part = body[i:i + 7]
+            out += b"%x%s\r\n" % (len(part), ext) + part + b"\r\n"
+        return out + b"0\r\n" + trailer + b"\r\n"
+
+    def test_chunked_body_served_and_pipelined_request_after_it(self):
+        # A chunked body (with extensions and a trailer) is read whole, and
+        # the request after it on the same connection is served too (it
+        # used to be dropped with the connection).
+        body = b'{"model":"alias-a","messages":[{"role":"user","content":"hi"}]}'
+        one = self.chunked_head() + self.chunked(body, b";ext=1", b"X-Trailer: t\r\n")
+        two = chat_head(headers={"Authorization": "Bearer " + CLIENT_KEY,
+                                 "Connection": "close"}, length=len(body)) + body
+        resp = raw(self.d.port, one + two, timeout=20, half_close=False)
+        self.assertEqual(resp.count(b"HTTP/1.1 200"), 2, resp[:400])
+
+    def test_chunked_body_bytes_split_anywhere(self):
+        body = b'{"model":"alias-a","messages":[{"role":"user","content":"hi"}]}'
+        data = self.chunked_head(b"Connection: close\r\n") + self.chunked(body)
+        s = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
+        try:
+            # each piece its own read: a pause after every byte of the
+            # body's framing (a CR alone, then its LF, was once a 400)
+            start = data.index(b"\r\n\r\n") + 4
+            s.sendall(data[:start])
+            for i in range(start, len(data)):
+                s.sendall(data[i:i + 1])
+                if data[i:i + 1] in (b"\r", b"\n"):
+                    time.sleep(0.01)
+            resp = ps.read_to_eof(s)
+        finally:
+            s.close()
+        self.assertEqual(status_of(resp), 200, resp[:300])
+
+    def test_chunked_framing_errors_are_400_in_client_shape(self):
+        for bad in (b"zz\r\nabc\r\n0\r\n\r\n",               # not hex
+                    b"3\r\nabcXY0\r\n\r\n",                     # no CRLF after data
+                    b"1" * 5000 + b"\r\n",                         # size line too long
+                    b"f" * 17 + b"\r\n",                           # size overflows
+                    b"0\r\n" + b"X: " + b"y" * 20000 + b"\r\n\r\n"):  # trailer too big
+            resp = raw(self.d.port, self.chunked_head() + bad, timeout=10)
+            self.assertEqual(status_of(resp), 400, (bad[:20], resp[:200]))
+            self.assertIn("error", json.loads(resp.split(b"\r\n\r\n", 1)[1]))
+
+    def test_chunked_expect_100_continue(self):
+        body = b'{"model":"alias-a","messages":[{"role":"user","content":"hi"}]}'
+        s = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
+        try:
+            s.sendall(self.chunked_head(b"Expect: 100-continue\r\nConnection: close\r\n"))
+            first = s.recv(64)
+            self.assertTrue(first.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), first)
+            s.sendall(self.chunked(body))
+            resp = first[25:] + ps.read_to_eof(s)
+        finally:
+            s.close()
+        self.assertEqual(status_of(resp), 200, resp[:300])
 
     def test_nul_in_header_refused(self):
         body = b'{"model":"alias-a"}'
