@@ -47,6 +47,7 @@ os.environ.setdefault("CLIPROXY_SRCDIR", TOP)
 os.environ.setdefault("CLIPROXY_BUILDDIR", os.path.join(TOP, "_build"))
 import harness  # noqa: E402
 import proxyd_support as ps  # noqa: E402
+import nginxlib  # noqa: E402
 
 LUA = os.path.join(HERE, "wrk.lua")
 CCR_DIR = os.path.join(HERE, "ccr")
@@ -78,43 +79,15 @@ UP_SSE = (_chunk({"role": "assistant", "content": ""}) + _chunk({"content": "Hel
 
 def nginx_upstream(d):
     """One nginx worker with the two fixed answers; (process, port)."""
-    nginx = harness.need_program("nginx", "nginx-light")
-    port = harness.free_port()
-    for t in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        os.makedirs(os.path.join(d, t))
-    conf = """
-worker_processes 1;
-daemon off;
-pid %(d)s/nginx.pid;
-error_log %(d)s/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path %(d)s/body;
-    proxy_temp_path %(d)s/proxy;
-    fastcgi_temp_path %(d)s/fastcgi;
-    uwsgi_temp_path %(d)s/uwsgi;
-    scgi_temp_path %(d)s/scgi;
-    server {
-        listen 127.0.0.1:%(port)d;
+    return nginxlib.start(harness.need_program("nginx", "nginx-light"), d, "nginx-upstream", """
         location = /json/v1/chat/completions {
             default_type application/json;
-            return 200 '%(json)s';
+            return 200 '%s';
         }
         location = /sse/v1/chat/completions {
             default_type text/event-stream;
-            return 200 '%(sse)s';
-        }
-    }
-}
-""" % {"d": d, "port": port, "json": UP_JSON, "sse": UP_SSE}
-    path = os.path.join(d, "nginx.conf")
-    with open(path, "w") as f:
-        f.write(conf)
-    p = harness.start([nginx, "-p", d, "-c", path], log=os.path.join(d, "out.log"))
-    harness.wait_port(port, proc=p, what="nginx", log=os.path.join(d, "error.log"))
-    return p, port
+            return 200 '%s';
+        }""" % (UP_JSON, UP_SSE))
 
 
 def start_ccr(d, up_port, key):
@@ -269,7 +242,7 @@ def main():
     harness.need_program("wrk", "wrk")
     d = harness.tempdir("bench-ccr-")
     key = "sk-bench-" + secrets.token_urlsafe(18)
-    up, up_port = nginx_upstream(os.path.join(d, "nginx"))
+    up, up_port = nginx_upstream(d)
     cp = start_cliproxyd(up_port, key)
     os.makedirs(os.path.join(d, "ccr"))
     ccr, ccr_port = start_ccr(os.path.join(d, "ccr"), up_port, key)

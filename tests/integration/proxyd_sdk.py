@@ -200,15 +200,16 @@ def _streamed(rec):
     return (rec["json"] or {}).get("stream") is True
 
 
-class SdkThroughDaemon(unittest.TestCase):
+class SdkThroughDaemon(ps.DaemonPerClass, unittest.TestCase):
+    MOCK = staticmethod(lambda: api_mock.ApiMock(keys=list(UP_KEYS.values())))
+    SECRETS = (CLIENT_KEY,) + tuple(UP_KEYS.values())
     results = {}
     records = []
 
     @classmethod
-    def setUpClass(cls):
-        cls.m = api_mock.ApiMock(keys=list(UP_KEYS.values())).start()
-        u = cls.m.url
-        cfg = {
+    def cfg(cls, m):
+        u = m.url
+        return {
             "api-keys": [CLIENT_KEY],
             "endpoints": {"gemini": u, "claude": u, "codex-api": u + "/v1"},
             "generative-language-api-key": [UP_KEYS["gemini"]],
@@ -218,9 +219,11 @@ class SdkThroughDaemon(unittest.TestCase):
                 "mock", u + "/compat/v1", [UP_KEYS["compat"]],
                 [("mock-chat" + s, "compat" + s) for s in SUFFIXES])],
         }
-        cls.d = ps.Daemon(cfg)
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
         try:
-            cls.d.start()
             base = "http://127.0.0.1:%d" % cls.d.port
             models = [k["model"] for k in KINDS.values()]
             t = time.time()
@@ -228,27 +231,9 @@ class SdkThroughDaemon(unittest.TestCase):
                            for sdk in SDKS}
             cls.seconds = time.time() - t
         except Exception:
-            cls._stop()
+            cls.tearDownClass()
             raise
         cls.records = cls.m.requests()
-
-    @classmethod
-    def _stop(cls):
-        rc = cls.d.stop()
-        errs = cls.d.sanitizer_errors()
-        log = cls.d.log_text()
-        cls.d.cleanup()
-        cls.m.stop()
-        return rc, errs, log
-
-    @classmethod
-    def tearDownClass(cls):
-        rc, errs, log = cls._stop()
-        if rc != 0 or errs:
-            raise AssertionError("daemon exit %r, sanitizer: %r" % (rc, errs))
-        for secret in [CLIENT_KEY] + list(UP_KEYS.values()):
-            if secret in log:
-                raise AssertionError("a key in the daemon's log")
 
     # ------------------------------------------------------------------
     def line(self, sdk, kind, scenario):
