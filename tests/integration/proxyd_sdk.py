@@ -31,6 +31,7 @@ scripted 429). The client key never reaches an upstream.
 """
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -46,7 +47,7 @@ import api_mock  # noqa: E402
 CLIENT_KEY = "sdk-client-key-5e1f"
 UP_KEYS = {"compat": "up-compat-key", "claude": "up-claude-key", "gemini": "up-gemini-key",
            "codex": "up-codex-key"}
-SUFFIXES = ["", "-tools", "-think", "-think-tools", "-err429", "-midstream"]
+SUFFIXES = ["", "-tools", "-think", "-think-tools", "-err429", "-midstream", "-drip"]
 
 # kind -> client model, the mock's api for generate and for count (None:
 # the daemon estimates), how the upstream credential is presented.
@@ -363,6 +364,54 @@ class SdkThroughDaemon(ps.DaemonPerClass, unittest.TestCase):
             u = [c["usageMetadata"] for c in arr if "usageMetadata" in c][-1]
             self.assertEqual((u["promptTokenCount"], u["candidatesTokenCount"]),
                              (recs[0]["usage"]["input"], recs[0]["usage"]["output"]), kind)
+
+    def test_translated_streams_flow_and_cancel_upstream(self):
+        """A translated stream reaches the client as the upstream sends it
+        (the mock's drip model: one word every 0.1 s for 6 s), and a client
+        that goes away cancels the upstream transfer at once (DESIGN 6):
+        every client API, every upstream kind."""
+        gem = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+        cases = [  # client path (model), body, key header, upstream kind
+            ("/v1beta/models/claude-sonnet-4-5-drip:streamGenerateContent?alt=sse", gem,
+             "X-Goog-Api-Key", "claude"),
+            ("/v1beta/models/gpt-5-drip:streamGenerateContent", gem, "X-Goog-Api-Key", "codex"),
+            ("/v1/messages", {"model": "compat-drip", "max_tokens": 256, "stream": True,
+                              "messages": [{"role": "user", "content": "hi"}]},
+             "X-Api-Key", "compat"),
+            ("/v1/chat/completions", {"model": "gemini-2.5-pro-drip", "stream": True,
+                                      "messages": [{"role": "user", "content": "hi"}]},
+             "Authorization", "gemini"),
+            ("/v1/responses", {"model": "claude-sonnet-4-5-drip", "stream": True, "input": "hi"},
+             "Authorization", "claude"),
+        ]
+        for path, body, hk, kind in cases:
+            self.m.reset()
+            raw = json.dumps(body).encode()
+            hv = "Bearer " + CLIENT_KEY if hk == "Authorization" else CLIENT_KEY
+            s = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
+            try:
+                s.sendall(("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                           "application/json\r\n%s: %s\r\nanthropic-version: 2023-06-01\r\n"
+                           "Content-Length: %d\r\n\r\n" % (path, hk, hv, len(raw))).encode() + raw)
+                t0 = time.monotonic()
+                got = b""
+                while got.count(b"word") < 3:
+                    chunk = s.recv(4096)
+                    self.assertTrue(chunk, "%s: closed early: %r" % (path, got[-300:]))
+                    got += chunk
+                # three of 60 words, 0.1 s apart: well before the upstream is done
+                self.assertLess(time.monotonic() - t0, 3.0, path)
+                self.assertTrue(got.startswith(b"HTTP/1.1 200"), got[:200])
+            finally:
+                s.close()
+            closed = ps.wait_until(lambda: [e for e in self.m.events()
+                                            if e["kind"] == "client_closed"], timeout=3)
+            self.assertTrue(closed, "%s: the upstream transfer went on after the client left"
+                            % path)
+            self.assertLess(closed[0]["sent"], 30, closed)
+            recs = self.m.requests()
+            self.assertEqual([r["api"] for r in recs], [KINDS[kind]["api"]], path)
+            self.assertTrue(_streamed(recs[0]), path)
 
     def test_passthrough_and_translation_both_ran(self):
         """Anthropic to claude and Gemini to gemini are passthrough (the
