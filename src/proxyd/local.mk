@@ -14,7 +14,8 @@ src_proxyd_cliproxyd_SOURCES = src/proxyd/proxyd.h \
 	src/proxyd/providers/common.c src/proxyd/providers/catalogue.c \
 	src/proxyd/providers/catalogue.def \
 	src/proxyd/providers/openai_compat.c src/proxyd/providers/gemini.c \
-	src/proxyd/providers/claude.c src/proxyd/providers/codex.c
+	src/proxyd/providers/claude.c src/proxyd/providers/codex.c \
+	src/proxyd/providers/qwen.c
 src_proxyd_cliproxyd_CFLAGS = $(AM_CFLAGS) $(EVENT_CFLAGS) $(CURL_CFLAGS)
 src_proxyd_cliproxyd_LDADD = $(CORE_LIBS) $(EVENT_LIBS) $(CURL_LIBS)
 src_proxyd_cliproxyd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/proxyd

@@ -41,6 +41,7 @@
 #define PXD_HEADERS_MAX     (16 * 1024)           /* request head (line + headers) */
 #define PXD_HEAD_TIMEOUT_S  20                    /* a request head, from connect or its first byte */
 #define PXD_KEY_MAX         1024                  /* a client API key */
+#define PXD_TOKEN_MAX       8192                  /* an account's access token (Codex: a JWT) */
 #define PXD_XFF_MAX         4096                  /* X-Forwarded-For we look at */
 #define PXD_XFF_ENTRIES_MAX 32                    /* hops we walk back */
 #define PXD_ERRBODY_MAX     (1024u * 1024u)       /* upstream error body kept */
@@ -246,6 +247,14 @@ struct prov_builder {
 	/* A credential of p; id from kind, name and secret; label for logs. */
 	struct cred *(*add_cred)(struct prov_builder *b, struct prov *p, const char *secret,
 	    const char *label);
+	/* An account credential of p from auth file af (one of auth[]) with
+	 * its access token: id from the kind and the file name, never the
+	 * token (its pool state survives a refresh), cred->acct = af. */
+	struct cred *(*add_account)(struct prov_builder *b, struct prov *p,
+	    const struct authfile *af, const char *token, const char *label);
+	/* Auth file af is not used: why (no secret in it) goes to the status
+	 * file. CP_ENOMEM. */
+	int (*skip_auth)(struct prov_builder *b, const struct authfile *af, const char *why);
 	/* Clients asking for alias go to p with the upstream name given. */
 	int (*add_model)(struct prov_builder *b, struct prov *p, const char *alias,
 	    const char *upstream);
@@ -308,6 +317,11 @@ extern const struct provider_ops prov_openai_compat;
 extern const struct provider_ops prov_gemini_key;
 extern const struct provider_ops prov_claude_key;
 extern const struct provider_ops prov_codex_key;
+/* OAuth accounts from auth files (PROVIDERS.md 2, 3; issue 12). */
+extern const struct provider_ops prov_gemini_account;
+extern const struct provider_ops prov_claude_account;
+extern const struct provider_ops prov_codex_account;
+extern const struct provider_ops prov_qwen_account;
 
 /* providers/common.c: what several providers share. */
 /* The endpoints: URL of name, else dflt (DESIGN 3, PROVIDERS 7). */
@@ -337,6 +351,35 @@ const char *prov_cred_token(const struct cred *c, const struct cred_state *st);
 /* What every upstream's classify starts from: the Retry-After hint, and
  * model_missing for a 404 whose body is about the model. */
 void prov_classify_common(const struct up_answer *a, struct up_class *out);
+/* What an account kind reads from its auth file (prov_build_accounts). */
+#define PROV_BASE_MAX 512
+struct prov_acct {
+	const char *token;       /* the access token (borrowed from the file) */
+	char base[PROV_BASE_MAX]; /* base URL from the file (qwen resource_url);
+	                          * "": the endpoint's */
+};
+/* Fill a from auth file j (a JSON object); NULL when it is usable, else
+ * why not (static text, no secret: "no access_token"). */
+typedef const char *(*prov_acct_read)(const cJSON *j, struct prov_acct *a);
+/* Every auth file of type as an account of ops (PROVIDERS 2): skipped
+ * with its reason when "disabled": true or when read says what it lacks;
+ * else a credential (add_account) of the instance "<kind>" at the
+ * endpoint's URL (else dflt), or at the file's own base when read gave
+ * one and the config names no endpoint (PROVIDERS 7: endpoints win). */
+int prov_build_accounts(struct prov_builder *b, const struct provider_ops *ops,
+    const char *type, const char *endpoint, const char *dflt, prov_acct_read read);
+/* "Bearer <token of c in its state st>" with prov_headers_base. */
+int prov_headers_account(const struct cred *c, const struct cred_state *st,
+    const struct up_target *t, struct curl_slist **out);
+/* Set o's member key to v (taken over; NULL: CP_ENOMEM), replacing one. */
+int prov_json_set(cJSON *o, const char *key, cJSON *v);
+/* providers/gemini.c, codex.c: shared by a family's key and account kinds. */
+void prov_gemini_classify(const struct up_answer *a, struct up_class *out);
+const char *const *prov_gemini_previews(const char *model);
+void prov_codex_classify(const struct up_answer *a, struct up_class *out);
+/* PROVIDERS 3: gpt-5-minimal|low|medium|high are gpt-5 with that
+ * reasoning effort: body (a Responses request) rewritten. */
+int prov_codex_effort_alias(cJSON *body);
 
 /* ------------------------------------------------------------ snapshot.c */
 
@@ -375,10 +418,12 @@ struct route_model {         /* a model clients can ask for */
 	size_t n;
 };
 
-struct authfile {            /* one auth-dir JSON file (OAuth use comes later) */
+struct authfile {            /* one auth-dir file (PROVIDERS 2) */
 	char *name;              /* file name */
-	char *type;              /* "type" member, default "gemini" */
-	cJSON *json;             /* parsed content */
+	char *type;              /* "type" member, default "gemini"; "" when json is NULL */
+	cJSON *json;             /* parsed content; NULL: not a JSON object (why says so) */
+	char *why;               /* why it is not used (status file), NULL: in use
+	                          * (set while reading and by the build) */
 };
 
 struct snapshot {

@@ -42,6 +42,7 @@ snapshot_auth_free(struct authfile *v, size_t n)
 	for (i = 0; i < n; i++) {
 		free(v[i].name);
 		free(v[i].type);
+		free(v[i].why);
 		cJSON_Delete(v[i].json);
 	}
 	free(v);
@@ -155,17 +156,25 @@ snapshot_read_auth(const char *dir, struct authfile **out, size_t *n, char sha[6
 		sha256_update(&hc, raw[i].name, strlen(raw[i].name) + 1);
 		sha256_update(&hc, &l, sizeof(l));
 		sha256_update(&hc, raw[i].data, raw[i].len);
+		v[nv].name = raw[i].name;
+		raw[i].name = NULL;
 		if (json_parse_strict(raw[i].data, raw[i].len, &j) != CP_OK ||
 		    !cJSON_IsObject(j)) {
-			log_warnx("auth file '%s' is not a JSON object, ignored", raw[i].name);
+			/* Kept without its content: the status file names it
+			 * and says why it is not used. */
+			log_warnx("auth file '%s' is not a JSON object, ignored", v[nv].name);
 			cJSON_Delete(j);
 			invalid++;
+			v[nv].type = cp_strdup("");
+			if ((v[nv++].why = cp_strdup("not a JSON object (invalid JSON, duplicate "
+			    "member names or invalid UTF-8)")) == NULL || v[nv - 1].type == NULL) {
+				rc = CP_ENOMEM;
+				goto out;
+			}
 			continue;
 		}
 		if (json_get_string(j, "type", &type) != CP_OK)
 			type = "gemini"; /* DESIGN 6: gemini is the default type */
-		v[nv].name = raw[i].name;
-		raw[i].name = NULL;
 		v[nv].type = cp_strdup(type);
 		v[nv].json = j;
 		if (v[nv].type == NULL) {
@@ -285,6 +294,7 @@ struct build_ctx {
 	struct snapshot *s;      /* being built */
 	size_t cap_provs;        /* allocated provs */
 	size_t cap_models;       /* allocated models */
+	bool *acct_used;         /* per auth file: an account was made of it */
 };
 
 static struct prov *
@@ -344,6 +354,50 @@ b_add_cred(struct prov_builder *b, struct prov *p, const char *secret, const cha
 	cred_id(p->ops->kind, p->name, secret, cr->id);
 	snprintf(cr->label, sizeof(cr->label), "%s", label);
 	return cr;
+}
+
+/* The snapshot's own (mutable) copy of auth file af, NULL when af is not
+ * one of them. */
+static struct authfile *
+b_authfile(struct prov_builder *b, const struct authfile *af)
+{
+	struct snapshot *s = ((struct build_ctx *)b->ctx)->s;
+
+	if (af < s->auth || af >= s->auth + s->n_auth)
+		return NULL;
+	return &s->auth[af - s->auth];
+}
+
+static struct cred *
+b_add_account(struct prov_builder *b, struct prov *p, const struct authfile *af,
+    const char *token, const char *label)
+{
+	struct build_ctx *bc = b->ctx;
+	struct authfile *own = b_authfile(b, af);
+	struct cred *cr;
+
+	if (own == NULL || (cr = b_add_cred(b, p, token, label)) == NULL)
+		return NULL;
+	/* The id names the account, not its token: a refreshed token (in
+	 * the pool) or a reload after the write-back keeps its state. */
+	cred_id(p->ops->kind, af->name, "", cr->id);
+	cr->acct = own;
+	bc->acct_used[own - bc->s->auth] = true;
+	return cr;
+}
+
+static int
+b_skip_auth(struct prov_builder *b, const struct authfile *af, const char *why)
+{
+	struct authfile *own = b_authfile(b, af);
+
+	if (own == NULL)
+		return CP_EINVAL;
+	free(own->why);
+	if ((own->why = cp_strdup(why)) == NULL)
+		return CP_ENOMEM;
+	log_debug("auth file '%s' not used: %s", own->name, why);
+	return CP_OK;
 }
 
 static struct route_model *
@@ -421,6 +475,10 @@ static const struct provider_ops *const prov_kinds[] = {
 	&prov_claude_key,
 	&prov_codex_key,
 	&prov_openai_compat,
+	&prov_gemini_account,
+	&prov_claude_account,
+	&prov_codex_account,
+	&prov_qwen_account,
 };
 
 /* Headers that never change for a credential, built once here and not
@@ -440,20 +498,52 @@ cred_static_headers(struct cred *cr)
 	return ops->headers(cr, NULL, &t, &cr->hdrs[1]);
 }
 
+static int build_routes(struct snapshot *s);
+
 static int
 build_provs(struct snapshot *s)
 {
-	struct build_ctx bc = { s, 0, 0 };
+	struct build_ctx bc = { s, 0, 0, NULL };
 	struct prov_builder b = {
 		.cfg = s->cfg, .auth = s->auth, .n_auth = s->n_auth, .ctx = &bc,
-		.add_prov = b_add_prov, .add_cred = b_add_cred, .add_model = b_add_model,
+		.add_prov = b_add_prov, .add_cred = b_add_cred, .add_account = b_add_account,
+		.skip_auth = b_skip_auth, .add_model = b_add_model,
 	};
+	size_t i, j;
+	int rc = CP_OK;
+
+	if (s->n_auth > 0 && (bc.acct_used = calloc(s->n_auth, sizeof(bool))) == NULL)
+		return CP_ENOMEM;
+	for (i = 0; i < sizeof(prov_kinds) / sizeof(prov_kinds[0]); i++)
+		if ((rc = prov_kinds[i]->build(&b)) != CP_OK)
+			goto out;
+	/* A file no kind took nor refused has a type nobody serves. */
+	for (i = 0; i < s->n_auth; i++) {
+		char why[96];
+
+		if (bc.acct_used[i] || s->auth[i].why != NULL)
+			continue;
+		snprintf(why, sizeof(why), "unknown type '%.40s'", s->auth[i].type);
+		if ((rc = b_skip_auth(&b, &s->auth[i], why)) != CP_OK)
+			goto out;
+	}
+	for (i = j = 0; i < s->n_auth; i++)
+		if (s->auth[i].why != NULL)
+			j++;
+	if (j > 0)
+		log_info("%zu auth files not used (the status file says why)", j);
+	rc = build_routes(s);
+out:
+	free(bc.acct_used);
+	return rc;
+}
+
+static int
+build_routes(struct snapshot *s)
+{
 	size_t i, j;
 	int rc;
 
-	for (i = 0; i < sizeof(prov_kinds) / sizeof(prov_kinds[0]); i++)
-		if ((rc = prov_kinds[i]->build(&b)) != CP_OK)
-			return rc;
 	for (i = 0; i < s->n_provs; i++) {
 		struct prov *p = s->provs[i];
 		enum cat_family f = p->ops->family;

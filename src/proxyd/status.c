@@ -123,6 +123,51 @@ out:
 	return rc;
 }
 
+/* An account's auth file and the expiry it states (never a token). */
+static void
+add_account(cJSON *o, const struct authfile *af)
+{
+	time_t exp;
+
+	cJSON_AddStringToObject(o, "file", af->name);
+	if (oauth_file_expiry(af->json, &exp) == CP_OK)
+		add_time(o, "expires", exp);
+}
+
+/* Auth files not used, each with why (DESIGN 6: the status says so): the
+ * first STATUS_SKIPPED_MAX by name, and how many in all. */
+#define STATUS_SKIPPED_MAX 200
+static void
+add_skipped(cJSON *cr, const struct snapshot *s)
+{
+	cJSON *list = cJSON_AddArrayToObject(cr, "auth-files-skipped"), *o;
+	size_t i, n = 0;
+
+	for (i = 0; list != NULL && i < s->n_auth; i++) {
+		if (s->auth[i].why == NULL || n++ >= STATUS_SKIPPED_MAX)
+			continue;
+		if ((o = cJSON_CreateObject()) == NULL)
+			return;
+		cJSON_AddItemToArray(list, o);
+		cJSON_AddStringToObject(o, "name", s->auth[i].name);
+		cJSON_AddStringToObject(o, "reason", s->auth[i].why);
+	}
+	cJSON_AddNumberToObject(cr, "auth-files-skipped-total", (double)n);
+}
+
+/* Auth files that are JSON objects (the others are only named, as
+ * skipped). */
+static size_t
+n_auth_objects(const struct snapshot *s)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->n_auth; i++)
+		if (s->auth[i].json != NULL)
+			n++;
+	return n;
+}
+
 /* DESIGN 6 status: each credential's kind, id, label and state (ok, or
  * cooling down for which models until when) - never a secret. The id is
  * the first 16 hex digits of the pool key (enough to tell them apart). */
@@ -148,6 +193,8 @@ add_cred_list(cJSON *cr, const struct snapshot *s, time_t now)
 			cJSON_AddStringToObject(o, "kind", p->ops->kind);
 			cJSON_AddStringToObject(o, "id", id);
 			cJSON_AddStringToObject(o, "label", p->creds[j].label);
+			if (p->creds[j].acct != NULL)
+				add_account(o, p->creds[j].acct);
 			for (k = 0; st != NULL && k < st->n_cools; k++) {
 				cJSON *c;
 
@@ -198,7 +245,7 @@ status_write(bool durable)
 	if ((cr = cJSON_AddObjectToObject(o, "credentials")) != NULL && s != NULL) {
 		cJSON_AddNumberToObject(cr, "providers", (double)s->n_provs);
 		cJSON_AddNumberToObject(cr, "api-keys", (double)snapshot_n_creds(s));
-		cJSON_AddNumberToObject(cr, "auth-files", (double)s->n_auth);
+		cJSON_AddNumberToObject(cr, "auth-files", (double)n_auth_objects(s));
 		/* DESIGN 6: the status says when files are not used */
 		cJSON_AddNumberToObject(cr, "auth-files-ignored",
 		    (double)(status_ctr.auth_over_cap + status_ctr.auth_invalid));
@@ -213,6 +260,7 @@ status_write(bool durable)
 		cJSON_AddNumberToObject(cr, "cooling-down", (double)pool_n_cooling(s, now));
 		cJSON_AddNumberToObject(cr, "models", (double)s->n_models);
 		add_cred_list(cr, s, now);
+		add_skipped(cr, s);
 	}
 	if ((rq = cJSON_AddObjectToObject(o, "requests")) != NULL) {
 		cJSON_AddNumberToObject(rq, "total", (double)status_ctr.requests);

@@ -7,8 +7,9 @@ through lighttpd with the management key (right and wrong, loopback and
 remote, Bearer and X-Management-Key), client API keys and upstream keys
 put, patched, deleted and refused by validation, auth files with tokens
 uploaded (raw and multipart) and refused; then cliproxyd with debug and
-request-log on, proxying plain and streaming requests with client keys in
-every accepted place (Authorization, X-Api-Key, X-Goog-Api-Key, ?key= in
+request-log on, proxying plain and streaming requests (through API keys
+and through OAuth accounts of every kind, one of them refused 401) with
+client keys in every accepted place (Authorization, X-Api-Key, X-Goog-Api-Key, ?key= in
 any case),
 wrong keys, upstream errors. Afterwards every file under the temporary
 dirs (web server logs, responder output, ban table, daemon log, status
@@ -32,6 +33,7 @@ import proxyd_support as ps  # noqa: E402
 import openai_mock  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "mock"))
 import oauth_mock  # noqa: E402
+import api_mock  # noqa: E402
 import subprocess  # noqa: E402
 import urllib.parse  # noqa: E402
 from ctl_login import get as http_get  # noqa: E402
@@ -84,7 +86,11 @@ class Secrets(unittest.TestCase):
         S = {"client": [tok("sk-cli-") for _ in range(4)],
              "upstream": [tok("sk-up-") for _ in range(4)],
              "token": [tok("ya29.") for _ in range(4)],
-             "wrong": [tok("wrong-") for _ in range(4)]}
+             "wrong": [tok("wrong-") for _ in range(4)],
+             # accounts the daemon serves (issue 12): claude, gemini,
+             # codex, qwen, and a claude one the upstream refuses (401)
+             "account": [tok("sk-ant-oat01-"), tok("ya29."), tok("codex-"), tok("qwen-"),
+                         tok("sk-ant-oat01-err401-")]}
         dep = mgmtlib.Deployment("lighttpd")
         labelled = [("management key", dep.key)] + [
             ("%s key #%d" % (kind, i), v) for kind, vs in S.items() for i, v in enumerate(vs)]
@@ -180,20 +186,44 @@ class Secrets(unittest.TestCase):
 
         # the daemon: debug and request-log on, every way of giving a key
         mock = openai_mock.MockUpstream().start()
+        amock = api_mock.ApiMock().start()
         d = None
         try:
+            au = amock.url
+            acct = S["account"]
+            accounts = {
+                "claude-a.json": {"type": "claude", "access_token": acct[0],
+                                  "refresh_token": S["token"][2], "expired": "2099-01-01T00:00:00Z"},
+                "g-p.json": {"token": {"access_token": acct[1], "refresh_token": S["token"][3],
+                                       "expiry": "2099-01-01T00:00:00Z"}, "project_id": "p1"},
+                "codex-c.json": {"type": "codex", "access_token": acct[2], "account_id": "a1",
+                                 "refresh_token": S["token"][2], "expired": "2099-01-01T00:00:00Z"},
+                "qwen-q.json": {"type": "qwen", "access_token": acct[3], "resource_url": "h.example",
+                                "refresh_token": S["token"][3], "expired": "2099-01-01T00:00:00Z"},
+                "claude-b.json": {"type": "claude", "access_token": acct[4],
+                                  "refresh_token": S["token"][1], "expired": "2099-01-01T00:00:00Z"},
+            }
             cfg = {"debug": True, "request-log": True, "api-keys": [S["client"][0], S["client"][1]],
                    "claude-api-key": [{"api-key": S["upstream"][0], "base-url": "http://127.0.0.1:9"}],
                    "openai-compatibility": [
                        ps.compat("mock", mock.base_url, [S["upstream"][1]], [("m-up", "m")]),
                        ps.compat("err", mock.base_url, ["k-500"], [("m-err", "e")]),
-                       ps.compat("lim", mock.base_url, ["k-429-ra1"], [("m-lim", "l")])]}
+                       ps.compat("lim", mock.base_url, ["k-429-ra1"], [("m-lim", "l")])],
+                   # every account upstream and token endpoint on the mock
+                   "endpoints": {"gemini-cli": au, "claude": au, "codex": au + "/backend-api/codex",
+                                 "qwen": au + "/qwen/v1", "claude-token-url": au + "/oauth/token",
+                                 "gemini-cli-token-url": au + "/oauth/token",
+                                 "codex-token-url": au + "/oauth/token",
+                                 "qwen-token-url": au + "/oauth/token"}}
             d = ps.Daemon(cfg)
             cfg["request-log-dir"] = os.path.join(d.dir, "reqlog")
             d.write_config(cfg)
             with open(os.path.join(d.auth, "acct.json"), "w") as f:
                 json.dump({"type": "gemini", "access_token": S["token"][0],
                            "refresh_token": S["token"][1], "project_id": "p"}, f)
+            for name, doc in accounts.items():
+                with open(os.path.join(d.auth, name), "w") as f:
+                    json.dump(doc, f)
             d.start()
             proxied = []
             for hdr in ("bearer", "x-api-key", "x-goog-api-key", "query"):
@@ -211,6 +241,18 @@ class Secrets(unittest.TestCase):
             proxied.append(d.chat(S["wrong"][1], "m", header="query"))
             proxied.append(d.chat(S["client"][0], "gemini-2.5-pro"))
             proxied.append(d.request("GET", "/v1/models", headers={"Authorization": "Bearer " + S["client"][0]}))
+            # every account kind, streamed and not; claude-b answers 401
+            for model in ("claude-sonnet-4-5", "claude-sonnet-4-5", "gemini-2.5-flash", "gpt-5",
+                          "qwen3-coder-plus"):
+                for stream in (False, True):
+                    proxied.append(d.chat(S["client"][0], model, stream=stream))
+            # the mock notes a status once its handler returns
+            ps.wait_until(lambda: all("status" in r for r in amock.requests()), 2)
+            acct_ok = sum(1 for r in amock.requests() if r.get("status") == 200)
+            self.assertGreaterEqual(acct_ok, 10, [(r["api"], r.get("status"), r["error"])
+                                                  for r in amock.requests()])
+            self.assertTrue(any(r.get("status") == 401 for r in amock.requests()),
+                            "the refused account was not tried")
             served = sum(1 for p in proxied if p[0] == 200)
             self.assertGreaterEqual(served, 8, [p[0] for p in proxied])
             up_seen = sum(1 for r in mock.requests()
@@ -228,6 +270,7 @@ class Secrets(unittest.TestCase):
                     with open(os.path.join(root, n), "rb") as f:
                         self.assertNotIn(b"a\nb", f.read(), "a decoded %0A in a request log")
             skip = {d.config, os.path.join(d.auth, "acct.json")}
+            skip.update(os.path.join(d.auth, n) for n in accounts)
             echo = b"[" + S["upstream"][1].encode() + b"]"
             files_d, bytes_d, hits_d = scan(d.dir, skip, needle_set, [echo])
             echoed = sum(1 for p in proxied if echo in p[2])
@@ -245,6 +288,7 @@ class Secrets(unittest.TestCase):
             if d is not None:
                 d.cleanup()
             mock.stop()
+            amock.stop()
 
         # management side: every file except the config, its kept versions
         # (.cliproxy-history: copies of the config, issue 13) and the auth
@@ -273,8 +317,9 @@ class Secrets(unittest.TestCase):
         self.maxDiff = None
         self.assertEqual(hits_m + hits_d, [])
         rellib.figure("secrets checked: %d (management key, %d client keys, %d upstream keys, %d "
-                      "tokens, %d wrong keys, %d OAuth tokens from logins), each whole and as a 16-byte slice"
-                      % (len(all_secret), 4, 4, 4, 4, len(omock.issued)))
+                      "tokens, %d wrong keys, %d served account tokens) and %d OAuth tokens from "
+                      "logins, each whole and as a 16-byte slice"
+                      % (len(all_secret), 4, 4, 4, 4, len(S["account"]), len(omock.issued)))
         rellib.figure("management: %d requests, %d files / %d bytes of logs and state scanned; "
                       "daemon: %d requests, %d files / %d bytes scanned (%d request logs); hits: 0"
                       % (len(answers), files_m, bytes_m, len(proxied), files_d, bytes_d,

@@ -1929,7 +1929,7 @@ class _Handler(BaseHTTPRequestHandler):
             return key, False
         if auth.startswith("Bearer "):
             tok = auth[7:].strip()
-            beta = h.get("anthropic-beta") or ""
+            beta = ",".join(h.get_all("anthropic-beta") or [])
             oauth = "oauth-2025-04-20" in [b.strip() for b in beta.split(",")]
             if not oauth and tok.startswith("sk-ant-oat"):
                 raise claude_error(401, "OAuth authentication is currently not supported.")

@@ -43,10 +43,11 @@ tests_unit_test_proxyd_catalogue_SOURCES = tests/unit/test_proxyd_catalogue.c \
 	src/proxyd/snapshot.c src/proxyd/policy.c src/proxyd/providers/common.c \
 	src/proxyd/providers/catalogue.c src/proxyd/providers/openai_compat.c \
 	src/proxyd/providers/gemini.c src/proxyd/providers/claude.c \
-	src/proxyd/providers/codex.c src/proxyd/refresh.c
+	src/proxyd/providers/codex.c src/proxyd/providers/qwen.c src/proxyd/refresh.c \
+	$(PROXYD_CODEC_SOURCES)
 tests_unit_test_proxyd_catalogue_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_proxyd_catalogue_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
-tests_unit_test_proxyd_catalogue_LDADD = $(UNIT_LIBS) $(CURL_LIBS)
+tests_unit_test_proxyd_catalogue_LDADD = $(UNIT_LIBS) $(CURL_LIBS) -lm
 # The golden-file driver of the codecs (tests/data/formats/, DESIGN 6).
 check_PROGRAMS += tests/unit/test_formats
 TESTS += tests/unit/test_formats

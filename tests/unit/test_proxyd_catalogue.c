@@ -233,6 +233,130 @@ test_empty(void **state)
 	snapshot_unref(s);
 }
 
+/* Auth files (name, JSON text) as snapshot_read_auth gives them, built
+ * into a snapshot of yaml. */
+static struct snapshot *
+build_auth(const char *yaml, const char *const files[][2], size_t n)
+{
+	char *text = strdup(yaml), err[256], sha[65];
+	struct authfile *auth = calloc(n, sizeof(*auth));
+	struct snapshot *s = NULL;
+	const char *type;
+	size_t i;
+
+	assert_non_null(text);
+	assert_non_null(auth);
+	memset(sha, '0', 64);
+	sha[64] = '\0';
+	for (i = 0; i < n; i++) {
+		auth[i].name = strdup(files[i][0]);
+		auth[i].json = cJSON_Parse(files[i][1]);
+		assert_non_null(auth[i].json);
+		if (json_get_string(auth[i].json, "type", &type) != CP_OK)
+			type = "gemini";
+		auth[i].type = strdup(type);
+	}
+	if (snapshot_build(&text, strlen(yaml), &auth, n, sha, true, &s, err,
+	    sizeof(err)) != CP_OK)
+		fail_msg("snapshot_build: %s", err);
+	free(text);
+	return s;
+}
+
+static const char *
+auth_why(const struct snapshot *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_auth; i++)
+		if (strcmp(s->auth[i].name, name) == 0)
+			return s->auth[i].why;
+	fail_msg("no auth file %s", name);
+	return NULL;
+}
+
+/* The base URL of the account made of auth file name. */
+static const char *
+acct_base(const struct snapshot *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_provs; i++)
+		for (size_t j = 0; j < s->provs[i]->n_creds; j++)
+			if (s->provs[i]->creds[j].acct != NULL &&
+			    strcmp(s->provs[i]->creds[j].acct->name, name) == 0)
+				return s->provs[i]->base_url;
+	return NULL;
+}
+
+/* PROVIDERS 3, 7: a qwen account at https://{resource_url}/v1, else
+ * {qwen}; an endpoints: qwen entry wins; a resource_url that is not a
+ * host name never receives the token. */
+static void
+test_qwen_resource_url(void **state)
+{
+	static const char *const files[][2] = {
+		{ "q1.json", "{\"type\":\"qwen\",\"access_token\":\"t1\","
+		    "\"resource_url\":\"portal.qwen.ai\"}" },
+		{ "q2.json", "{\"type\":\"qwen\",\"access_token\":\"t2\","
+		    "\"resource_url\":\"https://other.example:8443/\"}" },
+		{ "q3.json", "{\"type\":\"qwen\",\"access_token\":\"t3\"}" },
+		{ "q4.json", "{\"type\":\"qwen\",\"access_token\":\"t4\","
+		    "\"resource_url\":\"evil.example/x?y\"}" },
+		{ "q5.json", "{\"type\":\"qwen\",\"access_token\":\"t5\","
+		    "\"resource_url\":\"http://plain.example\"}" },
+		{ "q6.json", "{\"type\":\"qwen\",\"access_token\":\"t6\","
+		    "\"resource_url\":\"user@host.example\"}" },
+		{ "q7.json", "{\"type\":\"qwen\",\"access_token\":\"t7\","
+		    "\"resource_url\":\"host.example:\"}" },
+	};
+	struct snapshot *s = build_auth("auth-dir: /nonexistent-cliproxy-test\n", files, 7);
+	const struct route_model *m;
+
+	(void)state;
+	assert_string_equal(acct_base(s, "q1.json"), "https://portal.qwen.ai/v1");
+	assert_string_equal(acct_base(s, "q2.json"), "https://other.example:8443/v1");
+	assert_string_equal(acct_base(s, "q3.json"), "https://portal.qwen.ai/v1");
+	for (const char *const *n = (const char *const[]){ "q4.json", "q5.json", "q6.json",
+	    "q7.json", NULL }; *n != NULL; n++) {
+		assert_null(acct_base(s, *n));
+		assert_string_equal(auth_why(s, *n), "resource_url is not a host name");
+	}
+	m = snapshot_route(s, "qwen3-coder-plus");
+	assert_non_null(m);
+	assert_int_equal(m->n, 2); /* one instance per host */
+	snapshot_unref(s);
+	s = build_auth("auth-dir: /nonexistent-cliproxy-test\nendpoints:\n"
+	    "  qwen: http://127.0.0.1:9/q/v1\n", files, 3);
+	assert_string_equal(acct_base(s, "q1.json"), "http://127.0.0.1:9/q/v1");
+	assert_string_equal(acct_base(s, "q2.json"), "http://127.0.0.1:9/q/v1");
+	assert_string_equal(acct_base(s, "q3.json"), "http://127.0.0.1:9/q/v1");
+	snapshot_unref(s);
+}
+
+/* An account's id comes from its kind and file name, not its token. */
+static void
+test_account_ids(void **state)
+{
+	static const char *const a[][2] = {
+		{ "c.json", "{\"type\":\"claude\",\"access_token\":\"tok-1\"}" },
+		{ "d.json", "{\"type\":\"claude\",\"access_token\":\"tok-1\"}" },
+	};
+	static const char *const b[][2] = {
+		{ "c.json", "{\"type\":\"claude\",\"access_token\":\"tok-2\"}" },
+	};
+	struct snapshot *s1 = build_auth("auth-dir: /nonexistent-cliproxy-test\n", a, 2);
+	struct snapshot *s2 = build_auth("auth-dir: /nonexistent-cliproxy-test\n", b, 1);
+	const struct cred *c1 = &snapshot_route(s1, "claude-x")->t[0].prov->creds[0];
+	const struct cred *d1 = &snapshot_route(s1, "claude-x")->t[0].prov->creds[1];
+	const struct cred *c2 = &snapshot_route(s2, "claude-x")->t[0].prov->creds[0];
+
+	(void)state;
+	assert_string_equal(c1->acct->name, "c.json");
+	assert_string_equal(c1->secret, "tok-1");
+	assert_string_equal(c2->secret, "tok-2");
+	assert_string_equal(c1->id, c2->id);
+	assert_string_not_equal(c1->id, d1->id);
+	snapshot_unref(s1);
+	snapshot_unref(s2);
+}
+
 int
 main(void)
 {
@@ -242,6 +366,8 @@ main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_urls),
 		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_qwen_resource_url),
+		cmocka_unit_test(test_account_ids),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "proxyd.h"
@@ -24,7 +25,7 @@ prov_endpoint(const struct cfg *c, const char *name, const char *dflt)
 int
 prov_header(struct curl_slist **h, const char *name, const char *value)
 {
-	char line[PXD_KEY_MAX + 128];
+	char line[PXD_TOKEN_MAX + 128];
 	struct curl_slist *n;
 	int w;
 
@@ -155,4 +156,130 @@ const char *
 prov_cred_token(const struct cred *c, const struct cred_state *st)
 {
 	return st != NULL && st->token != NULL ? st->token : c->secret;
+}
+
+/* A token goes into a header line: printable ASCII, no space (a CR or
+ * LF would add header lines of the file's choosing). */
+static bool
+prov_token_ok(const char *t)
+{
+	for (; *t != '\0'; t++)
+		if ((unsigned char)*t <= 0x20 || (unsigned char)*t >= 0x7f)
+			return false;
+	return true;
+}
+
+/* One instance of an account kind per base URL (qwen accounts may name
+ * their own hosts; the other kinds have one). */
+static struct prov *
+acct_prov(struct prov_builder *b, const struct provider_ops *ops, struct prov ***seen,
+    size_t *n_seen, const char *base)
+{
+	struct prov *p, **t;
+	char name[64];
+	size_t i;
+
+	for (i = 0; i < *n_seen; i++)
+		if (strcmp((*seen)[i]->base_url, base) == 0)
+			return (*seen)[i];
+	if ((t = realloc(*seen, (*n_seen + 1) * sizeof(*t))) == NULL)
+		return NULL;
+	*seen = t;
+	if (*n_seen == 0)
+		snprintf(name, sizeof(name), "%s", ops->kind);
+	else
+		snprintf(name, sizeof(name), "%s#%zu", ops->kind, *n_seen);
+	if ((p = b->add_prov(b, ops, name, base)) == NULL)
+		return NULL;
+	t[(*n_seen)++] = p;
+	return p;
+}
+
+int
+prov_build_accounts(struct prov_builder *b, const struct provider_ops *ops,
+    const char *type, const char *endpoint, const char *dflt, prov_acct_read read)
+{
+	const char *ep = prov_endpoint(b->cfg, endpoint, NULL);
+	struct prov **seen = NULL;
+	size_t i, n_seen = 0;
+	int rc = CP_OK;
+
+	for (i = 0; i < b->n_auth; i++) {
+		const struct authfile *af = &b->auth[i];
+		struct prov_acct a;
+		const char *why;
+		bool off = false;
+		char label[96];
+		int r;
+		struct prov *p;
+
+		if (af->json == NULL || af->type == NULL || strcmp(af->type, type) != 0)
+			continue;
+		memset(&a, 0, sizeof(a));
+		if ((r = json_get_bool(af->json, "disabled", &off)) == CP_OK && off)
+			why = "disabled";
+		else if (r != CP_OK && r != CP_ENOTFOUND &&
+		    !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(af->json, "disabled")))
+			why = "\"disabled\" is not true or false"; /* intent unclear: not used */
+		else if ((why = read(af->json, &a)) == NULL && (a.token == NULL ||
+		    a.token[0] == '\0'))
+			why = "no access token";
+		else if (why == NULL && strlen(a.token) > PXD_TOKEN_MAX)
+			why = "access token too long";
+		else if (why == NULL && !prov_token_ok(a.token))
+			why = "access token is not printable ASCII";
+		if (why != NULL) {
+			if ((rc = b->skip_auth(b, af, why)) != CP_OK)
+				goto out;
+			continue;
+		}
+		/* PROVIDERS 7: an endpoints: entry wins over the file's URL. */
+		p = acct_prov(b, ops, &seen, &n_seen, ep != NULL ? ep : a.base[0] != '\0' ?
+		    a.base : dflt);
+		snprintf(label, sizeof(label), "%s:%.*s", type, (int)(sizeof(label) -
+		    strlen(type) - 2), af->name);
+		if (p == NULL || b->add_account(b, p, af, a.token, label) == NULL) {
+			rc = CP_ENOMEM;
+			goto out;
+		}
+	}
+out:
+	free(seen);
+	return rc;
+}
+
+int
+prov_headers_account(const struct cred *c, const struct cred_state *st,
+    const struct up_target *t, struct curl_slist **out)
+{
+	char v[PXD_TOKEN_MAX + 8];
+	int rc;
+
+	if (strlen(prov_cred_token(c, st)) > PXD_TOKEN_MAX)
+		return CP_ETOOBIG; /* never a cut token */
+	if (!prov_token_ok(prov_cred_token(c, st)))
+		return CP_EINVAL;
+	if ((rc = prov_headers_base(t, out)) != CP_OK)
+		return rc;
+	snprintf(v, sizeof(v), "Bearer %s", prov_cred_token(c, st));
+	rc = prov_header(out, "Authorization", v);
+	cp_wipe(v, sizeof(v));
+	if (rc != CP_OK) {
+		prov_headers_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+int
+prov_json_set(cJSON *o, const char *key, cJSON *v)
+{
+	if (v == NULL)
+		return CP_ENOMEM;
+	cJSON_DeleteItemFromObjectCaseSensitive(o, key);
+	if (!cJSON_AddItemToObject(o, key, v)) {
+		cJSON_Delete(v);
+		return CP_ENOMEM;
+	}
+	return CP_OK;
 }
