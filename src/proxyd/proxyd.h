@@ -612,10 +612,6 @@ int xlate_count(const struct codec *up, const struct codec *cl, const char *body
  * answered status N". */
 void xlate_error_message(const struct codec *up, long status, const char *body,
     size_t len, char *msg, size_t msglen);
-/* A body-model format whose codec has no request_model / set_model:
- * "model" (string) and "stream" (boolean or null) of the body. */
-int fmt_body_model(const cJSON *req, const char **model, bool *stream);
-int fmt_body_set_model(cJSON *req, const char *model);
 
 /* --------------------------------------------------------------- reply.c */
 

@@ -600,6 +600,9 @@ ex_enc_opts(const struct exchange *ex, struct pv_enc_opts *o)
 	o->model = ex->model;
 	o->gemini_sse = ex->gemini_sse;
 	o->created = (long long)time(NULL);
+	/* The tools the upstream request renamed are named back (xlate_new
+	 * copies what it needs of the request). */
+	o->req = ex->pv_ok ? &ex->pv : NULL;
 }
 
 /* Start the client's reply (status and headers). */
@@ -1088,9 +1091,7 @@ ex_build_body(struct exchange *ex, char *err, size_t errlen)
 	if (!ex->translate) {
 		/* Passthrough: only the model changes (Gemini: it is in the URL). */
 		if (ex->path_model == NULL) {
-			rc = ex->fmt->set_model != NULL ? ex->fmt->set_model(ex->body, ex->cur->upstream) :
-			    fmt_body_set_model(ex->body, ex->cur->upstream);
-			if (rc != CP_OK)
+			if ((rc = ex->fmt->set_model(ex->body, ex->cur->upstream)) != CP_OK)
 				return rc;
 		}
 		j = ex->body;
@@ -1111,6 +1112,14 @@ ex_build_body(struct exchange *ex, char *err, size_t errlen)
 		ex->pv.stream = ex->tgt.op == UPOP_STREAM;
 		rc = ex->op == UPOP_COUNT ? ex->upc->encode_count(&ex->pv, &j) :
 		    ex->upc->encode_request(&ex->pv, &j);
+		if (rc == CP_EINVAL || rc == CP_ETOOBIG) {
+			/* The encoder refuses what the client sent (a tool
+			 * set that cannot be named for this upstream, a
+			 * request past a cap): the client's fault, 400. */
+			snprintf(err, errlen, "the request cannot be sent to this model's upstream: %s",
+			    cp_strerror(rc));
+			return CP_EINVAL;
+		}
 		if (rc != CP_OK)
 			return rc;
 		own = true;
@@ -1467,17 +1476,8 @@ relay_start(struct evhttp_request *req, const struct relay_call *call)
 		ex->path_stream = call->path_stream;
 		ex->gemini_sse = call->gemini_sse;
 	}
-	if (fmt->request_model != NULL)
-		rc = fmt->request_model(ex->body, ex->path_model, ex->path_stream, &model,
-		    &ex->stream);
-	else if (ex->path_model != NULL) {
-		model = ex->path_model;
-		ex->stream = ex->path_stream;
-		rc = CP_OK;
-	} else {
-		rc = fmt_body_model(ex->body, &model, &ex->stream);
-	}
-	if (rc != CP_OK) {
+	if ((rc = fmt->request_model(ex->body, ex->path_model, ex->path_stream, &model,
+	    &ex->stream)) != CP_OK) {
 		ex_error(ex, 400, "request needs a string \"model\" and a boolean \"stream\"",
 		    "invalid_request_error", "invalid_request");
 		return;

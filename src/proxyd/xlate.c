@@ -3,8 +3,7 @@
  * "Formats are translated through one pivot"): the upstream codec's
  * decoder turns bytes into pivot events, the client codec's encoder turns
  * them into the client's bytes; plus the token-count answer and the
- * upstream error message, and what a body-model format needs when its
- * codec has no request_model/set_model yet. No event loop, no curl.
+ * upstream error message. No event loop, no curl.
  */
 #include "config.h"
 
@@ -21,6 +20,7 @@ struct xlate {
 	const struct codec *cl;  /* client codec (encoder) */
 	struct pv_dec *dec;
 	struct pv_enc *enc;
+	struct pv_names names;   /* tools the upstream request renamed */
 	struct buf out;          /* encoded, not yet taken */
 };
 
@@ -48,7 +48,10 @@ xlate_new(const struct codec *up, const struct codec *cl, bool up_stream,
 	x->up = up;
 	x->cl = cl;
 	buf_init(&x->out, XLATE_OUT_MAX);
-	if ((x->dec = up->dec_new(up_stream)) == NULL || (x->enc = cl->enc_new(o)) == NULL) {
+	pv_names_init(&x->names);
+	/* the upstream encoder renamed what it refuses the same way */
+	if ((o->req != NULL && pv_names_build(&x->names, o->req, up->id) != CP_OK) ||
+	    (x->dec = up->dec_new(up_stream)) == NULL || (x->enc = cl->enc_new(o)) == NULL) {
 		xlate_free(x);
 		return NULL;
 	}
@@ -59,7 +62,15 @@ static int
 xlate_emit(const struct pv_event *ev, void *arg)
 {
 	struct xlate *x = arg;
+	struct pv_event named;
 
+	if (pv_event_dropped(ev, x->up->id, x->cl->id))
+		return CP_OK;
+	if (ev->kind == PV_EV_TOOL_START && x->names.n > 0) {
+		named = *ev;
+		named.name = pv_names_back(&x->names, ev->name);
+		ev = &named;
+	}
 	return x->cl->enc_event(x->enc, ev, &x->out);
 }
 
@@ -92,6 +103,7 @@ xlate_free(struct xlate *x)
 		x->up->dec_free(x->dec);
 	if (x->enc != NULL)
 		x->cl->enc_free(x->enc);
+	pv_names_release(&x->names);
 	buf_release(&x->out);
 	free(x);
 }
@@ -121,37 +133,4 @@ xlate_error_message(const struct codec *up, long status, const char *body, size_
 		msg[0] = '\0';
 	if (msg[0] == '\0')
 		snprintf(msg, msglen, "upstream answered status %ld", status);
-}
-
-int
-fmt_body_model(const cJSON *req, const char **model, bool *stream)
-{
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(req, "model");
-	const cJSON *s = cJSON_GetObjectItemCaseSensitive(req, "stream");
-
-	if (!cJSON_IsString(m) || m->valuestring[0] == '\0')
-		return CP_EINVAL;
-	*model = m->valuestring;
-	*stream = false;
-	if (s != NULL && !cJSON_IsNull(s)) {
-		if (!cJSON_IsBool(s))
-			return CP_EINVAL;
-		*stream = cJSON_IsTrue(s);
-	}
-	return CP_OK;
-}
-
-int
-fmt_body_set_model(cJSON *req, const char *model)
-{
-	cJSON *m = cJSON_CreateString(model);
-
-	if (m == NULL)
-		return CP_ENOMEM;
-	/* Replace in place so that member order stays as the client sent it. */
-	if (!cJSON_ReplaceItemInObjectCaseSensitive(req, "model", m)) {
-		cJSON_Delete(m);
-		return CP_EINVAL;
-	}
-	return CP_OK;
 }

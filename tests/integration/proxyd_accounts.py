@@ -225,6 +225,31 @@ class Accounts(ps.DaemonPerClass, unittest.TestCase):
         for s in SECRETS:
             self.assertNotIn(s, text)
 
+    def test_tool_names_renamed_for_the_upstream_and_back(self):
+        # Gemini allows '.' and ':' in a function name, Claude does not:
+        # the upstream gets a valid name, the client its own name back,
+        # streamed and not (the relay hands the client's request to the
+        # answer's translation).
+        write_auth(self.d, "claude-a@example.com.json", claude_file())
+        self.wait_file("claude-a@example.com.json")
+        body = {"contents": [{"role": "user", "parts": [{"text": "weather?"}]}],
+                "tools": [{"functionDeclarations": [{
+                    "name": "weather.get:v1", "description": "d",
+                    "parameters": {"type": "OBJECT", "properties": {
+                        "city": {"type": "STRING"}}, "required": ["city"]}}]}]}
+        for action in ("generateContent", "streamGenerateContent?alt=sse"):
+            self.m.reset()
+            st, _, out = self.d.request(
+                "POST", "/v1beta/models/claude-sonnet-4-5-tools:" + action,
+                body, {"Authorization": "Bearer " + KEY})
+            self.assertEqual(st, 200, out[:400])
+            rec = self.mlast("claude")
+            self.assertEqual(rec["status"], 200, rec["error"])
+            up = rec["json"]["tools"][0]["name"]
+            self.assertRegex(up, r"^[a-zA-Z0-9_-]{1,64}$")
+            self.assertIn(b'"weather.get:v1"', out, out[:600])
+            self.assertNotIn(up.encode(), out, out[:600])
+
     # -- Claude Code accounts
     def test_claude_every_client_api(self):
         write_auth(self.d, "claude-a@example.com.json", claude_file())

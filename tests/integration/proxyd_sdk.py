@@ -127,8 +127,9 @@ def expected(sdk, kind, scenario):
                     "claude": {"text": text, "reasoning_content": api_mock.THINK_TEXT},
                     "gemini": {"text": text, "reasoning_tokens": 8},
                     "codex": {"text": text, "reasoning_tokens": 8}}[kind]
-        if scenario == "responses_think" and kind == "compat":
-            # Chat has no encrypted reasoning to carry
+        if scenario == "responses_think" and kind != "codex":
+            # encrypted reasoning holds only OpenAI's own (a signature never
+            # crosses families, cliproxyd(8)); Chat has none at all
             return dict(always, encrypted=False)
     if sdk == "anthropic":
         if scenario in ("messages_tools", "messages_think_tools") and kind == "gemini":
@@ -146,8 +147,10 @@ def expected(sdk, kind, scenario):
             if scenario == "generate_think_tools":
                 d["signed"] = False  # thought signatures exist only in Gemini
             return d
-        if scenario == "generate_think" and kind == "compat":
-            return dict(always, signed=False)  # Chat has no signatures
+        if scenario == "generate_think" and kind in ("compat", "codex"):
+            # Chat has no signatures; OpenAI's encrypted reasoning stays in
+            # its family
+            return dict(always, signed=False)
         if scenario == "generate_stop_sequence" and kind == "codex":
             return {"text": text, "finish_reason": "STOP"}  # Responses: no stop sequences
         if scenario == "generate_stream_error":

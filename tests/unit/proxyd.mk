@@ -33,7 +33,8 @@ tests_unit_test_proxyd_route_SOURCES = tests/unit/test_proxyd_route.c src/proxyd
 tests_unit_test_proxyd_route_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_proxyd_route_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
 tests_unit_test_proxyd_route_LDADD = $(UNIT_LIBS)
-tests_unit_test_proxyd_xlate_SOURCES = tests/unit/test_proxyd_xlate.c src/proxyd/xlate.c
+tests_unit_test_proxyd_xlate_SOURCES = tests/unit/test_proxyd_xlate.c src/proxyd/xlate.c \
+	$(PROXYD_CODEC_SOURCES)
 tests_unit_test_proxyd_xlate_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_proxyd_xlate_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
 tests_unit_test_proxyd_xlate_LDADD = $(UNIT_LIBS)
@@ -51,10 +52,18 @@ tests_unit_test_proxyd_catalogue_LDADD = $(UNIT_LIBS) $(CURL_LIBS) -lm
 # The golden-file driver of the codecs (tests/data/formats/, DESIGN 6).
 check_PROGRAMS += tests/unit/test_formats
 TESTS += tests/unit/test_formats
-tests_unit_test_formats_SOURCES = tests/unit/test_formats.c $(PROXYD_CODEC_SOURCES)
+tests_unit_test_formats_SOURCES = tests/unit/test_formats.c src/proxyd/xlate.c $(PROXYD_CODEC_SOURCES)
 tests_unit_test_formats_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_formats_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
 tests_unit_test_formats_LDADD = $(UNIT_LIBS) -lm
+# Translation across families: tool names, schema bombs.
+check_PROGRAMS += tests/unit/test_codec_names
+TESTS += tests/unit/test_codec_names
+tests_unit_test_codec_names_SOURCES = tests/unit/test_codec_names.c src/proxyd/xlate.c \
+	$(PROXYD_CODEC_SOURCES)
+tests_unit_test_codec_names_CFLAGS = $(PROXYD_UNIT_CFLAGS)
+tests_unit_test_codec_names_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
+tests_unit_test_codec_names_LDADD = $(UNIT_LIBS)
 # The Claude and Gemini codecs: direct tests and their count goldens.
 check_PROGRAMS += tests/unit/test_codec_cg
 TESTS += tests/unit/test_codec_cg

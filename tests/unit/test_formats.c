@@ -87,6 +87,19 @@ ft_parse(const char *what, const char *text, size_t len)
 	return j;
 }
 
+/* Diagnostics in full (cmocka's print_error cuts long messages short). */
+static void ft_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+ft_say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
+
 static void
 ft_json_equal(const char *what, const cJSON *want, const cJSON *got)
 {
@@ -96,7 +109,7 @@ ft_json_equal(const char *what, const cJSON *want, const cJSON *got)
 		return;
 	a = cJSON_Print(want);
 	b = cJSON_Print(got);
-	print_error("%s differs\n--- want\n%s\n--- got\n%s\n", what, a ? a : "?", b ? b : "?");
+	ft_say("%s differs\n--- want\n%s\n--- got\n%s\n", what, a ? a : "?", b ? b : "?");
 	free(a);
 	free(b);
 	fail();
@@ -169,13 +182,13 @@ ft_sse_equal(const char *what, const char *want, size_t wlen, const char *got, s
 		cJSON *ja, *jb;
 
 		if (i >= a.n || i >= b.n) {
-			print_error("%s: %zu events wanted, %zu written; first extra: %s %s\n--- got\n%.*s\n",
+			ft_say("%s: %zu events wanted, %zu written; first extra: %s %s\n--- got\n%.*s\n",
 			    what, a.n, b.n, i < a.n ? a.name[i] : b.name[i],
 			    i < a.n ? a.data[i] : b.data[i], (int)glen, got);
 			fail();
 		}
 		if (strcmp(a.name[i], b.name[i]) != 0) {
-			print_error("%s: event %zu is '%s', wanted '%s'\n--- got\n%.*s\n", what, i,
+			ft_say("%s: event %zu is '%s', wanted '%s'\n--- got\n%.*s\n", what, i,
 			    b.name[i], a.name[i], (int)glen, got);
 			fail();
 		}
@@ -183,12 +196,12 @@ ft_sse_equal(const char *what, const char *want, size_t wlen, const char *got, s
 		jb = cJSON_Parse(b.data[i]);
 		if (ja == NULL || jb == NULL) {
 			if (strcmp(a.data[i], b.data[i]) != 0) {
-				print_error("%s: event %zu data '%s', wanted '%s'\n", what, i,
+				ft_say("%s: event %zu data '%s', wanted '%s'\n", what, i,
 				    b.data[i], a.data[i]);
 				fail();
 			}
 		} else if (!cJSON_Compare(ja, jb, true)) {
-			print_error("%s: event %zu (%s) data differs\n--- want\n%s\n--- got\n%s\n",
+			ft_say("%s: event %zu (%s) data differs\n--- want\n%s\n--- got\n%s\n",
 			    what, i, a.name[i], a.data[i], b.data[i]);
 			fail();
 		}
@@ -302,10 +315,12 @@ ft_decode(const struct codec *c, bool stream, const char *text, size_t len, size
 		fail_msg("%s decoder failed at the end: %s", c->name, cp_strerror(rc));
 }
 
-/* Encode recorded events with codec c into out. */
+/* Encode recorded events with codec c into out; events from upstream up
+ * pass what xlate.c does first: pv_event_dropped, and tool names back to
+ * the client's (names: NULL when none were renamed). */
 static void
-ft_encode(const struct codec *c, const struct pv_enc_opts *o, const struct ft_evs *evs,
-    struct buf *out)
+ft_encode(const struct codec *c, const struct codec *up, const struct pv_enc_opts *o,
+    const struct pv_names *names, const struct ft_evs *evs, struct buf *out)
 {
 	struct pv_enc *e;
 	size_t i;
@@ -314,9 +329,14 @@ ft_encode(const struct codec *c, const struct pv_enc_opts *o, const struct ft_ev
 	e = c->enc_new(o);
 	assert_non_null(e);
 	for (i = 0; i < evs->n; i++) {
-		int rc = c->enc_event(e, &evs->v[i].ev, out);
+		struct pv_event ev = evs->v[i].ev;
+		int rc;
 
-		if (rc != CP_OK) {
+		if (pv_event_dropped(&ev, up->id, c->id))
+			continue;
+		if (names != NULL && ev.kind == PV_EV_TOOL_START)
+			ev.name = pv_names_back(names, ev.name);
+		if ((rc = c->enc_event(e, &ev, out)) != CP_OK) {
 			c->enc_free(e);
 			fail_msg("%s encoder refused event %zu (kind %d): %s", c->name, i,
 			    (int)evs->v[i].ev.kind, cp_strerror(rc));
@@ -644,6 +664,28 @@ ft_client_model(const struct ft_case *c, char *model, size_t mlen)
 		snprintf(model, mlen, "test-model");
 }
 
+/* The client's request decoded (what the relay hands xlate_new), when
+ * the case has one. */
+static void
+ft_client_pivot(const struct ft_case *c, struct pv_request *req, bool *have)
+{
+	char *in, pm[256];
+	size_t len;
+	cJSON *j;
+	bool ps;
+
+	pv_request_init(req);
+	*have = false;
+	if ((in = ft_read(c, "client_request.json", &len)) == NULL)
+		return;
+	ft_path(c, pm, sizeof(pm), &ps);
+	j = ft_parse("client_request.json", in, len);
+	ft_decode_req(c->client, j, pm[0] ? pm : NULL, ps, req, "client_request.json");
+	*have = true;
+	cJSON_Delete(j);
+	free(in);
+}
+
 static void
 ft_check_answer(struct ft_case *c)
 {
@@ -655,6 +697,10 @@ ft_check_answer(struct ft_case *c)
 	struct ft_evs whole = { 0 }, bytes = { 0 };
 	struct buf out1, out2;
 	struct pv_enc_opts o;
+	struct xlate *x;
+	struct pv_request req;
+	struct pv_names names;
+	bool have_req;
 
 	if ((up = ft_read_kind(c, "upstream_answer", up_exts, &up_kind, &uplen)) == NULL)
 		return;
@@ -663,7 +709,12 @@ ft_check_answer(struct ft_case *c)
 		return;
 	}
 	ft_client_model(c, model, sizeof(model));
+	ft_client_pivot(c, &req, &have_req);
+	pv_names_init(&names);
+	if (have_req)
+		assert_int_equal(pv_names_build(&names, &req, c->upstream->id), CP_OK);
 	memset(&o, 0, sizeof(o));
+	o.req = have_req ? &req : NULL;
 	o.stream = strcmp(cl_kind, "json") != 0;
 	o.include_usage = true;
 	o.model = model;
@@ -675,8 +726,15 @@ ft_check_answer(struct ft_case *c)
 	ft_evs_equal("decoded whole vs byte by byte", &whole, &bytes);
 	buf_init(&out1, FT_OUT_MAX);
 	buf_init(&out2, FT_OUT_MAX);
-	ft_encode(c->client, &o, &whole, &out1);
-	ft_encode(c->client, &o, &bytes, &out2);
+	/* the whole answer through the relay's own translation (xlate.c) */
+	x = xlate_new(c->upstream, c->client, strcmp(up_kind, "sse") == 0, &o);
+	assert_non_null(x);
+	assert_int_equal(xlate_feed(x, up, uplen), CP_OK);
+	assert_int_equal(xlate_finish(x), CP_OK);
+	assert_int_equal(buf_append(&out1, xlate_out(x)->p ? xlate_out(x)->p : "",
+	    xlate_out(x)->len), CP_OK);
+	xlate_free(x);
+	ft_encode(c->client, c->upstream, &o, &names, &bytes, &out2);
 	ft_answer_equal("client answer", cl_kind, want, wantlen, out1.p ? out1.p : "", out1.len);
 	ft_answer_equal("client answer (upstream fed byte by byte)", cl_kind, want, wantlen,
 	    out2.p ? out2.p : "", out2.len);
@@ -684,6 +742,8 @@ ft_check_answer(struct ft_case *c)
 	buf_release(&out2);
 	ft_evs_release(&whole);
 	ft_evs_release(&bytes);
+	pv_names_release(&names);
+	pv_request_release(&req);
 	free(up);
 	free(want);
 	c->checks++;
@@ -786,7 +846,7 @@ ft_roundtrip_answer(struct ft_case *c)
 	if (a.n > 0 && a.v[0].ev.kind == PV_EV_START && a.v[0].model != NULL)
 		o.model = a.v[0].model;
 	buf_init(&out, FT_OUT_MAX);
-	ft_encode(c->upstream, &o, &a, &out);
+	ft_encode(c->upstream, c->upstream, &o, NULL, &a, &out);
 	ft_decode(c->upstream, stream, out.p ? out.p : "", out.len, 0, &b);
 	ft_evs_equal("round trip of upstream_answer", &a, &b);
 	buf_release(&out);

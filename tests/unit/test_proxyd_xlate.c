@@ -264,22 +264,22 @@ test_body_model(void **state)
 	char *txt;
 
 	(void)state;
-	assert_int_equal(fmt_body_model(j, &model, &stream), CP_OK);
+	assert_int_equal(pv_body_request_model(j, NULL, false, &model, &stream), CP_OK);
 	assert_string_equal(model, "m1");
 	assert_true(stream);
-	assert_int_equal(fmt_body_set_model(j, "up-m"), CP_OK);
+	assert_int_equal(pv_body_set_model(j, "up-m"), CP_OK);
 	txt = cJSON_PrintUnformatted(j);
 	assert_string_equal(txt, "{\"a\":1,\"model\":\"up-m\",\"stream\":true,\"z\":2}");
 	free(txt);
 	cJSON_Delete(j);
 	j = cJSON_Parse("{\"model\":\"m\",\"stream\":\"yes\"}");
-	assert_int_equal(fmt_body_model(j, &model, &stream), CP_EINVAL);
+	assert_int_equal(pv_body_request_model(j, NULL, false, &model, &stream), CP_EINVAL);
 	cJSON_Delete(j);
 	j = cJSON_Parse("{\"model\":\"\"}");
-	assert_int_equal(fmt_body_model(j, &model, &stream), CP_EINVAL);
+	assert_int_equal(pv_body_request_model(j, NULL, false, &model, &stream), CP_EINVAL);
 	cJSON_Delete(j);
 	j = cJSON_Parse("{\"model\":\"m\",\"stream\":null}");
-	assert_int_equal(fmt_body_model(j, &model, &stream), CP_OK);
+	assert_int_equal(pv_body_request_model(j, NULL, false, &model, &stream), CP_OK);
 	assert_false(stream);
 	cJSON_Delete(j);
 }

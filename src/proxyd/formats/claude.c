@@ -407,6 +407,7 @@ cl_dec_tools(const cJSON *tools, struct pv_request *r, char *err, size_t errlen)
 	const char *name = NULL, *desc = NULL, *type = NULL;
 	struct pv_tool *pt;
 	size_t i = 0;
+	int rc;
 
 	if (!cJSON_IsArray(tools)) {
 		cp_seterr(err, errlen, "tools: must be an array");
@@ -431,6 +432,12 @@ cl_dec_tools(const cJSON *tools, struct pv_request *r, char *err, size_t errlen)
 		    pv_get_str(t, "description", "", &desc, NULL, 0) == CP_EINVAL) {
 			cp_seterr(err, errlen, "tools.%zu: name and an input_schema object are required", i);
 			return CP_EINVAL;
+		}
+		if ((rc = pv_schema_check(schema)) != CP_OK) {
+			char what[40];
+
+			snprintf(what, sizeof(what), "tools.%zu.input_schema", i);
+			return pv_schema_refused(rc, what, err, errlen);
 		}
 		if ((pt = pv_tool_add(r)) == NULL || (pt->name = strdup(name)) == NULL ||
 		    (desc != NULL && (pt->description = strdup(desc)) == NULL) ||
@@ -792,9 +799,10 @@ cl_enc_part(const struct pv_part *p, size_t mi, size_t pi, cJSON **blk)
 				goto out;
 			break;
 		}
-		if (p->signature == NULL || p->signature[0] == '\0') {
-			/* Anthropic verifies the signature of every thinking block */
-			log_debug("claude: thinking without a signature dropped");
+		if (p->signature == NULL || p->signature[0] == '\0' || pv_sig_openai(p->signature)) {
+			/* Anthropic verifies the signature of every thinking
+			 * block (an OpenAI one would fail the request) */
+			log_debug("claude: thinking without a Claude signature dropped");
 			return CP_OK;
 		}
 		if ((b = cl_block("thinking")) == NULL ||
@@ -954,8 +962,9 @@ cl_budget(const struct pv_request *r, long long *max_tokens)
 	return budget;
 }
 
+/* The request as it is (encode_request renames tools first). */
 static int
-cl_encode_request(const struct pv_request *r, cJSON **out)
+cl_encode_named(const struct pv_request *r, cJSON **out)
 {
 	cJSON *root = NULL, *a, *o;
 	long long max_tokens, budget;
@@ -1037,6 +1046,12 @@ cl_encode_request(const struct pv_request *r, cJSON **out)
 out:
 	cJSON_Delete(root);
 	return rc;
+}
+
+static int
+cl_encode_request(const struct pv_request *r, cJSON **out)
+{
+	return pv_encode_named(r, FMT_CLAUDE, cl_encode_named, out);
 }
 
 /* ---------------------------------------------------- upstream decoder */

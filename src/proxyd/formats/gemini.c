@@ -425,6 +425,7 @@ gm_dec_tools(struct gm_dec_ctx *c, const cJSON *tools)
 	const char *name = NULL, *desc = NULL;
 	struct pv_tool *pt;
 	size_t i = 0, j;
+	int rc;
 
 	if (!cJSON_IsArray(tools)) {
 		cp_seterr(c->err, c->errlen, "tools: must be an array");
@@ -453,6 +454,12 @@ gm_dec_tools(struct gm_dec_ctx *c, const cJSON *tools)
 				cp_seterr(c->err, c->errlen, "tools[%zu].functionDeclarations[%zu]: "
 				    "a name and an object of parameters are required", i, j);
 				return CP_EINVAL;
+			}
+			if (schema != NULL && (rc = pv_schema_check(schema)) != CP_OK) {
+				char what[64];
+
+				snprintf(what, sizeof(what), "tools[%zu].functionDeclarations[%zu]", i, j);
+				return pv_schema_refused(rc, what, c->err, c->errlen);
 			}
 			if ((pt = pv_tool_add(c->r)) == NULL || (pt->name = strdup(name)) == NULL ||
 			    (desc != NULL && (pt->description = strdup(desc)) == NULL) ||
@@ -684,8 +691,9 @@ gm_enc_part(const struct pv_request *r, const struct pv_part *p, cJSON **out)
 			goto nomem;
 		break;
 	case PV_THINKING:
-		if (p->redacted) {
-			log_debug("gemini: redacted thinking dropped");
+		if (p->redacted || pv_sig_openai(p->signature)) {
+			/* OpenAI's reasoning is not Gemini's to read */
+			log_debug("gemini: redacted or OpenAI thinking dropped");
 			goto drop;
 		}
 		/* the signature goes on the next part (gm_enc_parts) */
@@ -770,7 +778,7 @@ gm_enc_parts(const struct pv_request *r, const struct pv_msg *m, cJSON *parts)
 		}
 		if (o != NULL)
 			cJSON_AddItemToArray(parts, o);
-		if (thought && !p->redacted && p->signature != NULL) {
+		if (thought && !p->redacted && p->signature != NULL && !pv_sig_openai(p->signature)) {
 			/* a second signature before any other part: the first
 			 * one stands alone */
 			if (sig != NULL && ((o = gm_sig_part(sig)) == NULL || !cJSON_AddItemToArray(parts, o)))
@@ -951,8 +959,9 @@ out:
 	return rc;
 }
 
+/* The request as it is (encode_request renames tools first). */
 static int
-gm_encode_request(const struct pv_request *r, cJSON **out)
+gm_encode_named(const struct pv_request *r, cJSON **out)
 {
 	cJSON *root = NULL, *si, *parts, *p;
 	int rc = CP_ENOMEM;
@@ -978,6 +987,12 @@ gm_encode_request(const struct pv_request *r, cJSON **out)
 out:
 	cJSON_Delete(root);
 	return rc;
+}
+
+static int
+gm_encode_request(const struct pv_request *r, cJSON **out)
+{
+	return pv_encode_named(r, FMT_GEMINI, gm_encode_named, out);
 }
 
 /* ---------------------------------------------------- upstream decoder */

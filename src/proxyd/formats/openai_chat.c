@@ -724,6 +724,7 @@ oa_tools(const cJSON *tools, struct pv_request *r, bool nested, char *err, size_
 {
 	const cJSON *t;
 	size_t k = 0;
+	int rc;
 
 	if (tools == NULL)
 		return CP_OK;
@@ -754,6 +755,12 @@ oa_tools(const cJSON *tools, struct pv_request *r, bool nested, char *err, size_
 			cp_seterr(err, errlen, "tools[%zu]%s needs a name; description must be a "
 			    "string and parameters an object", k, nested ? ".function" : "");
 			return CP_EINVAL;
+		}
+		if (params != NULL && (rc = pv_schema_check(params)) != CP_OK) {
+			char what[48];
+
+			snprintf(what, sizeof(what), "tools[%zu]%s.parameters", k, nested ? ".function" : "");
+			return pv_schema_refused(rc, what, err, errlen);
 		}
 		if ((pt = pv_tool_add(r)) == NULL || (pt->name = strdup(name->valuestring)) == NULL ||
 		    (desc != NULL && (pt->description = strdup(desc->valuestring)) == NULL) ||
@@ -1247,8 +1254,9 @@ chat_enc_tool_choice(const struct pv_request *r)
 	}
 }
 
+/* The request as it is (encode_request renames tools first). */
 static int
-chat_encode_request(const struct pv_request *r, cJSON **out)
+chat_encode_named(const struct pv_request *r, cJSON **out)
 {
 	cJSON *root, *msgs, *o, *arr;
 	enum pv_effort eff;
@@ -1327,6 +1335,12 @@ chat_encode_request(const struct pv_request *r, cJSON **out)
 out:
 	cJSON_Delete(root);
 	return rc;
+}
+
+static int
+chat_encode_request(const struct pv_request *r, cJSON **out)
+{
+	return pv_encode_named(r, FMT_OPENAI_CHAT, chat_encode_named, out);
 }
 
 /* ================================================== upstream decoder */

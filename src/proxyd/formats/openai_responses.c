@@ -24,10 +24,6 @@
 #include "formats/openai.h"
 
 #define OA_TEMP_MAX 2.0      /* temperature in [0, 2] */
-/* OpenAI's encrypted_content is a Fernet token (version byte 0x80, so
- * base64 "gAAAAA..."): other families' signatures (Claude's) are not sent
- * to an OpenAI upstream, which would refuse the whole request. */
-#define RS_SIG_PREFIX "gAAAAA"
 
 /* ================================================== request decode */
 
@@ -532,8 +528,9 @@ rs_enc_msg(const struct pv_msg *m, cJSON *input)
 				return CP_ENOMEM;
 			break;
 		case PV_THINKING:
-			if (p->signature == NULL || p->redacted ||
-			    strncmp(p->signature, RS_SIG_PREFIX, strlen(RS_SIG_PREFIX)) != 0) {
+			/* other families' signatures (Claude's) would make
+			 * OpenAI refuse the whole request */
+			if (p->redacted || !pv_sig_openai(p->signature)) {
 				log_debug("openai-responses: dropping thinking without OpenAI encrypted content");
 				break;
 			}
@@ -573,8 +570,9 @@ rs_has_sig(const struct pv_request *r)
 	return false;
 }
 
+/* The request as it is (encode_request renames tools first). */
 static int
-rs_encode_request(const struct pv_request *r, cJSON **out)
+rs_encode_named(const struct pv_request *r, cJSON **out)
 {
 	static const char *const tc_names[] = {
 		[PV_TC_AUTO] = "auto", [PV_TC_NONE] = "none", [PV_TC_ANY] = "required",
@@ -645,6 +643,12 @@ rs_encode_request(const struct pv_request *r, cJSON **out)
 out:
 	cJSON_Delete(root);
 	return rc;
+}
+
+static int
+rs_encode_request(const struct pv_request *r, cJSON **out)
+{
+	return pv_encode_named(r, FMT_OPENAI_RESPONSES, rs_encode_named, out);
 }
 
 /* ================================================== upstream decoder */

@@ -12,6 +12,10 @@
 #include "core.h"
 #include "pivot.h"
 
+/* OpenAI's encrypted_content is a Fernet token: version byte 0x80, so
+ * base64 "gAAAAA..." */
+#define PV_SIG_OPENAI "gAAAAA"
+
 #define PV_GROW(arr, n, type) \
 	((type *)pv_grow((void **)&(arr), (n), sizeof(type)))
 
@@ -179,6 +183,27 @@ codec_for(enum fmt_id id)
 	return (unsigned)id < FMT__COUNT ? tab[id] : NULL;
 }
 
+bool
+pv_same_family(enum fmt_id a, enum fmt_id b)
+{
+	bool oa_a = a == FMT_OPENAI_CHAT || a == FMT_OPENAI_COMPLETIONS || a == FMT_OPENAI_RESPONSES;
+	bool oa_b = b == FMT_OPENAI_CHAT || b == FMT_OPENAI_COMPLETIONS || b == FMT_OPENAI_RESPONSES;
+
+	return oa_a == oa_b;
+}
+
+bool
+pv_sig_openai(const char *sig)
+{
+	return sig != NULL && strncmp(sig, PV_SIG_OPENAI, strlen(PV_SIG_OPENAI)) == 0;
+}
+
+bool
+pv_event_dropped(const struct pv_event *ev, enum fmt_id up, enum fmt_id cl)
+{
+	return ev->kind == PV_EV_THINKING_SIG && !pv_same_family(up, cl);
+}
+
 enum pv_err
 pv_err_of_status(int status)
 {
@@ -275,6 +300,301 @@ pv_map_get(const struct pv_map *m, const char *k, size_t *v)
 		return false;
 	*v = m->vals[i];
 	return true;
+}
+
+/* ------------------------------------------------------ tool names */
+
+#define PV_NAME_HASH_LEN 9       /* "_" and 8 hex digits */
+#define PV_NAME_TRIES 64         /* hash variants tried on a collision */
+
+static bool
+pv_name_byte_ok(unsigned char c, enum fmt_id fmt, bool first)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_')
+		return true;
+	if (fmt == FMT_GEMINI) {
+		/* Gemini: a letter or '_' first; '.' ':' '-' and digits after */
+		if (first)
+			return false;
+		return (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':';
+	}
+	return (c >= '0' && c <= '9') || c == '-';
+}
+
+bool
+pv_tool_name_ok(const char *name, enum fmt_id fmt)
+{
+	size_t i;
+
+	if (name == NULL || name[0] == '\0')
+		return false;
+	for (i = 0; name[i] != '\0'; i++)
+		if (i >= PV_TOOL_NAME_MAX || !pv_name_byte_ok((unsigned char)name[i], fmt, i == 0))
+			return false;
+	return true;
+}
+
+void
+pv_names_init(struct pv_names *m)
+{
+	memset(m, 0, sizeof(*m));
+}
+
+void
+pv_names_release(struct pv_names *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++) {
+		free(m->from[i]);
+		free(m->to[i]);
+	}
+	free(m->from);
+	free(m->to);
+	pv_map_release(&m->by_from);
+	pv_map_release(&m->by_to);
+	pv_names_init(m);
+}
+
+static uint32_t
+pv_name_hash(const char *s, unsigned salt)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	for (; salt > 0; salt >>= 8)
+		h = (h ^ (salt & 0xff)) * 16777619u;
+	return h;
+}
+
+/* Is name taken: a client name that stays, or a name given already? */
+static bool
+pv_name_taken(const struct pv_map *keep, const struct pv_names *m, const char *name)
+{
+	size_t v;
+
+	return pv_map_get(keep, name, &v) || pv_map_get(&m->by_to, name, &v);
+}
+
+/* Give name (refused by fmt) a valid name that nothing has. */
+static int
+pv_names_add(struct pv_names *m, const struct pv_map *keep, const char *name, enum fmt_id fmt)
+{
+	char to[PV_TOOL_NAME_MAX + 1];
+	char *f = NULL, *t = NULL, **nf, **nt;
+	size_t len = 0, i, cut;
+	unsigned salt;
+	int rc;
+
+	if (fmt == FMT_GEMINI && !pv_name_byte_ok((unsigned char)name[0], fmt, true))
+		to[len++] = '_';
+	for (i = 0; name[i] != '\0' && len < PV_TOOL_NAME_MAX; i++, len++)
+		to[len] = pv_name_byte_ok((unsigned char)name[i], fmt, len == 0) ? name[i] : '_';
+	if (len == 0)
+		to[len++] = '_';
+	to[len] = '\0';
+	for (salt = 0; pv_name_taken(keep, m, to); salt++) {
+		if (salt >= PV_NAME_TRIES)
+			return CP_EINVAL;
+		cut = len < PV_TOOL_NAME_MAX - PV_NAME_HASH_LEN ? len : PV_TOOL_NAME_MAX - PV_NAME_HASH_LEN;
+		snprintf(to + cut, sizeof(to) - cut, "_%08x", (unsigned)pv_name_hash(name, salt));
+	}
+	if ((f = strdup(name)) == NULL || (t = strdup(to)) == NULL)
+		goto nomem;
+	if ((nf = realloc(m->from, (m->n + 1) * sizeof(*nf))) == NULL)
+		goto nomem;
+	m->from = nf;
+	if ((nt = realloc(m->to, (m->n + 1) * sizeof(*nt))) == NULL)
+		goto nomem;
+	m->to = nt;
+	m->from[m->n] = f;
+	m->to[m->n] = t;
+	m->n++; /* f and t belong to m now */
+	if ((rc = pv_map_put(&m->by_from, f, m->n - 1)) != CP_OK ||
+	    (rc = pv_map_put(&m->by_to, t, m->n - 1)) != CP_OK)
+		return rc;
+	log_debug("pivot: a tool name the upstream refuses is '%s' upstream", to);
+	return CP_OK;
+nomem:
+	free(f);
+	free(t);
+	return CP_ENOMEM;
+}
+
+/* Call fn on every tool name of r, in order. */
+static int
+pv_names_walk(const struct pv_request *r, int (*fn)(const char *, void *), void *arg)
+{
+	size_t i, j;
+	int rc;
+
+	for (i = 0; i < r->n_tools; i++)
+		if (r->tools[i].name != NULL && (rc = fn(r->tools[i].name, arg)) != CP_OK)
+			return rc;
+	for (i = 0; i < r->n_msgs; i++)
+		for (j = 0; j < r->msgs[i].n_parts; j++) {
+			const struct pv_part *p = &r->msgs[i].parts[j];
+
+			if ((p->kind == PV_TOOL_CALL || p->kind == PV_TOOL_RESULT) && p->name != NULL &&
+			    (rc = fn(p->name, arg)) != CP_OK)
+				return rc;
+		}
+	if (r->tool_choice_name != NULL)
+		return fn(r->tool_choice_name, arg);
+	return CP_OK;
+}
+
+struct pv_names_ctx {
+	struct pv_names *m;
+	struct pv_map keep;      /* client names that stay as they are */
+	enum fmt_id fmt;
+	bool refused;            /* some name needs a new one */
+};
+
+static int
+pv_names_keep(const char *name, void *arg)
+{
+	struct pv_names_ctx *c = arg;
+
+	if (!pv_tool_name_ok(name, c->fmt)) {
+		c->refused = true;
+		return CP_OK;
+	}
+	return pv_map_put(&c->keep, name, 0);
+}
+
+static int
+pv_names_give(const char *name, void *arg)
+{
+	struct pv_names_ctx *c = arg;
+	size_t v;
+
+	if (pv_tool_name_ok(name, c->fmt) || pv_map_get(&c->m->by_from, name, &v))
+		return CP_OK;
+	return pv_names_add(c->m, &c->keep, name, c->fmt);
+}
+
+int
+pv_names_build(struct pv_names *m, const struct pv_request *r, enum fmt_id fmt)
+{
+	struct pv_names_ctx c = { .m = m, .fmt = fmt, .refused = false };
+	int rc;
+
+	pv_names_init(m);
+	pv_map_init(&c.keep);
+	/* first every name that stays (a new name must not take one), then
+	 * a new name for each refused one, in the order they come */
+	if ((rc = pv_names_walk(r, pv_names_keep, &c)) == CP_OK && c.refused)
+		rc = pv_names_walk(r, pv_names_give, &c);
+	pv_map_release(&c.keep);
+	if (rc != CP_OK)
+		pv_names_release(m);
+	return rc;
+}
+
+const char *
+pv_names_up(const struct pv_names *m, const char *name)
+{
+	size_t v;
+
+	return name != NULL && pv_map_get(&m->by_from, name, &v) ? m->to[v] : name;
+}
+
+const char *
+pv_names_back(const struct pv_names *m, const char *name)
+{
+	size_t v;
+
+	return name != NULL && pv_map_get(&m->by_to, name, &v) ? m->from[v] : name;
+}
+
+int
+pv_view_for(const struct pv_request *r, enum fmt_id fmt, struct pv_view *v,
+    const struct pv_request **out)
+{
+	struct pv_request *c = &v->req;
+	size_t i;
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	*out = r;
+	if ((rc = pv_names_build(&v->names, r, fmt)) != CP_OK || v->names.n == 0)
+		return rc;
+	/* the struct, its tools and messages copied; the parts of a message
+	 * with a tool call or result copied too; strings borrowed */
+	*c = *r;
+	c->tools = NULL;
+	c->msgs = NULL;
+	v->copied = true;
+	if (r->n_tools > 0) {
+		if ((c->tools = calloc(r->n_tools, sizeof(*c->tools))) == NULL)
+			goto nomem;
+		for (i = 0; i < r->n_tools; i++) {
+			c->tools[i] = r->tools[i];
+			c->tools[i].name = (char *)pv_names_up(&v->names, r->tools[i].name);
+		}
+	}
+	if (r->n_msgs > 0) {
+		if ((c->msgs = calloc(r->n_msgs, sizeof(*c->msgs))) == NULL)
+			goto nomem;
+		for (i = 0; i < r->n_msgs; i++) {
+			const struct pv_msg *m = &r->msgs[i];
+			struct pv_part *np;
+			size_t j;
+
+			c->msgs[i].role = m->role;
+			c->msgs[i].n_parts = m->n_parts;
+			if (m->n_parts == 0)
+				continue;
+			if ((np = calloc(m->n_parts, sizeof(*np))) == NULL)
+				goto nomem;
+			c->msgs[i].parts = np;
+			for (j = 0; j < m->n_parts; j++) {
+				np[j] = m->parts[j];
+				if (np[j].kind == PV_TOOL_CALL || np[j].kind == PV_TOOL_RESULT)
+					np[j].name = (char *)pv_names_up(&v->names, m->parts[j].name);
+			}
+		}
+	}
+	c->tool_choice_name = (char *)pv_names_up(&v->names, r->tool_choice_name);
+	*out = c;
+	return CP_OK;
+nomem:
+	pv_view_release(v);
+	*out = r;
+	return CP_ENOMEM;
+}
+
+void
+pv_view_release(struct pv_view *v)
+{
+	size_t i;
+
+	if (v->copied) {
+		free(v->req.tools);
+		for (i = 0; v->req.msgs != NULL && i < v->req.n_msgs; i++)
+			free(v->req.msgs[i].parts);
+		free(v->req.msgs);
+	}
+	pv_names_release(&v->names);
+	memset(&v->req, 0, sizeof(v->req));
+	v->copied = false;
+}
+
+int
+pv_encode_named(const struct pv_request *r, enum fmt_id fmt,
+    int (*enc)(const struct pv_request *, cJSON **), cJSON **out)
+{
+	struct pv_view v;
+	const struct pv_request *view;
+	int rc;
+
+	*out = NULL;
+	if ((rc = pv_view_for(r, fmt, &v, &view)) == CP_OK)
+		rc = enc(view, out);
+	pv_view_release(&v);
+	return rc;
 }
 
 int
@@ -667,10 +987,12 @@ pv_gather_add(struct pv_gather *g, const struct pv_event *ev)
 #define PV_SCHEMA_REF_DEPTH 8        /* nested $ref expansions */
 #define PV_SCHEMA_NODES_MAX 20000    /* schema nodes written (no ref bombs) */
 #define PV_SCHEMA_DEPTH_MAX 64       /* nesting followed */
+#define PV_SCHEMA_COPY_MAX (8u << 20) /* bytes of values (enum, default, ...) copied */
 
 struct pv_sch {
 	const cJSON *root;       /* the whole input schema ($ref target) */
 	size_t nodes;            /* nodes written so far */
+	size_t copied;           /* weight of the values copied so far */
 	int rc;                  /* first failure */
 };
 
@@ -691,6 +1013,43 @@ pv_sch_count(struct pv_sch *c)
 		return false;
 	}
 	return true;
+}
+
+/* About the bytes a copy of v takes (a node counts 16). */
+static size_t
+pv_sch_weight(const cJSON *v, int depth)
+{
+	size_t w = 16;
+	const cJSON *it;
+
+	if (v->string != NULL)
+		w += strlen(v->string);
+	if (cJSON_IsString(v) && v->valuestring != NULL)
+		w += strlen(v->valuestring);
+	if (depth < 2 * PV_SCHEMA_DEPTH_MAX)
+		for (it = v->child; it != NULL && w <= PV_SCHEMA_COPY_MAX; it = it->next)
+			w += pv_sch_weight(it, depth + 1);
+	return w;
+}
+
+/* A copy of a value kept as it is (enum, default, ...): an enum of a
+ * megabyte behind a $ref used ten thousand times would be gigabytes, so
+ * what is copied is weighed against PV_SCHEMA_COPY_MAX. NULL on failure
+ * (c->rc says why). */
+static cJSON *
+pv_sch_dup(struct pv_sch *c, const cJSON *v)
+{
+	cJSON *d;
+
+	c->copied += pv_sch_weight(v, 0);
+	if (c->copied > PV_SCHEMA_COPY_MAX) {
+		if (c->rc == CP_OK)
+			c->rc = CP_ETOOBIG;
+		return NULL;
+	}
+	if ((d = cJSON_Duplicate(v, true)) == NULL && c->rc == CP_OK)
+		c->rc = CP_ENOMEM;
+	return d;
 }
 
 /* The target of a local $ref, or NULL. */
@@ -897,7 +1256,7 @@ pv_sch_node(struct pv_sch *c, const cJSON *s, int depth, int refs)
 		type = cJSON_GetObjectItemCaseSensitive(o, "type")->valuestring;
 	for (i = 0; i < sizeof(pv_gem_keep) / sizeof(pv_gem_keep[0]); i++) {
 		it = cJSON_GetObjectItemCaseSensitive(s, pv_gem_keep[i]);
-		if (it != NULL && !pv_sch_add(c, o, pv_gem_keep[i], cJSON_Duplicate(it, true)))
+		if (it != NULL && !pv_sch_add(c, o, pv_gem_keep[i], pv_sch_dup(c, it)))
 			goto fail;
 	}
 	it = cJSON_GetObjectItemCaseSensitive(s, "format");
@@ -910,7 +1269,7 @@ pv_sch_node(struct pv_sch *c, const cJSON *s, int depth, int refs)
 		for (p = it->child; p != NULL; p = p->next)
 			strings = strings && cJSON_IsString(p);
 		if (strings)
-			pv_sch_add(c, o, "enum", cJSON_Duplicate(it, true));
+			pv_sch_add(c, o, "enum", pv_sch_dup(c, it));
 	}
 	it = cJSON_GetObjectItemCaseSensitive(s, "const");
 	if (cJSON_IsString(it)) {
@@ -1011,6 +1370,27 @@ pv_schema_for_gemini(const cJSON *s, cJSON **out)
 	}
 	*out = o;
 	return o != NULL ? CP_OK : CP_ENOMEM;
+}
+
+int
+pv_schema_check(const cJSON *s)
+{
+	cJSON *o = NULL;
+	int rc = pv_schema_for_gemini(s, &o);
+
+	cJSON_Delete(o);
+	return rc;
+}
+
+int
+pv_schema_refused(int rc, const char *what, char *err, size_t errlen)
+{
+	if (rc == CP_ENOMEM)
+		return rc;
+	cp_seterr(err, errlen, "%s: the schema is too large once its $refs are expanded "
+	    "(at most %u nodes and %u bytes of enum and default values)", what,
+	    (unsigned)PV_SCHEMA_NODES_MAX, (unsigned)PV_SCHEMA_COPY_MAX);
+	return CP_EINVAL;
 }
 
 /* Members whose values are data, not schemas: never rewritten. */

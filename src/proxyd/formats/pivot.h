@@ -221,6 +221,10 @@ struct pv_enc_opts {
 	bool gemini_sse;         /* Gemini: ?alt=sse, else a JSON-array stream */
 	long long created;       /* unix time stamped into answers (relay: now;
 	                          * golden tests: a fixed value) */
+	const struct pv_request *req; /* the client's decoded request, or NULL:
+	                          * xlate_new names the upstream's renamed
+	                          * tools back (pv_names); borrowed only
+	                          * during xlate_new */
 };
 
 /* Encoders are deterministic: given the same events and options they
@@ -305,6 +309,19 @@ const struct codec *codec_for(enum fmt_id id);
  * unknown 5xx: PVE_SERVER). */
 enum pv_err pv_err_of_status(int status);
 
+/* Thinking signatures belong to a family: OpenAI's (Chat, Responses:
+ * encrypted_content, a Fernet token "gAAAAA...") or Claude's and
+ * Gemini's. A signature only goes back to an upstream of the family that
+ * made it (the others refuse a foreign one). */
+bool pv_same_family(enum fmt_id a, enum fmt_id b);
+/* sig is an OpenAI encrypted_content (NULL: false). */
+bool pv_sig_openai(const char *sig);
+/* An upstream event the client of format cl must not see when the
+ * upstream speaks up: a thinking signature of another family (the client
+ * would send it back to an upstream that refuses it). The relay's
+ * translation (xlate.c) and the golden tests drop what this says. */
+bool pv_event_dropped(const struct pv_event *ev, enum fmt_id up, enum fmt_id cl);
+
 /* A local token estimate for formats/providers without a count endpoint
  * (documented in cliproxyd(8)): about one token per 4 bytes of text,
  * arguments and schemas, plus a few per message. */
@@ -323,6 +340,15 @@ int pv_body_set_model(cJSON *req, const char *model);
  * owned by the caller. */
 int pv_schema_for_gemini(const cJSON *s, cJSON **out);
 int pv_schema_lower_types(const cJSON *s, cJSON **out);
+/* Decoders check every tool schema they keep: CP_OK, or CP_ETOOBIG when
+ * its conversion would pass the limits (a "schema bomb": $refs expanding
+ * past 20000 nodes, or enums and defaults copied past 8 MiB). The client
+ * gets a 400 then (decode_request fails with CP_EINVAL and a message
+ * from pv_schema_refused), never a 500. */
+int pv_schema_check(const cJSON *s);
+/* The decoders' message for a schema pv_schema_check refused ("<what>:
+ * ..."), CP_EINVAL; CP_ENOMEM passes. */
+int pv_schema_refused(int rc, const char *what, char *err, size_t errlen);
 
 /* ------------------------------------------- helpers shared by codecs */
 
@@ -342,6 +368,49 @@ void pv_map_release(struct pv_map *m);
 int pv_map_put(struct pv_map *m, const char *k, size_t v);
 /* true and *v when k is held. */
 bool pv_map_get(const struct pv_map *m, const char *k, size_t *v);
+
+/* ------------------------------------------------------ tool names */
+
+/* Tool names each API takes: OpenAI and Claude ^[a-zA-Z0-9_-]{1,64}$;
+ * Gemini [a-zA-Z0-9_.:-], at most 64, starting with a letter or '_'. A
+ * client's name the upstream refuses gets a valid name for that exchange
+ * (its bytes outside the rule become '_', cut to fit; a name another tool
+ * already has or gets is cut further and given "_" and 8 hex digits of a
+ * hash of the client's name), and the answer's calls get the client's
+ * name back. Deterministic: the same request gives the same names. */
+#define PV_TOOL_NAME_MAX 64
+struct pv_names {
+	char **from;             /* client names the upstream refuses (owned) */
+	char **to;               /* the name used upstream for each (owned) */
+	size_t n;
+	struct pv_map by_from;   /* from -> index */
+	struct pv_map by_to;     /* to -> index */
+};
+bool pv_tool_name_ok(const char *name, enum fmt_id fmt);
+void pv_names_init(struct pv_names *m);
+void pv_names_release(struct pv_names *m);
+/* The renames r needs for upstream format fmt (tools, calls, results,
+ * tool_choice_name). CP_ENOMEM. */
+int pv_names_build(struct pv_names *m, const struct pv_request *r, enum fmt_id fmt);
+/* The upstream's name for a client name / the client's for an upstream
+ * name (name itself when it is not renamed; NULL stays NULL). */
+const char *pv_names_up(const struct pv_names *m, const char *name);
+const char *pv_names_back(const struct pv_names *m, const char *name);
+
+/* r as upstream format fmt must see it: *out is r itself when no tool
+ * name changes, else v->req, a shallow copy whose strings are r's but for
+ * the renamed tool names. Encoders call this first. */
+struct pv_view {
+	struct pv_request req;   /* the copy (arrays owned, strings borrowed) */
+	struct pv_names names;
+	bool copied;
+};
+int pv_view_for(const struct pv_request *r, enum fmt_id fmt, struct pv_view *v,
+    const struct pv_request **out);
+void pv_view_release(struct pv_view *v);
+/* enc(view of r for fmt): what every encode_request is. */
+int pv_encode_named(const struct pv_request *r, enum fmt_id fmt,
+    int (*enc)(const struct pv_request *, cJSON **), cJSON **out);
 
 /* Fill the name of every TOOL_RESULT part that has none from the nearest
  * earlier TOOL_CALL with the same id (formats whose results carry only
