@@ -13,6 +13,7 @@
 #define CLIPROXY_CORE_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -861,6 +862,15 @@ void httpc_resp_release(struct httpc_resp *r);  /* wipes the body */
 int httpc_request(const char *url, const char *ctype, const char *body, size_t len,
     const char *bearer, const char *proxy, long timeout_ms, struct httpc_resp *r,
     char *err, size_t errlen);
+/* The same, ended (CP_EIO, "stopped") within about a second of *stop
+ * turning true: a daemon's shutdown never waits for a hung peer. stop
+ * may be NULL. */
+int httpc_request_stop(const char *url, const char *ctype, const char *body, size_t len,
+    const char *bearer, const char *proxy, long timeout_ms, const atomic_bool *stop,
+    struct httpc_resp *r, char *err, size_t errlen);
+/* curl_global_init once, for a program that calls httpc from threads:
+ * call it on the main thread before starting them. */
+int httpc_init(void);
 
 /* ---------------------------------------------------------- oauth_flow.c */
 

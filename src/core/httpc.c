@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,12 +48,30 @@ httpc_write(char *data, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+/* An exchange's stop flag (httpc_request_stop): curl calls this at
+ * least once a second while a transfer runs, so a stop is seen within
+ * about a second even when the peer sends nothing. */
+static int
+httpc_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+    curl_off_t ulnow)
+{
+	const atomic_bool *stop = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return atomic_load(stop) ? 1 : 0;
+}
+
 static int
 httpc_global(void)
 {
 	static bool done;
 
-	/* single-threaded callers (the CLI, one responder process) */
+	/* single-threaded callers (the CLI, one responder process); a
+	 * threaded one (cliproxyd's refresh workers) calls httpc_init on its
+	 * main thread before it starts them */
 	if (!done) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 			return CP_EIO;
@@ -62,9 +81,24 @@ httpc_global(void)
 }
 
 int
+httpc_init(void)
+{
+	return httpc_global();
+}
+
+int
 httpc_request(const char *url, const char *ctype, const char *body, size_t len,
     const char *bearer, const char *proxy, long timeout_ms, struct httpc_resp *r,
     char *err, size_t errlen)
+{
+	return httpc_request_stop(url, ctype, body, len, bearer, proxy, timeout_ms, NULL, r,
+	    err, errlen);
+}
+
+int
+httpc_request_stop(const char *url, const char *ctype, const char *body, size_t len,
+    const char *bearer, const char *proxy, long timeout_ms, const atomic_bool *stop,
+    struct httpc_resp *r, char *err, size_t errlen)
 {
 	char ebuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs = NULL, *nh;
@@ -116,6 +150,11 @@ httpc_request(const char *url, const char *ctype, const char *body, size_t len,
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, httpc_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->body);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
+	if (stop != NULL) {
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, httpc_progress);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)stop);
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	}
 	if (body != NULL) {
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
@@ -125,6 +164,10 @@ httpc_request(const char *url, const char *ctype, const char *body, size_t len,
 	if (cc == CURLE_WRITE_ERROR || cc == CURLE_FILESIZE_EXCEEDED) {
 		cp_seterr(err, errlen, "answer larger than %u bytes", HTTPC_ANSWER_MAX);
 		rc = CP_ETOOBIG;
+		goto out;
+	}
+	if (cc == CURLE_ABORTED_BY_CALLBACK) {
+		cp_seterr(err, errlen, "stopped");
 		goto out;
 	}
 	if (cc != CURLE_OK) {

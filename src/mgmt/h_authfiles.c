@@ -48,13 +48,87 @@ query_name(struct mgmt_req *rq, struct mgmt_resp *rs, char *out, size_t outlen)
 	return CP_OK;
 }
 
+/* ------------------------------------------- the daemon's view (issue 12) */
+
+#define DAEMON_STATUS_FILE "cliproxyd.status"  /* DESIGN 6 */
+#define DAEMON_STATUS_MAX  (4u * 1024u * 1024u) /* what we read of it */
+
+/* The daemon's status file, when it describes this auth-dir: NULL when
+ * there is none (no daemon yet, another auth-dir, unreadable). */
+static cJSON *
+daemon_view(struct mgmt_req *rq, const char *dir)
+{
+	char *sdir = chg_state_dir(rq), *data = NULL, path[4200];
+	const cJSON *ad;
+	cJSON *st = NULL;
+	size_t len = 0;
+
+	if (sdir == NULL)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/%s", sdir, DAEMON_STATUS_FILE);
+	free(sdir);
+	if (fio_read_file(path, DAEMON_STATUS_MAX, &data, &len) != CP_OK)
+		return NULL;
+	if (json_parse_strict(data, len, &st) != CP_OK || !cJSON_IsObject(st) ||
+	    !cJSON_IsString(ad = cJSON_GetObjectItemCaseSensitive(st, "auth-dir")) ||
+	    strcmp(ad->valuestring, dir) != 0) {
+		cJSON_Delete(st);
+		st = NULL;
+	}
+	free(data);
+	return st;
+}
+
+/* Entry f (file name) gains "state" and, for an account the daemon
+ * serves, "daemon": what its status file says of it (state, expiry, last
+ * refresh, refresh failure with when and why, cooldowns; the status file
+ * never holds a token). "skipped" (with "state-reason") for a file the
+ * daemon does not use, "not-loaded" for one it has not seen yet. */
+static int
+add_daemon_view(cJSON *f, const char *name, const cJSON *view)
+{
+	const cJSON *cr = cJSON_GetObjectItemCaseSensitive(view, "credentials"), *e, *v;
+	static const char *const skip[] = { "kind", "id", "label", "file", "failures", NULL };
+	cJSON *d = NULL;
+	size_t i;
+
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cr, "list")) {
+		v = cJSON_GetObjectItemCaseSensitive(e, "file");
+		if (!cJSON_IsString(v) || strcmp(v->valuestring, name) != 0)
+			continue;
+		v = cJSON_GetObjectItemCaseSensitive(e, "state");
+		if (cJSON_AddStringToObject(f, "state", cJSON_IsString(v) ? v->valuestring :
+		    "ok") == NULL || (d = cJSON_Duplicate(e, true)) == NULL)
+			return CP_ENOMEM;
+		for (i = 0; skip[i] != NULL; i++)
+			cJSON_DeleteItemFromObjectCaseSensitive(d, skip[i]);
+		if (!cJSON_AddItemToObject(f, "daemon", d)) {
+			cJSON_Delete(d);
+			return CP_ENOMEM;
+		}
+		return CP_OK;
+	}
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(cr, "auth-files-skipped")) {
+		v = cJSON_GetObjectItemCaseSensitive(e, "name");
+		if (!cJSON_IsString(v) || strcmp(v->valuestring, name) != 0)
+			continue;
+		v = cJSON_GetObjectItemCaseSensitive(e, "reason");
+		if (cJSON_AddStringToObject(f, "state", "skipped") == NULL ||
+		    (cJSON_IsString(v) && cJSON_AddStringToObject(f, "state-reason",
+		    v->valuestring) == NULL))
+			return CP_ENOMEM;
+		return CP_OK;
+	}
+	return cJSON_AddStringToObject(f, "state", "not-loaded") != NULL ? CP_OK : CP_ENOMEM;
+}
+
 void
 h_auth_list(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 {
 	const char *dir = h_auth_dir(rq, rs);
 	struct authstore_entry *v = NULL;
 	size_t n = 0, total = 0;
-	cJSON *o = NULL, *files;
+	cJSON *o = NULL, *files, *view = NULL;
 	int rc;
 
 	(void)arg;
@@ -69,6 +143,8 @@ h_auth_list(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 		resp_cp_error(rs, CP_EIO, "cannot list auth files");
 		return;
 	}
+	/* issue 12: the daemon's view of each account, by file name */
+	view = daemon_view(rq, dir);
 	o = cJSON_CreateObject();
 	files = cJSON_AddArrayToObject(o, "files");
 	if (files == NULL)
@@ -94,9 +170,8 @@ h_auth_list(struct mgmt_req *rq, struct mgmt_resp *rs, const void *arg)
 			if (cJSON_AddStringToObject(f, "expires", t) == NULL)
 				goto nomem;
 		}
-		/* Hook (issue 12): the daemon's view of the account (ok, cooling,
-		 * refreshing, refresh failed: why) joins here by file name from
-		 * its status file (DESIGN 6) once cliproxyd serves accounts. */
+		if (view != NULL && add_daemon_view(f, v[i].name, view) != CP_OK)
+			goto nomem;
 	}
 	/* Past CP_AUTHDIR_FILES_MAX (files put there by hand: uploads stop
 	 * at it) the list holds the first names and says it is cut; every
@@ -110,6 +185,7 @@ nomem:
 	resp_cp_error(rs, CP_ENOMEM, NULL);
 out:
 	cJSON_Delete(o);
+	cJSON_Delete(view);
 	authstore_list_free(v, n);
 }
 

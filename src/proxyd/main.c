@@ -155,6 +155,13 @@ main(int argc, char **argv)
 		log_errx("cannot initialise");
 		goto out;
 	}
+	/* OAuth refresh (issue 12): workers before the first load, which
+	 * already installs its hooks' snapshot */
+	if (refresh_init(base, status_touch_later) != CP_OK) {
+		log_errx("cannot start the token refresh workers");
+		goto out;
+	}
+	watch_set_hooks(refresh_same_auth, refresh_installed);
 	wo.config_path = config;
 	/* The daemon refuses to start only when there is no good config. */
 	if (watch_start(base, &wo, err, sizeof(err)) != CP_OK) {
@@ -181,6 +188,8 @@ main(int argc, char **argv)
 	ret = 0;
 out:
 	server_free();
+	/* never waits long on a hung token endpoint (REFRESH_STOP_GRACE_MS) */
+	refresh_shutdown();
 	watch_stop();
 	if (sig_term != NULL)
 		event_free(sig_term);

@@ -140,6 +140,21 @@ pool_state(const char *id, bool create)
 	return s;
 }
 
+int
+pool_secret_set(char **slot, const char *v)
+{
+	char *n = NULL;
+
+	if (v != NULL && (n = cp_strdup(v)) == NULL)
+		return CP_ENOMEM;
+	if (*slot != NULL) {
+		cp_wipe(*slot, strlen(*slot));
+		free(*slot);
+	}
+	*slot = n;
+	return CP_OK;
+}
+
 static void
 state_free(struct cred_state *s)
 {
@@ -148,10 +163,9 @@ state_free(struct cred_state *s)
 	for (i = 0; i < s->n_cools; i++)
 		free(s->cools[i].model);
 	free(s->cools);
-	if (s->token != NULL) {
-		cp_wipe(s->token, strlen(s->token));
-		free(s->token);
-	}
+	pool_secret_set(&s->token, NULL);
+	pool_secret_set(&s->refresh_tok, NULL);
+	pool_secret_set(&s->refresh_base, NULL);
 	free(s);
 }
 
@@ -265,7 +279,7 @@ pool_gc(time_t now)
 			/* A state that holds nothing worth keeping goes; a
 			 * failure count alone is not worth a slot forever. */
 			if (s->n_cools == 0 && s->token == NULL && !s->refreshing &&
-			    s->refresh_retry_at <= now) {
+			    s->refresh_retry_at <= now && s->refresh_failed_at == 0) {
 				*pp = s->next;
 				state_free(s);
 				n_states--;

@@ -487,11 +487,21 @@ struct cred_state {
 	size_t n_cools, cap_cools;
 	unsigned long failures;  /* consecutive failed attempts */
 	time_t last_ok;          /* last 2xx */
-	/* OAuth (issue 12 fills these): */
+	/* OAuth accounts (refresh.c fills these; secrets wiped on free): */
 	char *token;             /* current access token, NULL: the credential's own */
 	time_t token_expiry;     /* its expiry, 0: unknown */
 	bool refreshing;         /* a refresh is in flight */
 	time_t refresh_retry_at; /* after a failed refresh: not before then */
+	char *refresh_tok;       /* refresh token that goes with token (secret) */
+	char *refresh_base;      /* the file's refresh token token came from:
+	                          * a file still holding it (write-back pending)
+	                          * or holding refresh_tok is ours; another one
+	                          * is a re-login, which wins (PROVIDERS 4) */
+	time_t last_refresh;     /* last successful refresh, 0: none */
+	unsigned refresh_failures; /* consecutive failed refreshes (backoff) */
+	time_t refresh_failed_at; /* the last failure, 0: none since the last success */
+	char refresh_err[160];   /* why it failed, never a token ("" when fine) */
+	bool writeback_pending;  /* the new token is not in the file yet */
 };
 
 struct candidate {           /* one (provider, key, upstream model) to try */
@@ -514,6 +524,9 @@ void pool_cooldown(const char *cred_id, const char *model, time_t until);
 void pool_result(const char *cred_id, bool ok, time_t now);
 /* Credentials of the snapshot with some model cooling down. */
 size_t pool_n_cooling(const struct snapshot *s, time_t now);
+/* Replace the secret string *slot with a copy of v (NULL: none), the old
+ * one wiped. CP_ENOMEM leaves *slot as it was. */
+int pool_secret_set(char **slot, const char *v);
 /* Drop expired cooldowns and states that hold nothing (status timer). */
 void pool_gc(time_t now);
 void pool_free_all(void);
@@ -523,9 +536,36 @@ void pool_free_all(void);
 /* OAuth token refresh (issue 12, PROVIDERS 4 and 5): off the event loop,
  * one in flight per account, written back into the auth file under the
  * auth-dir lock. refresh_start is every account provider's ops->refresh. */
-int refresh_init(struct event_base *base);
+#define REFRESH_WORKERS      4      /* threads doing token calls and write-backs */
+#ifndef REFRESH_HTTP_MS             /* (the unit test builds with a short one) */
+#define REFRESH_HTTP_MS      20000  /* a token call, connect to last byte */
+#endif
+#define REFRESH_WAITERS_MAX  1024   /* requests queued on one account's refresh */
+#define REFRESH_WAIT_MAX_S   35     /* a waiting request gives up after this */
+#ifndef REFRESH_TICK_S
+#define REFRESH_TICK_S       5      /* proactive check period (PROVIDERS 7: < 30 s) */
+#endif
+#define REFRESH_FRESH_S      10     /* a 401 this soon after a refresh: the token
+                                     * the request used was the old one */
+#define REFRESH_BACKOFF_MIN_S 60    /* PROVIDERS 4: 1 min, doubling ... */
+#define REFRESH_BACKOFF_MAX_S 1800  /* ... to 30 min */
+#define REFRESH_STOP_GRACE_MS 2000  /* shutdown: token calls get this long */
+/* notify: called on the loop after each state change of an account
+ * (main registers status_touch_later). */
+int refresh_init(struct event_base *base, void (*notify)(void));
 void refresh_shutdown(void);
 int refresh_start(const struct cred *c, prov_refresh_done done, void *arg);
+/* watch.c's hooks (registered by main). refresh_same_auth: is auth (read
+ * from disk) the snapshot's auth-dir but for token write-backs whose
+ * tokens the pool holds already (no rebuild needed)? */
+bool refresh_same_auth(const struct snapshot *cur, const struct authfile *auth, size_t n);
+/* A new snapshot is in: a file whose refresh token is neither the pool's
+ * nor the one the pool's token came from was logged in again or uploaded
+ * by someone else: its tokens win over the pool's. */
+void refresh_installed(const struct snapshot *s);
+/* The refresh token and expiry an auth file holds (gemini: token.*),
+ * NULL / 0 when absent. */
+const char *refresh_file_token(const struct authfile *a, const char *member);
 
 /* ------------------------------------------------------------ upstream.c */
 
@@ -718,6 +758,10 @@ struct watch_opts {
 int watch_start(struct event_base *base, const struct watch_opts *o, char *err, size_t errlen);
 /* SIGHUP: reload even if nothing changed. */
 void watch_force_reload(void);
+/* Hooks (main registers refresh.c's): same_auth says a changed auth-dir
+ * needs no rebuild; installed hears of every new snapshot. NULL: none. */
+void watch_set_hooks(bool (*same_auth)(const struct snapshot *cur,
+    const struct authfile *auth, size_t n), void (*installed)(const struct snapshot *s));
 void watch_stop(void);
 
 /* -------------------------------------------------------------- reqlog.c */
@@ -759,6 +803,8 @@ int status_init(struct event_base *base, const char *state_dir);
 void status_set_error(const char *msg);
 /* Ask for a write: now (after a reload) or within a second. */
 void status_touch(bool now);
+/* status_touch(false) for a callback without arguments. */
+void status_touch_later(void);
 void status_shutdown(void);
 const char *status_last_error(void);
 time_t status_started(void);

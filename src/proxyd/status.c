@@ -123,15 +123,40 @@ out:
 	return rc;
 }
 
-/* An account's auth file and the expiry it states (never a token). */
-static void
-add_account(cJSON *o, const struct authfile *af)
+/* An account's view (issue 12, DESIGN 6): its file, its state (ok,
+ * cooling, refreshing, refresh-failed with when and why), expiry, last
+ * refresh, a pending write-back. Never a token. */
+static const char *
+add_account(cJSON *o, const struct cred *c, const struct cred_state *st, bool cooling)
 {
-	time_t exp;
+	const char *state = cooling ? "cooling" : "ok";
+	time_t exp = 0;
 
-	cJSON_AddStringToObject(o, "file", af->name);
-	if (oauth_file_expiry(af->json, &exp) == CP_OK)
+	cJSON_AddStringToObject(o, "file", c->acct->name);
+	if (st != NULL && st->token != NULL)
+		exp = st->token_expiry;
+	else if (oauth_file_expiry(c->acct->json, &exp) != CP_OK)
+		exp = 0;
+	if (exp != 0)
 		add_time(o, "expires", exp);
+	if (st == NULL)
+		return state;
+	if (st->last_refresh != 0)
+		add_time(o, "last-refresh", st->last_refresh);
+	if (st->refresh_failed_at != 0) {
+		state = "refresh-failed";
+		add_time(o, "refresh-failed-at", st->refresh_failed_at);
+		cJSON_AddStringToObject(o, "refresh-error", st->refresh_err);
+		if (st->refresh_retry_at != 0)
+			add_time(o, "refresh-retry-at", st->refresh_retry_at);
+	}
+	if (st->writeback_pending) {
+		cJSON_AddStringToObject(o, "write-back", "pending");
+		cJSON_AddStringToObject(o, "write-back-error", st->refresh_err);
+	}
+	if (st->refreshing)
+		state = "refreshing";
+	return state;
 }
 
 /* Auth files not used, each with why (DESIGN 6: the status says so): the
@@ -193,8 +218,6 @@ add_cred_list(cJSON *cr, const struct snapshot *s, time_t now)
 			cJSON_AddStringToObject(o, "kind", p->ops->kind);
 			cJSON_AddStringToObject(o, "id", id);
 			cJSON_AddStringToObject(o, "label", p->creds[j].label);
-			if (p->creds[j].acct != NULL)
-				add_account(o, p->creds[j].acct);
 			for (k = 0; st != NULL && k < st->n_cools; k++) {
 				cJSON *c;
 
@@ -208,7 +231,9 @@ add_cred_list(cJSON *cr, const struct snapshot *s, time_t now)
 				cJSON_AddStringToObject(c, "model", st->cools[k].model);
 				add_time(c, "until", st->cools[k].until);
 			}
-			cJSON_AddStringToObject(o, "state", cool != NULL ? "cooling" : "ok");
+			cJSON_AddStringToObject(o, "state", p->creds[j].acct != NULL ?
+			    add_account(o, &p->creds[j], st, cool != NULL) :
+			    cool != NULL ? "cooling" : "ok");
 			cJSON_AddNumberToObject(o, "failures", st != NULL ? (double)st->failures : 0);
 		}
 	}
@@ -286,6 +311,12 @@ status_write(bool durable)
 out:
 	free(txt);
 	cJSON_Delete(o);
+}
+
+void
+status_touch_later(void)
+{
+	status_touch(false);
 }
 
 static void

@@ -56,6 +56,18 @@ static int w_auth_wd = -1;            /* watch on auth-dir */
 static int w_parent_wd = -1;          /* watch on its parent (re-creation) */
 static char w_bad_sha[65];            /* hash of the last config refused */
 static bool w_force;                  /* SIGHUP: rebuild even if unchanged */
+/* main's hooks (refresh.c): a changed auth-dir that needs no rebuild (our
+ * own token write-backs), and news of every snapshot swapped in */
+static bool (*w_same_auth)(const struct snapshot *, const struct authfile *, size_t);
+static void (*w_installed)(const struct snapshot *);
+
+void
+watch_set_hooks(bool (*same_auth)(const struct snapshot *cur, const struct authfile *auth,
+    size_t n), void (*installed)(const struct snapshot *s))
+{
+	w_same_auth = same_auth;
+	w_installed = installed;
+}
 
 static void
 split_path(const char *path, char *dir, size_t dl, char *name, size_t nl)
@@ -271,8 +283,11 @@ reload(bool first, char *err, size_t errlen)
 	if (dir_ok && w_auth_wd < 0)
 		w_auth_wd = add_auth_watch(); /* it appeared since */
 	if (cur != NULL && !force && strcmp(sha, cur->cfg_sha) == 0 &&
-	    strcmp(auth_sha, cur->auth_sha) == 0) {
-		/* DESIGN 6: content hash compared, nothing to rebuild. */
+	    (strcmp(auth_sha, cur->auth_sha) == 0 ||
+	    (w_same_auth != NULL && w_same_auth(cur, auth, n_auth)))) {
+		/* DESIGN 6: content hash compared, nothing to rebuild; nor
+		 * for the daemon's own token write-backs (issue 12): the
+		 * pool holds those tokens already. */
 		log_debug("reload: nothing changed");
 		free(text);
 		snapshot_auth_free(auth, n_auth);
@@ -297,6 +312,8 @@ reload(bool first, char *err, size_t errlen)
 	    first ? "loaded" : "reloaded", w_cfg_path, ns->cfg_sha, ns->n_provs,
 	    snapshot_n_creds(ns), ns->n_auth);
 	snapshot_install(ns);
+	if (w_installed != NULL)
+		w_installed(ns);
 	if (!first)
 		status_ctr.reloads++;
 	if (!disk_bad) {

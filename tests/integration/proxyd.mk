@@ -10,6 +10,7 @@ PROXYD_PY_TESTS = \
 	tests/integration/proxyd_providers.py \
 	tests/integration/proxyd_hostile.py \
 	tests/integration/proxyd_accounts.py \
+	tests/integration/proxyd_refresh.py \
 	tests/integration/proxyd_sdk.py
 TESTS += $(PROXYD_PY_TESTS)
 EXTRA_DIST += $(PROXYD_PY_TESTS) \
@@ -17,5 +18,6 @@ EXTRA_DIST += $(PROXYD_PY_TESTS) \
 	tests/mock/openai_mock.py \
 	tests/mock/proxy_mock.py \
 	bench/proxyd_reload.py \
+	bench/proxyd_refresh.py \
 	bench/proxyd_accounts.py \
 	bench/proxyd_rss.py

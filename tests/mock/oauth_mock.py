@@ -11,7 +11,17 @@ run time. In-process:
     m = OAuthMock().start()
     m.endpoints()        # {endpoints: name -> URL} for a cliproxy config
     m.requests(what=None), m.reset()
-    m.fail_next(kind, mode, n=1)   # mode: invalid_grant | 500 | hang | junk
+    m.fail_next(kind, mode, n=1)   # mode: invalid_grant | 500 | hang | junk |
+                                   # no_access (200 without access_token) |
+                                   # slow (answers after slow_seconds)
+    m.add_account(kind)  # a logged-in account without the browser dance:
+                         # its token answer (access/refresh tokens ...)
+    m.token_calls(kind)  # how many POST /{kind}/token it answered
+    m.revoke_old = True  # a refresh retires the old access token, so the
+                         # upstream (ApiMock(keys=m.live)) refuses it
+    m.live               # a container of the access tokens still valid
+    m.revoke(access_token)  # the upstream refuses it from now on
+    m.slow_seconds = 0.2 # every token answer waits this long
     m.device_pending = 2  # qwen polls answered authorization_pending first
     m.device_script = []  # or an explicit list of answers per poll:
                           # "pending", "slow_down", "expired_token",
@@ -21,7 +31,12 @@ run time. In-process:
     m.stop()
 
 or standalone: `oauth_mock.py [--port-file F]` prints "PORT <n>" and
-serves until killed (GET /_mock/requests lists what it saw).
+serves until killed (GET /_mock/requests lists what it saw). Control
+endpoints of a standalone mock (JSON bodies): POST /_mock/account
+{"kind"} -> the token answer of a new account; POST /_mock/fail {"kind",
+"mode", "n"}; POST /_mock/set {"hang_seconds", "slow_seconds",
+"expires_in", "revoke_old"}; GET /_mock/count?kind=K -> {"count": token
+calls of K}.
 
 Endpoints ({k} is gemini, claude, codex or qwen):
   GET  /{k}/authorize   checks client_id, response_type=code, redirect_uri
@@ -133,6 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
         parts = u.path.strip("/").split("/")
         if u.path == "/_mock/requests":
             return self._send(200, self.mock.requests())
+        if u.path == "/_mock/count":
+            return self._send(200, {"count": self.mock.token_calls(q.get("kind", [""])[0])})
         if len(parts) == 2 and parts[1] == "authorize" and parts[0] in KINDS:
             return self._authorize(parts[0], q)
         if u.path == "/gemini/userinfo":
@@ -151,7 +168,11 @@ class _Handler(BaseHTTPRequestHandler):
                "headers": dict(self.headers)}
         self.mock._record(rec)
         parts = u.path.strip("/").split("/")
+        if u.path.startswith("/_mock/"):
+            return self._control(u.path, body)
         if len(parts) == 2 and parts[1] == "token" and parts[0] in KINDS:
+            with self.mock._lock:
+                self.mock._token_calls[parts[0]] = self.mock._token_calls.get(parts[0], 0) + 1
             return self._token(parts[0], ctype, body)
         if u.path == "/qwen/device/code":
             return self._device_code(ctype, body)
@@ -159,6 +180,23 @@ class _Handler(BaseHTTPRequestHandler):
             return self._load_code_assist(body)
         if u.path == "/gemini-cli/v1internal:onboardUser":
             return self._onboard(body)
+        return self._send(404, {"error": "not found"})
+
+    def _control(self, path, body):
+        try:
+            obj = json.loads(body.decode() or "{}")
+        except ValueError:
+            return self._send(400, {"error": "json"})
+        if path == "/_mock/account" and obj.get("kind") in KINDS:
+            return self._send(200, self.mock.add_account(obj["kind"]))
+        if path == "/_mock/fail" and obj.get("kind") in KINDS:
+            self.mock.fail_next(obj["kind"], obj.get("mode", "500"), int(obj.get("n", 1)))
+            return self._send(200, {"status": "ok"})
+        if path == "/_mock/set":
+            for k in ("hang_seconds", "slow_seconds", "expires_in", "revoke_old"):
+                if k in obj:
+                    setattr(self.mock, k, obj[k])
+            return self._send(200, {"status": "ok"})
         return self._send(404, {"error": "not found"})
 
     # ------------------------------------------------------------ authorize
@@ -223,9 +261,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _token(self, kind, ctype, body):
         fail = self.mock._take_failure(kind)
+        if self.mock.slow_seconds:
+            time.sleep(self.mock.slow_seconds)
         if fail == "hang":
             time.sleep(self.mock.hang_seconds)
             return self._send(504, {"error": "temporarily_unavailable"})
+        if fail == "slow":
+            time.sleep(self.mock.hang_seconds)
+            fail = None
+        if fail == "no_access":
+            return self._send(200, {"token_type": "Bearer", "expires_in": 3600})
         if fail == "500":
             return self._send(500, raw=b"<html>internal error</html>",
                               headers={"Content-Type": "text/html"})
@@ -371,6 +416,21 @@ class _Handler(BaseHTTPRequestHandler):
                                     "id": self.mock.onboard_project, "name": "Onboarded"}}})
 
 
+class _Live:
+    """The access tokens the mock still honours, as a container an
+    ApiMock(keys=...) checks keys against."""
+
+    def __init__(self, mock):
+        self._m = mock
+
+    def __contains__(self, tok):
+        return self._m._account_of(tok) is not None
+
+    def __iter__(self):
+        with self._m._lock:
+            return iter(list(self._m._access))
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -399,6 +459,10 @@ class OAuthMock:
         self.onboard_polls = 2
         self.onboard_calls = []
         self.expires_in = 3600
+        self.slow_seconds = 0
+        self.revoke_old = False
+        self._token_calls = {}
+        self.live = _Live(self)
         self.srv = _Server(("127.0.0.1", 0), _Handler)
         self.srv.mock = self
         self.port = self.srv.server_address[1]
@@ -440,6 +504,19 @@ class OAuthMock:
             lst = self._fail.get(kind)
             return lst.pop(0) if lst else None
 
+    def add_account(self, kind):
+        """A new account as a login would leave it: its token answer."""
+        return self._issue(kind, new_account=True)
+
+    def revoke(self, access_token):
+        """The upstream refuses this access token from now on (it expired)."""
+        with self._lock:
+            self._access.pop(access_token, None)
+
+    def token_calls(self, kind):
+        with self._lock:
+            return self._token_calls.get(kind, 0)
+
     def _record(self, rec):
         with self._lock:
             self._reqs.append(rec)
@@ -467,6 +544,8 @@ class OAuthMock:
                 self.accounts.append(account)
             at = "at-%s-%s" % (kind, secrets.token_hex(12))
             tok = {"access_token": at, "token_type": "Bearer", "expires_in": self.expires_in}
+            if self.revoke_old and account.get("access_token"):
+                self._access.pop(account["access_token"], None)
             self._access[at] = account
             self.issued.append(at)
             rotate = new_account or kind != "gemini"

@@ -45,10 +45,24 @@ tests_unit_test_proxyd_catalogue_SOURCES = tests/unit/test_proxyd_catalogue.c \
 	src/proxyd/providers/catalogue.c src/proxyd/providers/openai_compat.c \
 	src/proxyd/providers/gemini.c src/proxyd/providers/claude.c \
 	src/proxyd/providers/codex.c src/proxyd/providers/qwen.c src/proxyd/refresh.c \
-	$(PROXYD_CODEC_SOURCES)
+	src/proxyd/pool.c $(PROXYD_CODEC_SOURCES)
 tests_unit_test_proxyd_catalogue_CFLAGS = $(PROXYD_UNIT_CFLAGS)
 tests_unit_test_proxyd_catalogue_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS)
-tests_unit_test_proxyd_catalogue_LDADD = $(UNIT_LIBS) $(CURL_LIBS) -lm
+tests_unit_test_proxyd_catalogue_LDADD = $(UNIT_LIBS) $(EVENT_LIBS) $(CURL_LIBS) -lm
+# OAuth refresh (issue 12) against tests/mock/oauth_mock.py on a real loop
+# and auth-dir; short token-call timeout and tick for the test.
+check_PROGRAMS += tests/unit/test_proxyd_refresh
+TESTS += tests/unit/test_proxyd_refresh
+tests_unit_test_proxyd_refresh_SOURCES = tests/unit/test_proxyd_refresh.c \
+	src/proxyd/refresh.c src/proxyd/pool.c src/proxyd/snapshot.c src/proxyd/policy.c \
+	src/proxyd/providers/common.c src/proxyd/providers/catalogue.c \
+	src/proxyd/providers/openai_compat.c src/proxyd/providers/gemini.c \
+	src/proxyd/providers/claude.c src/proxyd/providers/codex.c \
+	src/proxyd/providers/qwen.c $(PROXYD_CODEC_SOURCES)
+tests_unit_test_proxyd_refresh_CFLAGS = $(PROXYD_UNIT_CFLAGS)
+tests_unit_test_proxyd_refresh_CPPFLAGS = $(PROXYD_UNIT_CPPFLAGS) -DREFRESH_HTTP_MS=1500 \
+	-DREFRESH_TICK_S=1
+tests_unit_test_proxyd_refresh_LDADD = $(UNIT_LIBS) $(EVENT_LIBS) $(CURL_LIBS) -lm
 # The golden-file driver of the codecs (tests/data/formats/, DESIGN 6).
 check_PROGRAMS += tests/unit/test_formats
 TESTS += tests/unit/test_formats
