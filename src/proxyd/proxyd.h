@@ -555,6 +555,11 @@ void pool_free_all(void);
 int refresh_init(struct event_base *base, void (*notify)(void));
 void refresh_shutdown(void);
 int refresh_start(const struct cred *c, prov_refresh_done done, void *arg);
+/* Has account c's current token (the pool's, else its file's) a known
+ * expiry within REFRESH_EXPIRED_MARGIN_S of now? Such a token is refreshed
+ * before it is sent (an answer 401 would only cost a round trip). */
+#define REFRESH_EXPIRED_MARGIN_S 10
+bool refresh_token_expired(const struct cred *c, time_t now);
 /* watch.c's hooks (registered by main). refresh_same_auth: is auth (read
  * from disk) the snapshot's auth-dir but for token write-backs whose
  * tokens the pool holds already (no rebuild needed)? */

@@ -787,6 +787,22 @@ rf_tick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+bool
+refresh_token_expired(const struct cred *c, time_t now)
+{
+	const struct cred_state *st;
+	time_t exp = 0;
+
+	if (c->acct == NULL || c->acct->json == NULL)
+		return false;
+	st = pool_state(c->id, false);
+	if (st != NULL && st->token != NULL)
+		exp = st->token_expiry;
+	else if (oauth_file_expiry(c->acct->json, &exp) != CP_OK)
+		exp = 0;
+	return exp != 0 && exp <= now + REFRESH_EXPIRED_MARGIN_S;
+}
+
 /* ------------------------------------------------------- reload hooks */
 
 /* The token fields a write-back changes (oauth.c's oauth_apply_tokens),

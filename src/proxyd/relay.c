@@ -1060,6 +1060,29 @@ ex_refresh_done(const char *cred_id, int rc, void *arg)
 	ex_next_attempt(ex);
 }
 
+/* An account whose token has expired (or is about to) waits for a
+ * refresh, joining one in flight, before it is tried: sending the dead
+ * token would only earn a 401 first. true: the exchange waits
+ * (ex_refresh_done goes on). Once per exchange, like the 401 refresh. */
+static bool
+ex_refresh_first(struct exchange *ex)
+{
+	const struct cred *cr = ex->cur->cred;
+	const struct provider_ops *ops = cr->prov->ops;
+
+	if (!ops->oauth || ops->refresh == NULL || ex->refreshed ||
+	    !refresh_token_expired(cr, time(NULL)))
+		return false;
+	ex->refreshed = true;
+	ex->refresh_wait = true;
+	if (ops->refresh(cr, ex_refresh_done, (void *)(uintptr_t)ex->serial) == CP_OK)
+		return true;
+	/* No refresh now (backing off after a failure): the old token is
+	 * tried, and its 401 cools the account down. */
+	ex->refresh_wait = false;
+	return false;
+}
+
 /* Passthrough or translation to candidate c: false when neither works
  * (a codec function not written yet, or a count the upstream cannot do). */
 static bool
@@ -1381,6 +1404,8 @@ ex_next_attempt(struct exchange *ex)
 			ex_count_local(ex);
 			return;
 		}
+		if (ex_refresh_first(ex))
+			return;
 		if (ex->attempts++ > 0)
 			status_ctr.retries++;
 		err[0] = '\0';

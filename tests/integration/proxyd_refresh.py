@@ -202,6 +202,18 @@ class Refresh(unittest.TestCase):
         e = self.d.wait_status(lambda s: (self.entry("a.json", s) or {}).get("last-refresh"), 5)
         self.assertEqual(self.entry("a.json", e)["state"], "ok")
 
+    def test_expired_token_refreshed_before_it_is_sent(self):
+        # A token whose expiry has passed is refreshed first: the upstream
+        # never sees it (no 401 round trip), the client gets its answer.
+        tok = self.oa.add_account("claude")
+        self.oa.revoke(tok["access_token"])
+        self.load("x.json", account_doc(tok, expired=fmt_time(time.time() - 60)))
+        st, body = self.ask()
+        self.assertEqual(st, 200, body[:300])
+        seen = [(r["status"], r["headers"]["authorization"][7:]) for r in self.recs()]
+        self.assertEqual([s for s, _ in seen], [200])
+        self.assertNotEqual(seen[0][1], tok["access_token"])
+
     def test_concurrent_401s_one_refresh(self):
         tok = self.oa.add_account("claude")
         self.load("c.json", account_doc(tok))
