@@ -47,8 +47,10 @@ ONLY = set(int(x) for x in ARGS.only.split(","))
 os.environ["CLIPROXY_SRCDIR"] = SRC
 os.environ["CLIPROXY_BUILDDIR"] = os.path.abspath(ARGS.builddir)
 sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
+sys.path.insert(0, HERE)
 import harness  # noqa: E402
 import mgmtlib  # noqa: E402
+import nginxlib  # noqa: E402
 import proxyd_support as ps  # noqa: E402
 
 _soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -216,44 +218,8 @@ CHAT_BODY = json.dumps({"model": "bench-model",
 
 
 def nginx(dir, name, server_block, upstream_block=""):
-    """nginx with one worker (cliproxyd is one event loop too), no access
-    log, keep-alive for the benchmark clients. Returns (process, port)."""
-    port = harness.free_port()
-    d = os.path.join(dir, name)
-    os.makedirs(d)
-    for t in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        os.makedirs(os.path.join(d, t))
-        os.chmod(os.path.join(d, t), 0o777)
-    conf = """
-worker_processes 1;
-worker_rlimit_nofile %(nofile)d;
-daemon off;
-master_process on;
-pid %(d)s/nginx.pid;
-error_log %(d)s/error.log warn;
-events { worker_connections 8192; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path %(d)s/body;
-    proxy_temp_path %(d)s/proxy;
-    fastcgi_temp_path %(d)s/fastcgi;
-    uwsgi_temp_path %(d)s/uwsgi;
-    scgi_temp_path %(d)s/scgi;
-    %(upstream)s
-    server {
-        listen 127.0.0.1:%(port)d;
-        %(server)s
-    }
-}
-""" % {"d": d, "port": port, "server": server_block, "upstream": upstream_block,
-       "nofile": NOFILE}
-    path = os.path.join(d, "nginx.conf")
-    with open(path, "w") as f:
-        f.write(conf)
-    p = harness.start([NGINX, "-p", d, "-c", path], log=os.path.join(d, "out.log"))
-    harness.wait_port(port, proc=p, what="nginx " + name, log=os.path.join(d, "error.log"))
-    return p, port
+    """nginx with one worker (nginxlib.py). Returns (process, port)."""
+    return nginxlib.start(NGINX, dir, name, server_block, upstream_block, NOFILE)
 
 
 def nginx_upstream(dir):

@@ -5,10 +5,13 @@
 --   WRK_BODY     request body (POST)
 --   WRK_PATCH    "1": PATCH {"index":0,"value":"bench-<n>"}, a new value
 --                every request so every request is a real write
+--   WRK_HEADERS  more request headers, "Name: value" lines (e.g.
+--                anthropic-version for a Claude client)
 local method = os.getenv("WRK_METHOD") or "GET"
 local auth = os.getenv("WRK_AUTH")
 local body = os.getenv("WRK_BODY")
 local patch = os.getenv("WRK_PATCH") == "1"
+local extra = os.getenv("WRK_HEADERS") or ""
 local n = 0
 tid = 0  -- set per thread by setup() below
 
@@ -21,6 +24,9 @@ end
 wrk.method = method
 if auth and auth ~= "" then
   wrk.headers["Authorization"] = auth
+end
+for name, value in extra:gmatch("([^:\n]+):%s*([^\n]*)") do
+  wrk.headers[name] = value
 end
 if body and body ~= "" then
   wrk.body = body

@@ -1,5 +1,6 @@
 # cliproxyd integration tests (DESIGN 7): the real daemon against python
-# mock upstreams on loopback ports chosen at run time.
+# mock upstreams on loopback ports chosen at run time. proxyd_sdk.py drives
+# the official SDKs (tests/sdk, node) through it to tests/mock/api_mock.py.
 PROXYD_PY_TESTS = \
 	tests/integration/proxyd_basic.py \
 	tests/integration/proxyd_retry.py \
@@ -10,7 +11,8 @@ PROXYD_PY_TESTS = \
 	tests/integration/proxyd_hostile.py \
 	tests/integration/proxyd_usage.py \
 	tests/integration/proxyd_accounts.py \
-	tests/integration/proxyd_refresh.py
+	tests/integration/proxyd_refresh.py \
+	tests/integration/proxyd_sdk.py
 TESTS += $(PROXYD_PY_TESTS)
 EXTRA_DIST += $(PROXYD_PY_TESTS) \
 	tests/integration/proxyd_support.py \

@@ -142,6 +142,8 @@ EXPECT = {
                              "text": api_mock.TEXT, "next_text": api_mock.TEXT},
                             {"usage": {"reasoning": 8}}),
         "responses_error": (_err429, {"retry_after": "7"}),
+        "models_list": ({"includes_model": True},
+                        {"ids": api_mock.DEFAULT_MODELS["openai"]}),
         "codex_stream": ({"status": "completed", "calls": ["get_weather", "get_time"]}, {}),
     },
     "anthropic": {
@@ -164,6 +166,8 @@ EXPECT = {
                                     "stop_sequence": "mock"}, {}),
         "count_tokens": (lambda tc, r, t: tc.assertGreater(r["input_tokens"], 0, r),
                          {"input_tokens": 30}),
+        "models_list": ({"includes_model": True},
+                        {"ids": api_mock.DEFAULT_MODELS["claude"]}),
         "messages_error": (_err429, {"retry_after": "7", "class": "RateLimitError"}),
         "messages_stream_error": ({"threw": True, "text": "Hello from"},
                                   {"class": "APIError"}),
@@ -183,6 +187,10 @@ EXPECT = {
         "generate_stop_sequence": ({"text": "Hello from the ", "finish_reason": "STOP"}, {}),
         "count_tokens": (lambda tc, r, t: tc.assertGreater(r["total_tokens"], 0, r),
                          {"total_tokens": 4}),
+        "models_list": (lambda tc, r, t: (tc.assertTrue(r["includes_model"], r),
+                                          tc.assertEqual(r["get_name"],
+                                                         "models/" + t.models["gemini"], r)),
+                        {"names": ["models/" + n for n in api_mock.DEFAULT_MODELS["gemini"]]}),
         "generate_error": (_err429, {}),
         "generate_stream_error": ({"threw": True, "text": "Hello from", "status": 500}, {}),
     },
@@ -265,7 +273,8 @@ class SdkAgainstMock(SdkScenarios, unittest.TestCase):
                                  % (rec["path"], model, rec["error"]))
         apis = {r["api"] for r in self.mock.requests()}
         self.assertEqual(apis, {"chat", "completions", "responses", "codex", "claude",
-                                "claude_count", "gemini"})
+                                "claude_count", "gemini", "models", "gemini_models",
+                                "gemini_model"})
 
 
 if __name__ == "__main__":

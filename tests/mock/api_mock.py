@@ -45,6 +45,7 @@ test configures; every record names the api and the prefix it matched):
                {"response": ...}, countTokens unwrapped      Bearer
   models       GET {p}/models (OpenAI; Claude shape with anthropic-version)
   gemini_models GET {p}/v1beta/models (Gemini)
+  gemini_model GET {p}/v1beta/models/{m} (Gemini; 404 for a model not listed)
 
 A cliproxyd config points every upstream at one mock like this (U is m.url):
 
@@ -145,7 +146,9 @@ Records (requests() and /_mock/requests), in arrival order: {"method",
 "path", "query", "api" (the first column above, null for no route),
 "prefix", "action" (Gemini), "headers" (lower-case names), "body", "json",
 "status" (what the mock answered), "error" (the refusal message or null),
-"t"}. Events (events() and /_mock/events): {"kind": "client_closed" | "done"
+"t", and for an answered generate or count request "usage" (the figures the
+answer reports: {"input", "output", "cached", "reasoning"}; a count: {"input"})}.
+Events (events() and /_mock/events): {"kind": "client_closed" | "done"
 | "midstream" | "midclose" | "mock_bug", "model", "sent" (events sent) ...}.
 """
 import base64
@@ -1606,6 +1609,7 @@ ROUTES = [
 ]
 GET_ROUTES = [
     ("gemini_models", re.compile(r"^(.*)/v1beta/models$")),
+    ("gemini_model", re.compile(r"^(.*)/v1beta/models/([A-Za-z0-9._@-]+)$")),
     ("models", re.compile(r"^(.*)/models$")),
 ]
 
@@ -1696,7 +1700,16 @@ class _Handler(BaseHTTPRequestHandler):
             mt = rx.match(path)
             if mt:
                 rec = self._record(b"", api, mt.group(1), None)
-                if api == "gemini_models":
+                if api == "gemini_model":
+                    n = mt.group(2)
+                    if n not in m.models("gemini"):
+                        rec["status"] = 404
+                        self._send(404, {"error": {"code": 404, "status": "NOT_FOUND",
+                                                   "message": "models/%s is not found" % n}})
+                        return
+                    body = {"name": "models/" + n, "displayName": n,
+                            "supportedGenerationMethods": ["generateContent", "countTokens"]}
+                elif api == "gemini_models":
                     body = {"models": [{"name": "models/" + n, "displayName": n,
                                         "supportedGenerationMethods": ["generateContent",
                                                                        "countTokens"]}
@@ -1935,9 +1948,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._scripted_error(script, "claude", model)
         norm = checked("claude", claude_norm, req, think_on)
         if count:
+            rec["usage"] = {"input": norm["input_tokens"]}
             self._send(200, {"input_tokens": norm["input_tokens"]})
             return
         plan = Plan(script, norm)
+        rec["usage"] = dict(plan.usage)
         if not self._slow(script, model):
             return
         if req.get("stream") is True:
@@ -1983,6 +1998,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._scripted_error(script, "openai", model)
         norm = checked("openai", chat_norm, req, tools, completions)
         plan = Plan(script, norm)
+        rec["usage"] = dict(plan.usage)
         if not self._slow(script, model):
             return
         if req.get("stream") is True:
@@ -2024,6 +2040,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._scripted_error(script, fmt, model)
         norm = checked(fmt, responses_norm, req, tools, inp)
         plan = Plan(script, norm)
+        rec["usage"] = dict(plan.usage)
         if not self._slow(script, model):
             return
         if req.get("stream") is True:
@@ -2092,6 +2109,7 @@ class _Handler(BaseHTTPRequestHandler):
             tools, think_on = checked("gemini", gemini_validate, req, script.think)
             self._scripted_error(script, "gemini", model)
             n = checked("gemini", gemini_norm, req, tools, think_on)["input_tokens"]
+            rec["usage"] = {"input": n}
             self._send(200, {"totalTokens": n,
                              "promptTokensDetails": [{"modality": "TEXT", "tokenCount": n}]})
             return
@@ -2099,6 +2117,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._scripted_error(script, "gemini", model)
         norm = checked("gemini", gemini_norm, req, tools, think_on)
         plan = Plan(script, norm)
+        rec["usage"] = dict(plan.usage)
         if not self._slow(script, model):
             return
 

@@ -85,6 +85,11 @@ await run('anthropic', o, {
     const r = await client.messages.countTokens({ model: o.model, messages: user, tools });
     return { input_tokens: r.input_tokens };
   },
+  models_list: async () => {
+    const ids = [];
+    for await (const m of client.models.list()) ids.push(m.id);
+    return { ids, includes_model: ids.includes(o.model) };
+  },
   messages_error: async () => {
     const f = await failure(() => client.messages.create({ model: o.errorModel, max_tokens: 16,
       messages: user }));

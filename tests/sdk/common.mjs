@@ -4,15 +4,19 @@
 // Every script takes the same options (or the environment variables named):
 //   --base-url URL     SDK_BASE_URL  where the SDK sends requests
 //   --key KEY          SDK_KEY       the API key the SDK presents
-//   --model NAME       SDK_MODEL     the model of the text scenarios
+//   --model NAME       SDK_MODEL     the model of the text scenarios; a
+//                      comma-separated list runs every scenario once per
+//                      model (in one process), in that order
 //   --tools-model, --think-model, --think-tools-model, --error-model,
 //   --midstream-model  default: MODEL-tools, MODEL-think, MODEL-think-tools,
 //                      MODEL-err429, MODEL-midstream (the mock's scripts)
 //   --only a,b         run only these scenarios
 //   --list             print the scenario names and exit
-// Output: one line per scenario,
-//   {"sdk": ..., "scenario": ..., "ok": true, "result": {...}}
-//   {"sdk": ..., "scenario": ..., "ok": false, "error": "...", "status": N}
+// Output: one line per scenario (and model),
+//   {"sdk": ..., "scenario": ..., "model": ..., "t0": S, "t1": S, "ok": true, "result": {...}}
+//   {"sdk": ..., "scenario": ..., "model": ..., "t0": S, "t1": S, "ok": false, "error": "...", "status": N}
+// t0 and t1 (Unix seconds, float) bracket the scenario, so a caller can tell
+// which requests a server or mock received for it.
 // The exit status is 0 when every scenario ran (ok or not): the caller
 // judges the results.
 
@@ -44,13 +48,25 @@ export function options(argv = process.argv.slice(2)) {
     console.error('need --base-url, --key and --model (or SDK_BASE_URL, SDK_KEY, SDK_MODEL)');
     process.exit(2);
   }
-  const m = o.model;
-  o.toolsModel ??= `${m}-tools`;
-  o.thinkModel ??= `${m}-think`;
-  o.thinkToolsModel ??= `${m}-think-tools`;
-  o.errorModel ??= `${m}-err429`;
-  o.midstreamModel ??= `${m}-midstream`;
+  o.models = o.list ? [] : o.model.split(',');
+  o.fixed = {};
+  for (const k of DERIVED) if (o[k] != null) o.fixed[k] = o[k];
+  if (o.models.length > 1 && Object.keys(o.fixed).length) {
+    console.error('--tools-model and the like need a single --model');
+    process.exit(2);
+  }
+  if (o.models.length) useModel(o, o.models[0]);
   return o;
+}
+
+const DERIVED = ['toolsModel', 'thinkModel', 'thinkToolsModel', 'errorModel', 'midstreamModel'];
+const SUFFIX = { toolsModel: '-tools', thinkModel: '-think', thinkToolsModel: '-think-tools',
+  errorModel: '-err429', midstreamModel: '-midstream' };
+
+// Point o at model m: o.model and the scenario models derived from it.
+function useModel(o, m) {
+  o.model = m;
+  for (const k of DERIVED) o[k] = o.fixed[k] ?? `${m}${SUFFIX[k]}`;
 }
 
 // The weather tool every tools scenario declares, in JSON schema.
@@ -77,16 +93,20 @@ export async function run(sdk, o, scenarios) {
     for (const name of Object.keys(scenarios)) console.log(name);
     return;
   }
-  for (const [name, fn] of Object.entries(scenarios)) {
-    if (o.only && !o.only.includes(name)) continue;
-    let line;
-    try {
-      const result = await fn();
-      line = { sdk, scenario: name, ok: true, result };
-    } catch (e) {
-      line = { sdk, scenario: name, ok: false, ...errorInfo(e) };
+  for (const model of o.models) {
+    useModel(o, model);
+    for (const [name, fn] of Object.entries(scenarios)) {
+      if (o.only && !o.only.includes(name)) continue;
+      const head = { sdk, scenario: name, model, t0: Date.now() / 1000 };
+      let line;
+      try {
+        const result = await fn();
+        line = { ...head, t1: Date.now() / 1000, ok: true, result };
+      } catch (e) {
+        line = { ...head, t1: Date.now() / 1000, ok: false, ...errorInfo(e) };
+      }
+      console.log(JSON.stringify(line));
     }
-    console.log(JSON.stringify(line));
   }
 }
 

@@ -86,6 +86,12 @@ await run('gemini', o, {
     const r = await ai.models.countTokens({ model: o.model, contents });
     return { total_tokens: r.totalTokens };
   },
+  models_list: async () => {
+    const names = [];
+    for await (const m of await ai.models.list()) names.push(m.name);
+    const one = await ai.models.get({ model: o.model });
+    return { names, includes_model: names.includes(`models/${o.model}`), get_name: one.name };
+  },
   generate_error: async () => failure(() => ai.models.generateContent({ model: o.errorModel, contents })),
   generate_stream_error: async () => {
     let text = '';

@@ -148,6 +148,11 @@ await run('openai', o, {
   },
   responses_error: async () => failure(() => client.responses.create({ model: o.errorModel,
     input: 'x' })),
+  models_list: async () => {
+    const ids = [];
+    for await (const m of client.models.list()) ids.push(m.id);
+    return { ids, includes_model: ids.includes(o.model) };
+  },
   ...(o.codexBaseUrl ? {
     codex_stream: async () => {
       const codex = new OpenAI({ apiKey: o.key, baseURL: o.codexBaseUrl, maxRetries: 0,
