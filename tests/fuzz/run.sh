@@ -31,8 +31,11 @@ rm -f "$out/libcore-fuzz.a"
 ar rcs "$out/libcore-fuzz.a" "$out"/core/*.o || exit 1
 core="$out/libcore-fuzz.a"
 
-pass=0 fail=0
-for h in "$src"/tests/fuzz/fuzz_*.c; do
+# One harness: build it, run it on a copy of its corpus. Prints one "ok"
+# or "not ok" line (and its diagnostics); harnesses run $jobs at a time
+# (one core each), so the wall time is the fuzz time over the cores.
+one() {
+	local h=$1 name extra bin corpus log runs
 	name=$(basename "$h" .c)
 	# A harness names the extra sources it needs on a line "// needs: a.c b.c".
 	extra=$(sed -n 's|^// needs: ||p' "$h" | tr ' ' '\n' | sed "/^$/d; s|^|$src/|")
@@ -40,7 +43,7 @@ for h in "$src"/tests/fuzz/fuzz_*.c; do
 	# shellcheck disable=SC2086
 	if ! clang $cflags -o "$bin" "$h" $extra $core $libs 2>"$out/$name.build.log"; then
 		echo "not ok - $name: build failed"; sed 's/^/# /' "$out/$name.build.log" | head -20
-		fail=$((fail + 1)); continue
+		return 1
 	fi
 	corpus="$out/$name.corpus"
 	rm -rf "$corpus"; mkdir -p "$corpus"
@@ -50,12 +53,21 @@ for h in "$src"/tests/fuzz/fuzz_*.c; do
 		-max_len=65536 -rss_limit_mb=1024 -timeout=10 "$corpus" >"$log" 2>&1); then
 		runs=$(grep -o 'Done [0-9]* runs' "$log" | tail -1)
 		echo "ok - $name: ${runs:-ran} in ${secs}s, corpus $(ls "$corpus" | wc -l) inputs"
-		pass=$((pass + 1))
 	else
 		echo "not ok - $name: crashed; the input is in $out (crash-*), log $log"
 		grep -E 'ERROR|SUMMARY|runtime error' "$log" | head -10 | sed 's/^/# /'
-		fail=$((fail + 1))
+		return 1
 	fi
-done
+}
+export -f one
+export src out cflags core libs secs
+jobs=$(nproc 2>/dev/null || echo 1)
+results="$out/results"
+ls "$src"/tests/fuzz/fuzz_*.c | xargs -P "$jobs" -I{} bash -c 'one "$1" > "$2/$(basename "$1" .c).result"' _ {} "$out"
+cat "$out"/fuzz_*.result > "$results"
+cat "$results"
+pass=$(grep -c '^ok - ' "$results")
+fail=$(grep -c '^not ok - ' "$results")
+rm -f "$out"/fuzz_*.result
 echo "fuzz: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
