@@ -305,6 +305,10 @@ ex_pass_upstream(struct exchange *ex)
 
 		xlate_error_message(ex->last_upc, ex->last_status, ex->last_body.p,
 		    ex->last_body.len, msg, sizeof(msg));
+		/* 529 (overloaded) is Anthropic's own: other clients get
+		 * the standard code for it. */
+		if (status == 529 && ex->fmt->id != FMT_CLAUDE)
+			status = 503;
 		if (ex->req != NULL && !ex->client_gone)
 			ex_put_headers(ex, evhttp_request_get_output_headers(ex->req));
 		ex_log_response(ex, "upstream error", ex->last_body.p, ex->last_body.len);

@@ -122,6 +122,9 @@ class _H(BaseHTTPRequestHandler):
         if key == "k-404":
             return self._send(404, json.dumps({"error": {
                 "code": 404, "message": "models/x is not found", "status": "NOT_FOUND"}}).encode())
+        if key == "k-529":
+            return self._send(529, b'{"type":"error","error":{"type":"overloaded_error",'
+                                   b'"message":"Overloaded"}}')
         if key == "k-400":
             return self._send(400, b'{"type":"error","error":{"type":"invalid_request_error",'
                                    b'"message":"bad thing"}}')
@@ -455,6 +458,27 @@ class Translate(Base):
             # Gemini's shape, Claude's message
             self.assertEqual(e["message"], "bad thing")
             self.assertEqual(e["status"], "INVALID_ARGUMENT")
+        finally:
+            old = self.d.status()["config-sha256"]
+            self.d.write_config(cfg_for(self.m))
+            self.d.wait_status(lambda s: s["config-sha256"] != old)
+
+    def test_anthropic_529_is_503_for_other_clients(self):
+        # Gemini has no 529: its client gets 503 UNAVAILABLE, status line
+        # and body alike.
+        old = self.d.status()["config-sha256"]
+        self.d.write_config(cfg_for(self.m, **{"claude-api-key": [{"api-key": "k-529"}],
+                                               "request-retry": 0}))
+        try:
+            self.d.wait_status(lambda s: s["config-sha256"] != old)
+            st, _, body = self.d.request(
+                "POST", "/v1beta/models/claude-sonnet-4-5:generateContent",
+                json.dumps({"contents": [{"role": "user", "parts": [{"text": "x"}]}]}).encode(),
+                {"x-goog-api-key": KEY})
+            self.assertEqual(st, 503, body)
+            e = json.loads(body)["error"]
+            self.assertEqual((e["code"], e["status"], e["message"]),
+                             (503, "UNAVAILABLE", "Overloaded"))
         finally:
             old = self.d.status()["config-sha256"]
             self.d.write_config(cfg_for(self.m))

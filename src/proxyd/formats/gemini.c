@@ -88,6 +88,21 @@ static const struct {
 	[PVE_TIMEOUT] = { 504, "DEADLINE_EXCEEDED" },
 };
 
+/* Is status an HTTP code Google's APIs answer with (google.rpc.Code's
+ * mapping)? Another one (Anthropic's 529) takes its kind's code. */
+static bool
+gm_google_code(int status)
+{
+	static const int codes[] = { 400, 401, 403, 404, 409, 413, 429, 499, 500, 501, 502,
+		503, 504 };
+	size_t i;
+
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (codes[i] == status)
+			return true;
+	return false;
+}
+
 static cJSON *
 gm_error_obj(int status, enum pv_err kind, const char *message)
 {
@@ -96,7 +111,8 @@ gm_error_obj(int status, enum pv_err kind, const char *message)
 	if ((unsigned)kind >= PVE__COUNT)
 		kind = PVE_SERVER;
 	if (root == NULL || (e = cJSON_AddObjectToObject(root, "error")) == NULL ||
-	    cJSON_AddNumberToObject(e, "code", status > 0 ? status : gm_err_status[kind].code) == NULL ||
+	    cJSON_AddNumberToObject(e, "code", gm_google_code(status) ? status :
+	    gm_err_status[kind].code) == NULL ||
 	    cJSON_AddStringToObject(e, "message", message != NULL ? message : "") == NULL ||
 	    cJSON_AddStringToObject(e, "status", gm_err_status[kind].status) == NULL) {
 		cJSON_Delete(root);

@@ -216,6 +216,7 @@ pv_err_of_status(int status)
 	case 502: return PVE_UPSTREAM;
 	case 503: return PVE_UNAVAILABLE;
 	case 504: return PVE_TIMEOUT;
+	case 529: return PVE_UNAVAILABLE;  /* Anthropic's "overloaded" */
 	default: return status >= 500 ? PVE_SERVER : PVE_INVALID;
 	}
 }
