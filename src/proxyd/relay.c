@@ -72,6 +72,7 @@ struct exchange {
 	bool untranslatable;             /* a candidate was skipped: no codec path */
 	bool refreshed;                  /* a token refresh was spent */
 	bool refresh_wait;               /* waiting for a refresh */
+	bool want_tokens;                /* the key has a token limit: count them */
 	bool previews_added;             /* preview models joined the candidates */
 	/* the current attempt */
 	struct up_xfer x;                /* curl transfer */
@@ -1211,6 +1212,15 @@ ex_client_headers(struct exchange *ex, const char *const *names)
 	return CP_OK;
 }
 
+/* Did a Chat client ask for the usage chunk (stream_options.include_usage)? */
+static bool
+ex_chat_asks_usage(const cJSON *body)
+{
+	const cJSON *so = cJSON_GetObjectItemCaseSensitive(body, "stream_options");
+
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
+}
+
 static int
 ex_setup_easy(struct exchange *ex, char *err, size_t errlen)
 {
@@ -1228,6 +1238,14 @@ ex_setup_easy(struct exchange *ex, char *err, size_t errlen)
 	up_stream = ex->op != UPOP_COUNT && (ex->stream || ops->stream_only);
 	ex->translate = (ops->format != ex->fmt->id && ops->also != ex->fmt->id) ||
 	    up_stream != ex->stream;
+	/* A Chat stream passed through carries no usage unless the client
+	 * asked for it; a key with a token limit must be counted (else it
+	 * streams past its limit): such a stream goes through the codec,
+	 * which asks the upstream for usage and gives the client only what
+	 * it asked for. */
+	if (!ex->translate && ex->want_tokens && up_stream && ex->fmt->id == FMT_OPENAI_CHAT &&
+	    ops->format == FMT_OPENAI_CHAT && !ex_chat_asks_usage(ex->body))
+		ex->translate = true;
 	ex->upc = codec_for(ops->format == ex->fmt->id || ops->also == ex->fmt->id ?
 	    ex->fmt->id : ops->format);
 	ex->tgt.fmt = ex->upc->id;
@@ -1542,6 +1560,7 @@ relay_start(struct evhttp_request *req, const struct relay_call *call)
 			ex_error(ex, v.status, v.message, v.type, v.code);
 			return;
 		}
+		ex->want_tokens = ex->ux.who.pol != NULL && ex->ux.who.pol->max_tpd > 0;
 	}
 	if ((m = snapshot_route(snap, ex->model)) == NULL) {
 		char msg[160];

@@ -31,7 +31,8 @@ K_OFF = "sk-usage-disabled-0003"      # disabled
 K_HASHED = "sk-usage-hashed-0004"     # policy by sha256:, claude-* only
 K_RPM = "sk-usage-rpm-0005"           # 2 requests a minute
 K_TPD = "sk-usage-tpd-0006"           # 30 tokens a day
-KEYS = [K_TEAM, K_FREE, K_OFF, K_HASHED, K_RPM, K_TPD]
+K_TPD_BIG = "sk-usage-tpd-big-0007"   # a million tokens a day
+KEYS = [K_TEAM, K_FREE, K_OFF, K_HASHED, K_RPM, K_TPD, K_TPD_BIG]
 MGMT_KEY = "usage-mgmt-key-0123456789"
 
 
@@ -59,6 +60,7 @@ def config(m):
              "models": ["claude-*"]},
             {"api-key": K_RPM, "name": "rpm", "max-requests-per-minute": 2},
             {"api-key": K_TPD, "name": "tpd", "max-tokens-per-day": 30},
+            {"api-key": K_TPD_BIG, "name": "tpd-big", "max-tokens-per-day": 1000000},
         ],
     }
 
@@ -266,6 +268,29 @@ class UsageDaemon(ps.DaemonPerClass, unittest.TestCase):
                 self.assertNotIn(k, json.dumps(r))
         kinds = {r["provider"] for r in rows}
         self.assertEqual(len(kinds), 4, kinds)
+
+    def test_1b_token_limited_chat_stream_without_usage_is_counted(self):
+        """A Chat stream that does not ask for usage, passed through,
+        carries none: for a key with a token limit it is counted anyway
+        (else such a key streams past its limit), and the client still
+        gets no usage chunk it did not ask for."""
+        before = len(read_rows(self.db)) if os.path.exists(self.db) else 0
+        body = {"model": "chatmodel", "messages": MSG, "stream": True}
+        st, _, out = self.d.request("POST", "/v1/chat/completions", body,
+                                    headers_of("chat", K_TPD_BIG))
+        self.assertEqual(st, 200, out[:300])
+        chunks = [json.loads(l[5:]) for l in out.decode().splitlines()
+                  if l.startswith("data:") and l.strip() != "data: [DONE]"]
+        self.assertTrue(chunks)
+        self.assertFalse([c for c in chunks if c.get("usage")], out[-400:])
+        self.assertTrue(out.rstrip().endswith(b"data: [DONE]"))
+        row = self.wait_rows(before + 1)[before]
+        self.assertEqual(row["key_id"], "tpd-big")
+        self.assertGreater(row["in_tok"], 0, row)
+        self.assertGreater(row["out_tok"], 0, row)
+        # what the upstream was asked: usage included
+        rec = self.m.last()
+        self.assertEqual(rec["json"].get("stream_options"), {"include_usage": True}, rec["json"])
 
     def test_2_usage_endpoint_equals_rows(self):
         """GET /usage through the responder (another user when root),
