@@ -180,12 +180,12 @@ h_models(struct evhttp_request *req, const char *client, const struct route_matc
 	struct buf b;
 
 	(void)client;
-	(void)who;
 	buf_init(&b, PXD_MODELS_BODY_MAX);
 	if (m->r->id == RT_MODELS && claude_client(req))
 		c = &codec_claude;
 	if (m->r->id == RT_GEMINI_MODEL) {
-		if (snapshot_route(s, m->model) == NULL) {
+		if (snapshot_route(s, m->model) == NULL ||
+		    (who != NULL && !keypol_model_ok(who->pol, m->model))) {
 			char msg[ROUTE_MODEL_MAX + 48];
 
 			snprintf(msg, sizeof(msg), "models/%s is not found", m->model);
@@ -196,6 +196,15 @@ h_models(struct evhttp_request *req, const char *client, const struct route_matc
 	} else if (snapshot_model_names(s, &names, &n) != CP_OK) {
 		reply_error(req, c, 500, "out of memory", "server_error", NULL);
 		goto out;
+	} else if (who != NULL && who->pol != NULL) {
+		/* A key limited to some models (api-key-policy) sees only
+		 * those. */
+		size_t i, k = 0;
+
+		for (i = 0; i < n; i++)
+			if (keypol_model_ok(who->pol, names[i]))
+				names[k++] = names[i];
+		n = k;
 	}
 	/* OpenAI clients get the list written here: its owned_by names the
 	 * serving provider, which a codec's models_body (names only) cannot

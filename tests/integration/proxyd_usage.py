@@ -292,6 +292,30 @@ class UsageDaemon(ps.DaemonPerClass, unittest.TestCase):
         rec = self.m.last()
         self.assertEqual(rec["json"].get("stream_options"), {"include_usage": True}, rec["json"])
 
+    def test_1c_model_lists_follow_the_allow_list(self):
+        """A key limited to some models sees only those in /v1/models and
+        /v1beta/models; a key without a list sees every one."""
+        def ids(key):
+            st, _, body = self.d.request("GET", "/v1/models", None, headers_of("chat", key))
+            self.assertEqual(st, 200, body)
+            return {m["id"] for m in json.loads(body)["data"]}
+        every = ids(K_FREE)
+        self.assertTrue(any(i.startswith("gemini-") for i in every), every)
+        limited = ids(K_HASHED)
+        self.assertTrue(limited, every)
+        self.assertEqual(limited, {i for i in every if i.startswith("claude-")})
+        st, _, body = self.d.request("GET", "/v1beta/models", None, headers_of("gemini", K_HASHED))
+        self.assertEqual(st, 200, body)
+        names = [m["name"] for m in json.loads(body)["models"]]
+        self.assertTrue(names)
+        self.assertTrue(all(n.startswith("models/claude-") for n in names), names)
+        st, _, _ = self.d.request("GET", "/v1beta/models/gemini-2.5-flash", None,
+                                  headers_of("gemini", K_HASHED))
+        self.assertEqual(st, 404)
+        st, _, _ = self.d.request("GET", "/v1beta/models/gemini-2.5-flash", None,
+                                  headers_of("gemini", K_FREE))
+        self.assertEqual(st, 200)
+
     def test_2_usage_endpoint_equals_rows(self):
         """GET /usage through the responder (another user when root),
         while the daemon writes: totals and per-key totals are the sums."""
