@@ -101,6 +101,9 @@ def fill(db, n):
           % (n, t1 - t0, nhourly, time.time() - t1, os.path.getsize(db) / 2 ** 20))
 
 
+PIN = False  # main() sets it (--pin)
+
+
 def timed(dep, path, repeats):
     times = []
     body = None
@@ -135,13 +138,20 @@ def proxy_cost(duration, repeats):
             self.binary = binary
             port = harness.free_port()
             log = os.path.join(self.dir, "cliproxyd.log")
-            self.proc = harness.start([self.binary, "-c", self.config, "--listen",
-                                       "127.0.0.1:%d" % port, "--state-dir", self.state,
-                                       "--log", "stderr"] + self.extra, log=log)
+            # --pin: each daemon (every thread: the usage writer too) on
+            # core 0, wrk and nginx on the others (this process's
+            # affinity, which they inherit): the two daemons then differ
+            # only by recording, not by where the scheduler put them
+            pin = ["taskset", "-c", "0"] if PIN else []
+            self.proc = harness.start(pin + [self.binary, "-c", self.config, "--listen",
+                                             "127.0.0.1:%d" % port, "--state-dir", self.state,
+                                             "--log", "stderr"] + self.extra, log=log)
             self.port = port
             harness.wait_port(port, proc=self.proc, what="cliproxyd", log=log)
             return self
 
+    if PIN:
+        os.sched_setaffinity(0, set(range(1, os.cpu_count())))
     top = harness.tempdir("cliproxy-bench-usage-")
     up, up_port = bench.nginx_upstream(top)
     daemons = {}
@@ -213,7 +223,12 @@ def main():
     ap.add_argument("--only", choices=("proxy", "query"))
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run (proxy)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved wrk rounds (proxy)")
+    ap.add_argument("--pin", action="store_true",
+                    help="pin each daemon (usage writer included) to core 0, wrk and nginx "
+                    "to the others")
     a = ap.parse_args()
+    global PIN
+    PIN = a.pin and (os.cpu_count() or 1) >= 2
     if a.only != "query":
         proxy_cost(a.duration, a.rounds)
     if a.only == "proxy":
