@@ -732,6 +732,18 @@ rf_lead(const struct oauth_provider *op, const struct cred_state *st, time_t exp
 	return lead;
 }
 
+/* The expiry of account c's current token: the pool's (a refreshed
+ * one), else its file's; 0 when unknown. */
+static time_t
+rf_expiry(const struct cred *c, const struct cred_state *st)
+{
+	time_t exp;
+
+	if (st != NULL && st->token != NULL)
+		return st->token_expiry;
+	return oauth_file_expiry(c->acct->json, &exp) == CP_OK ? exp : 0;
+}
+
 static void
 rf_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -767,15 +779,12 @@ rf_tick_cb(evutil_socket_t fd, short what, void *arg)
 			const struct cred *c = &p->creds[k];
 			const struct oauth_provider *op;
 			struct cred_state *st;
-			time_t exp = 0;
+			time_t exp;
 
 			if (c->acct == NULL || (op = oauth_provider_by_type(c->acct->type)) == NULL)
 				continue;
 			st = pool_state(c->id, false);
-			if (st != NULL && st->token != NULL)
-				exp = st->token_expiry;
-			else if (oauth_file_expiry(c->acct->json, &exp) != CP_OK)
-				exp = 0;
+			exp = rf_expiry(c, st);
 			if (exp == 0 || now < exp - rf_lead(op, st, exp))
 				continue;
 			if (st != NULL && (st->refreshing || st->refresh_retry_at > now))
@@ -790,16 +799,11 @@ rf_tick_cb(evutil_socket_t fd, short what, void *arg)
 bool
 refresh_token_expired(const struct cred *c, time_t now)
 {
-	const struct cred_state *st;
-	time_t exp = 0;
+	time_t exp;
 
 	if (c->acct == NULL || c->acct->json == NULL)
 		return false;
-	st = pool_state(c->id, false);
-	if (st != NULL && st->token != NULL)
-		exp = st->token_expiry;
-	else if (oauth_file_expiry(c->acct->json, &exp) != CP_OK)
-		exp = 0;
+	exp = rf_expiry(c, pool_state(c->id, false));
 	return exp != 0 && exp <= now + REFRESH_EXPIRED_MARGIN_S;
 }
 

@@ -929,6 +929,22 @@ ex_keep_last(struct exchange *ex)
 
 static void ex_refresh_done(const char *cred_id, int rc, void *arg);
 
+/* Wait for a refresh of cr's token (started, or joined when one is in
+ * flight): once per exchange; ex_refresh_done goes on. Not CP_OK: no
+ * refresh now (the exchange is not waiting). */
+static int
+ex_wait_refresh(struct exchange *ex, const struct cred *cr)
+{
+	int rc;
+
+	ex->refreshed = true;
+	ex->refresh_wait = true;
+	rc = cr->prov->ops->refresh(cr, ex_refresh_done, (void *)(uintptr_t)ex->serial);
+	if (rc != CP_OK)
+		ex->refresh_wait = false;
+	return rc;
+}
+
 static void
 ex_done_cb(struct up_xfer *x, CURLcode rc)
 {
@@ -1020,11 +1036,8 @@ ex_done_cb(struct up_xfer *x, CURLcode rc)
 		ex_next_attempt(ex);
 		return;
 	case POL_REFRESH:
-		ex->refreshed = true;
-		ex->refresh_wait = true;
 		ex_attempt_release(ex);
-		if (ops->refresh(cr, ex_refresh_done, (void *)(uintptr_t)ex->serial) != CP_OK) {
-			ex->refresh_wait = false;
+		if (ex_wait_refresh(ex, cr) != CP_OK) {
 			pool_cooldown(cr->id, ex->cur->upstream, time(NULL) + POL_COOL_AUTH_S);
 			ex->excluded[ex->cur - ex->cands] = true;
 			ex_next_attempt(ex);
@@ -1090,14 +1103,9 @@ ex_refresh_first(struct exchange *ex)
 	if (!ops->oauth || ops->refresh == NULL || ex->refreshed ||
 	    !refresh_token_expired(cr, time(NULL)))
 		return false;
-	ex->refreshed = true;
-	ex->refresh_wait = true;
-	if (ops->refresh(cr, ex_refresh_done, (void *)(uintptr_t)ex->serial) == CP_OK)
-		return true;
 	/* No refresh now (backing off after a failure): the old token is
 	 * tried, and its 401 cools the account down. */
-	ex->refresh_wait = false;
-	return false;
+	return ex_wait_refresh(ex, cr) == CP_OK;
 }
 
 /* Passthrough or translation to candidate c: false when neither works
