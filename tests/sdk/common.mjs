@@ -97,6 +97,10 @@ export async function run(sdk, o, scenarios) {
     useModel(o, model);
     for (const [name, fn] of Object.entries(scenarios)) {
       if (o.only && !o.only.includes(name)) continue;
+      // Date.now() is whole milliseconds: without a pause, the previous
+      // scenario's last upstream request can fall in this one's first
+      // millisecond and be counted as this scenario's.
+      await new Promise((res) => setTimeout(res, 3));
       const head = { sdk, scenario: name, model, t0: Date.now() / 1000 };
       let line;
       try {
