@@ -119,6 +119,22 @@ def timed(dep, path, repeats):
     return times, body
 
 
+def thread_ticks(pid):
+    """CPU clock ticks of a daemon's threads by name: "loop" is the main
+    thread; the others by their comm (cp-usage, cp-refresh)."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                name = "loop" if int(tid) == pid else f.read().strip()
+        except OSError:
+            continue
+        out[name] = out.get(name, 0) + int(fields[11]) + int(fields[12])
+    return out
+
+
 def proxy_cost(duration, repeats):
     """Figure 5, recording on vs off (see the module doc)."""
     argv = sys.argv
@@ -156,7 +172,10 @@ def proxy_cost(duration, repeats):
     up, up_port = bench.nginx_upstream(top)
     daemons = {}
     try:
-        for name, extra in (("on", []), ("off", ["--no-usage"])):
+        # "off2" is a second --no-usage daemon: off2 against off is an
+        # A/A comparison, what this bench cannot tell apart on this
+        # machine, measured in the same rounds
+        for name, extra in (("on", []), ("off", ["--no-usage"]), ("off2", ["--no-usage"])):
             d = os.path.join(top, name)
             os.makedirs(os.path.join(d, "auth"))
             dm = Daemon(d)
@@ -166,40 +185,71 @@ def proxy_cost(duration, repeats):
             time.sleep(0.3)
             dm.chat()
         path = "/v1/chat/completions"
-        on, off = daemons["on"], daemons["off"]
+        on = daemons["on"]
+        names = ("on", "off", "off2")
         made = 0
-        print("%-10s %5s %10s %10s %8s %8s %8s" % ("recording", "conns", "req/s", "requests",
-                                                     "p50 ms", "p99 ms", "cpu us"))
         for conns in (16, 256):
-            for dm in (on, off):
+            for dm in daemons.values():   # warm-up
                 r = bench.wrk("http://127.0.0.1:%d%s" % (dm.port, path), conns,
                               "Bearer " + dm.key, method="POST", body=bench.CHAT_BODY,
                               duration=1)
                 if dm is on:
                     made += r["requests"]
+
             def run(dm):
-                def fn():
-                    nonlocal made
-                    cpu = bench.cpu_seconds(dm.proc.pid)
-                    r = bench.wrk("http://127.0.0.1:%d%s" % (dm.port, path), conns,
-                                  "Bearer " + dm.key, method="POST", body=bench.CHAT_BODY)
-                    # the daemon's CPU (every thread, the usage writer's
-                    # included) per request: less noisy than req/s on a
-                    # shared machine
-                    r["cpu_us"] = 1e6 * (bench.cpu_seconds(dm.proc.pid) - cpu) / max(1, r["requests"])
-                    if dm is on:
-                        made += r["requests"]
-                    return r
-                return fn
-            res = bench.interleave([("on", run(on)), ("off", run(off))], repeats)
-            for name in ("on", "off"):
-                x = res[name]
-                print("%-10s %5d %10.0f %10.0f %8.2f %8.2f %8.1f" % (
-                    name, conns, x["rps"], x["requests"], x["p50"], x["p99"], x["cpu_us"]))
-            cost = 100.0 * (res["off"]["rps"] - res["on"]["rps"]) / res["off"]["rps"]
-            cpu = 100.0 * (res["on"]["cpu_us"] - res["off"]["cpu_us"]) / res["off"]["cpu_us"]
-            print("cost of recording at %d connections: %.1f %% of req/s, %.1f %% more daemon "
-                  "CPU per request (bound 5 %%)" % (conns, cost, cpu))
+                nonlocal made
+                t0 = thread_ticks(dm.proc.pid)
+                r = bench.wrk("http://127.0.0.1:%d%s" % (dm.port, path), conns,
+                              "Bearer " + dm.key, method="POST", body=bench.CHAT_BODY)
+                t1 = thread_ticks(dm.proc.pid)
+                n = max(1, r["requests"])
+                # CPU per request by thread: the event loop, the usage
+                # writer (cp-usage); the refresh workers idle here
+                hz = os.sysconf("SC_CLK_TCK")
+                for name in ("loop", "cp-usage"):
+                    r[name] = 1e6 * (t1.get(name, 0) - t0.get(name, 0)) / hz / n
+                if dm is on:
+                    made += r["requests"]
+                return r
+
+            # rounds of one run of each daemon, the order rotating (a
+            # drift of the machine weighs on all three); the cost is the
+            # median over rounds of 1 - on/off, the A/A figure the same
+            # for off2
+            cost, aa, res = [], [], {n: [] for n in names}
+            for i in range(repeats):
+                got = {}
+                for k in range(len(names)):
+                    name = names[(i + k) % len(names)]
+                    got[name] = run(daemons[name])
+                    res[name].append(got[name])
+                cost.append(1.0 - got["on"]["rps"] / got["off"]["rps"])
+                aa.append(1.0 - got["off2"]["rps"] / got["off"]["rps"])
+            print("%d connections, %d rounds of %.0f s per daemon:" % (conns, repeats, duration))
+            print("  %-9s %9s %8s %8s %11s %13s" % ("recording", "req/s", "p50 ms", "p99 ms",
+                                                   "loop us/req", "writer us/row"))
+            med = {}
+            for name in names:
+                xs = res[name]
+                med[name] = {k: statistics.median(x[k] for x in xs)
+                             for k in ("rps", "p50", "p99", "loop", "cp-usage")}
+                m = med[name]
+                print("  %-9s %9.0f %8.2f %8.2f %11.1f %13s" % (
+                    name, m["rps"], m["p50"], m["p99"], m["loop"],
+                    "%.2f" % m["cp-usage"] if name == "on" else "-"))
+
+            def quart(xs):
+                xs = sorted(xs)
+                return (100 * statistics.median(xs), 100 * xs[len(xs) // 4],
+                        100 * xs[(3 * len(xs)) // 4])
+            print("  cost of recording in req/s: %.1f %% (quartiles %.1f .. %.1f %%; bound 5 %%)"
+                  % quart(cost))
+            print("  A/A, off2 against off:      %.1f %% (quartiles %.1f .. %.1f %%)" % quart(aa))
+            print("  daemon CPU per request, on against off: %+.1f %% (loop + writer); "
+                  "off2 against off: %+.1f %%" % (
+                      100.0 * (med["on"]["loop"] + med["on"]["cp-usage"] - med["off"]["loop"])
+                      / med["off"]["loop"],
+                      100.0 * (med["off2"]["loop"] - med["off"]["loop"]) / med["off"]["loop"]))
         time.sleep(2.5)
         with open(os.path.join(on.state, "cliproxyd.status")) as f:
             st = json.load(f)["usage"]
@@ -221,8 +271,8 @@ def main():
     ap.add_argument("-r", "--repeats", type=int, default=10)
     ap.add_argument("--db", help="reuse this filled database")
     ap.add_argument("--only", choices=("proxy", "query"))
-    ap.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run (proxy)")
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved wrk rounds (proxy)")
+    ap.add_argument("--duration", type=float, default=2.0, help="seconds per wrk run (proxy)")
+    ap.add_argument("--rounds", type=int, default=10, help="on/off pairs of wrk runs (proxy)")
     ap.add_argument("--pin", action="store_true",
                     help="pin each daemon (usage writer included) to core 0, wrk and nginx "
                     "to the others")

@@ -284,6 +284,7 @@ static void *
 rf_worker(void *arg)
 {
 	(void)arg;
+	(void)pthread_setname_np(pthread_self(), "cp-refresh");  /* top -H, ps -L */
 	for (;;) {
 		struct rf_job *j;
 		char one = 1;
