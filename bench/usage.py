@@ -5,12 +5,18 @@ a 30-day hourly series over 10 million raw rows in under 200 ms).
 usage: bench/usage.py [-n ROWS] [-r REPEATS] [--db PATH] [--only proxy|query]
   run from a build tree (or set CLIPROXY_BUILDDIR / CLIPROXY_SRCDIR).
 
-0. (proxy) figure 5 with usage recording on and off in the same run: two
-   cliproxyd on the same nginx upstream (bench.py's figure 5 set-up), one
-   with --no-usage, measured by wrk in interleaved rounds at 16 and 256
-   connections; the cost is the drop in req/s (issue 15: under 5 %). The
-   recording daemon's status must show no dropped rows, and its database
-   as many rows as wrk made requests.
+0. (proxy) figure 5 with usage recording on and off in the same run:
+   three cliproxyd on the same nginx upstream (bench.py's figure 5
+   set-up): "on", and "off" and "off2" with --no-usage. Each round runs
+   wrk against each daemon, the order rotating; the cost is the median
+   over rounds of 1 - on/off req/s (issue 15: under 5 %), and off2
+   against off, an A/A comparison in the same rounds, shows what the
+   bench cannot resolve on this machine. CPU per request is read per
+   thread (the loop; the usage writer, cp-usage). --pin puts every
+   daemon on core 0 and wrk and nginx on the others: the worst case (the
+   writer takes the loop's core) and the quietest figure. The recording
+   daemon's status must show no dropped rows, and its database as many
+   rows as wrk made requests.
 
 1. the schema comes from the core writer (tests/integration/usage_fill with
    no rows), so the bench measures the real tables and indexes;
