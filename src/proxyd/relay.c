@@ -1132,6 +1132,7 @@ ex_build_body(struct exchange *ex, char *err, size_t errlen)
 {
 	const struct cred *cr = ex->cur->cred;
 	const struct provider_ops *ops = cr->prov->ops;
+	const char *what;
 	cJSON *j = NULL;
 	bool own = false;
 	int rc;
@@ -1158,6 +1159,12 @@ ex_build_body(struct exchange *ex, char *err, size_t errlen)
 		if ((ex->pv.model = pv_strdup(ex->cur->upstream)) == NULL)
 			return CP_ENOMEM;
 		ex->pv.stream = ex->tgt.op == UPOP_STREAM;
+		if (ex->op != UPOP_COUNT && ex->upc->refuses != NULL &&
+		    (what = ex->upc->refuses(&ex->pv)) != NULL) {
+			snprintf(err, errlen, "this model's upstream (%s) cannot honour %s",
+			    ex->upc->name, what);
+			return CP_EINVAL;
+		}
 		rc = ex->op == UPOP_COUNT ? ex->upc->encode_count(&ex->pv, &j) :
 		    ex->upc->encode_request(&ex->pv, &j);
 		if (rc == CP_EINVAL || rc == CP_ETOOBIG) {

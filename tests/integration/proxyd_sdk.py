@@ -136,9 +136,7 @@ def expected(sdk, kind, scenario):
             return dict(always, answer=tool_answer("result"))
         if scenario == "messages_stop_sequence" and kind != "claude":
             # Chat and Gemini cut at the sequence but do not say which one
-            # stopped them; Responses has no stop sequences (dropped)
-            if kind == "codex":
-                return {"text": text, "stop_reason": "end_turn", "stop_sequence": None}
+            # stopped them (Responses has none: a 400, checked in check)
             return dict(cut, stop_reason="end_turn", stop_sequence=None)
     if sdk == "gemini":
         if scenario in ("generate_tools", "generate_think_tools") and kind != "gemini":
@@ -151,8 +149,6 @@ def expected(sdk, kind, scenario):
             # Chat has no signatures; OpenAI's encrypted reasoning stays in
             # its family
             return dict(always, signed=False)
-        if scenario == "generate_stop_sequence" and kind == "codex":
-            return {"text": text, "finish_reason": "STOP"}  # Responses: no stop sequences
         if scenario == "generate_stream_error":
             return {"threw": True, "text": "Hello from"}  # status checked below
     return always
@@ -260,6 +256,14 @@ class SdkThroughDaemon(ps.DaemonPerClass, unittest.TestCase):
             self.assertFalse(ln["ok"], ln)
             self.assertEqual(ln["status"], 501, ln)
             self.assertIn("not available", ln["error"])
+            self.assertEqual(recs, [], where)
+            return
+        if scenario.endswith("_stop_sequence") and kind == "codex":
+            # the Responses API has no stop sequences: a 400 in the
+            # client's shape (DESIGN 6), never text past the sequence
+            self.assertFalse(ln["ok"], ln)
+            self.assertEqual(ln["status"], 400, ln)
+            self.assertIn("cannot honour stop sequences", ln["error"])
             self.assertEqual(recs, [], where)
             return
         self.assertTrue(ln["ok"], "%s failed: %s" % (where, ln))

@@ -620,8 +620,6 @@ rs_encode_named(const struct pv_request *r, cJSON **out)
 		goto out;
 	if (oa_enc_sampling(r, root) != CP_OK)
 		goto out;
-	if (r->n_stop > 0)
-		log_debug("openai-responses: dropping stop sequences (no Responses form)");
 	if (r->top_k >= 0)
 		log_debug("openai-responses: dropping top_k (no Responses form)");
 	if (oa_enc_user(r, root) != CP_OK)
@@ -645,9 +643,19 @@ out:
 	return rc;
 }
 
+/* DESIGN 6: the Responses API has no stop sequences; a client that set
+ * some would get text past them, so the request is refused (400). */
+static const char *
+rs_refuses(const struct pv_request *r)
+{
+	return r->n_stop > 0 ? "stop sequences (the OpenAI Responses API has none)" : NULL;
+}
+
 static int
 rs_encode_request(const struct pv_request *r, cJSON **out)
 {
+	if (rs_refuses(r) != NULL)
+		return CP_EINVAL;
 	return pv_encode_named(r, FMT_OPENAI_RESPONSES, rs_encode_named, out);
 }
 
@@ -1643,6 +1651,7 @@ const struct codec codec_openai_responses = {
 	.set_model = pv_body_set_model,
 	.decode_request = rs_decode_request,
 	.encode_request = rs_encode_request,
+	.refuses = rs_refuses,
 	.dec_new = rs_dec_new,
 	.dec_feed = rs_dec_feed,
 	.dec_finish = rs_dec_finish,

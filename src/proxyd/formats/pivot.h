@@ -252,6 +252,12 @@ struct codec {
 	/* Pivot -> upstream request body (*out owned by the caller). The
 	 * model written is r->model (the relay sets the upstream name). */
 	int (*encode_request)(const struct pv_request *r, cJSON **out);
+	/* What of r this format cannot express although the client asked
+	 * for it (DESIGN 6: then 400, never a silent drop), as a phrase for
+	 * the client's error message; NULL when it can all be sent. NULL
+	 * function: everything can. encode_request refuses the same with
+	 * CP_EINVAL. */
+	const char *(*refuses)(const struct pv_request *r);
 
 	/* Upstream answer -> events. stream: the body is text/event-stream
 	 * (Gemini: ?alt=sse), else one JSON document. feed may be called with
