@@ -195,7 +195,7 @@ pool_cooling(const char *cred_id, const char *model, time_t now, time_t *until)
 }
 
 void
-pool_cooldown(const char *cred_id, const char *model, time_t until)
+pool_cooldown(const char *cred_id, const char *model, time_t until, bool auth)
 {
 	struct cred_state *s = pool_state(cred_id, true);
 	struct pool_cool *c;
@@ -204,6 +204,7 @@ pool_cooldown(const char *cred_id, const char *model, time_t until)
 		return;
 	if ((c = cool_find(s, model)) != NULL) {
 		c->until = until;
+		c->auth = auth;
 		return;
 	}
 	if (s->n_cools >= POOL_COOLS_MAX)
@@ -220,7 +221,24 @@ pool_cooldown(const char *cred_id, const char *model, time_t until)
 	if ((s->cools[s->n_cools].model = cp_strdup(model)) == NULL)
 		return;
 	s->cools[s->n_cools].until = until;
+	s->cools[s->n_cools].auth = auth;
 	s->n_cools++;
+}
+
+void
+pool_forgive(struct cred_state *s)
+{
+	size_t i = 0;
+
+	while (i < s->n_cools) {
+		if (s->cools[i].auth) {
+			free(s->cools[i].model);
+			s->cools[i] = s->cools[--s->n_cools];
+		} else {
+			i++;
+		}
+	}
+	s->failures = 0;
 }
 
 void

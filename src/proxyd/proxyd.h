@@ -476,6 +476,8 @@ void snapshot_install(struct snapshot *s);
 struct pool_cool {           /* one model a credential is cooling down for */
 	char *model;             /* upstream model name */
 	time_t until;            /* cooling down until then */
+	bool auth;               /* for a refused token (401/403, failed
+	                          * refresh): a new login ends it */
 };
 
 /* The changing state of one credential (DESIGN 6 Credentials), keyed by
@@ -519,7 +521,11 @@ int pool_candidates(const struct route_model *m, const char *model,
 struct cred_state *pool_state(const char *id, bool create);
 /* Cooldowns per (credential, model); *until (may be NULL) gets the end. */
 bool pool_cooling(const char *cred_id, const char *model, time_t now, time_t *until);
-void pool_cooldown(const char *cred_id, const char *model, time_t until);
+void pool_cooldown(const char *cred_id, const char *model, time_t until, bool auth);
+/* Forget s's cooldowns for a refused token and its failures (an account
+ * logged in again: the new tokens have earned nothing yet). Quota and
+ * other cooldowns stay: they belong to the account, not its token. */
+void pool_forgive(struct cred_state *s);
 /* Record the outcome of an attempt (failures count, last success). */
 void pool_result(const char *cred_id, bool ok, time_t now);
 /* Credentials of the snapshot with some model cooling down. */
@@ -564,10 +570,13 @@ bool refresh_token_expired(const struct cred *c, time_t now);
  * from disk) the snapshot's auth-dir but for token write-backs whose
  * tokens the pool holds already (no rebuild needed)? */
 bool refresh_same_auth(const struct snapshot *cur, const struct authfile *auth, size_t n);
-/* A new snapshot is in: a file whose refresh token is neither the pool's
- * nor the one the pool's token came from was logged in again or uploaded
- * by someone else: its tokens win over the pool's. */
-void refresh_installed(const struct snapshot *s);
+/* A new snapshot s is in (old: the one it replaced, NULL at start-up): a
+ * file whose refresh token is neither the pool's nor the one the pool's
+ * token came from was logged in again or uploaded by someone else: its
+ * tokens win over the pool's, and the account's cooldowns, failures and
+ * refresh backoff are forgotten (also for an account the daemon never
+ * refreshed, whose file's tokens changed from old to s). */
+void refresh_installed(const struct snapshot *old, const struct snapshot *s);
 /* The refresh token and expiry an auth file holds (gemini: token.*),
  * NULL / 0 when absent. */
 const char *refresh_file_token(const struct authfile *a, const char *member);
@@ -889,7 +898,8 @@ void watch_force_reload(void);
 /* Hooks (main registers refresh.c's): same_auth says a changed auth-dir
  * needs no rebuild; installed hears of every new snapshot. NULL: none. */
 void watch_set_hooks(bool (*same_auth)(const struct snapshot *cur,
-    const struct authfile *auth, size_t n), void (*installed)(const struct snapshot *s));
+    const struct authfile *auth, size_t n),
+    void (*installed)(const struct snapshot *old, const struct snapshot *s));
 void watch_stop(void);
 
 /* -------------------------------------------------------------- reqlog.c */

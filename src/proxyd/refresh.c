@@ -909,20 +909,72 @@ refresh_same_auth(const struct snapshot *cur, const struct authfile *auth, size_
 	return true;
 }
 
+/* The credential of snapshot s with id, NULL when none. */
+static const struct cred *
+rf_cred_by_id(const struct snapshot *s, const char *id)
+{
+	for (size_t i = 0; s != NULL && i < s->n_provs; i++)
+		for (size_t k = 0; k < s->provs[i]->n_creds; k++)
+			if (strcmp(s->provs[i]->creds[k].id, id) == 0)
+				return &s->provs[i]->creds[k];
+	return NULL;
+}
+
+/* Did the file behind account c's old credential hold other tokens? */
+static bool
+rf_file_tokens_changed(const struct cred *was, const struct cred *c)
+{
+	const char *a = refresh_file_token(was->acct, "refresh_token");
+	const char *b = refresh_file_token(c->acct, "refresh_token");
+
+	if ((was->secret == NULL) != (c->secret == NULL) ||
+	    (c->secret != NULL && !ct_streq(was->secret, c->secret)))
+		return true;
+	return (a == NULL) != (b == NULL) || (a != NULL && !ct_streq(a, b));
+}
+
+/* An account logged in again (or uploaded) by someone else: what its old
+ * tokens earned - cooldowns, failures, refresh backoff - is forgotten. */
+static void
+rf_forgive(struct cred_state *st, const char *id)
+{
+	pool_forgive(st);
+	st->refresh_failures = 0;
+	st->refresh_failed_at = 0;
+	st->refresh_retry_at = 0;
+	st->refresh_err[0] = '\0';
+	rf_retry_drop(id);
+}
+
 void
-refresh_installed(const struct snapshot *s)
+refresh_installed(const struct snapshot *old, const struct snapshot *s)
 {
 	size_t i, k;
 
 	for (i = 0; i < s->n_provs; i++)
 		for (k = 0; k < s->provs[i]->n_creds; k++) {
-			const struct cred *c = &s->provs[i]->creds[k];
+			const struct cred *c = &s->provs[i]->creds[k], *was;
 			struct cred_state *st;
 			const char *rt;
 
-			if (c->acct == NULL || (st = pool_state(c->id, false)) == NULL ||
-			    st->token == NULL)
+			if (c->acct == NULL || (st = pool_state(c->id, false)) == NULL)
 				continue;
+			if (st->token == NULL) {
+				/* Never refreshed here: every change of the
+				 * file's tokens is someone else's. Looked up
+				 * only for an account with something to
+				 * forgive (a reload stays linear). */
+				if ((st->n_cools > 0 || st->failures > 0 || st->refresh_failures > 0) &&
+				    (was = rf_cred_by_id(old, c->id)) != NULL && was->acct != NULL &&
+				    rf_file_tokens_changed(was, c)) {
+					log_info("account '%s': its file holds other tokens (a new "
+					    "login or upload): its cooldowns are forgotten",
+					    c->acct->name);
+					rf_forgive(st, c->id);
+					rf_changed();
+				}
+				continue;
+			}
 			rt = refresh_file_token(c->acct, "refresh_token");
 			if (rt != NULL && ((st->refresh_tok != NULL && ct_streq(rt, st->refresh_tok)) ||
 			    (st->refresh_base != NULL && ct_streq(rt, st->refresh_base))))
@@ -943,11 +995,7 @@ refresh_installed(const struct snapshot *s)
 			    &st->token_expiry) != CP_OK)
 				st->token_expiry = 0;
 			st->writeback_pending = false;
-			st->refresh_failures = 0;
-			st->refresh_failed_at = 0;
-			st->refresh_retry_at = 0;
-			st->refresh_err[0] = '\0';
-			rf_retry_drop(c->id);
+			rf_forgive(st, c->id);
 			rf_changed();
 		}
 }

@@ -1014,7 +1014,8 @@ ex_done_cb(struct up_xfer *x, CURLcode rc)
 		    rc != CURLE_OK ? curl_easy_strerror(rc) : "");
 	pool_result(cr->id, false, time(NULL));
 	if (po.cooldown_s > 0) {
-		pool_cooldown(cr->id, ex->cur->upstream, time(NULL) + po.cooldown_s);
+		pool_cooldown(cr->id, ex->cur->upstream, time(NULL) + po.cooldown_s,
+		    ex->status == 401 || ex->status == 403);
 		status_ctr.cooldowns++;
 		log_info("credential '%s' cooling down for '%s' %lds (status %ld)", cr->label,
 		    ex->cur->upstream, po.cooldown_s, ex->status);
@@ -1038,7 +1039,8 @@ ex_done_cb(struct up_xfer *x, CURLcode rc)
 	case POL_REFRESH:
 		ex_attempt_release(ex);
 		if (ex_wait_refresh(ex, cr) != CP_OK) {
-			pool_cooldown(cr->id, ex->cur->upstream, time(NULL) + POL_COOL_AUTH_S);
+			pool_cooldown(cr->id, ex->cur->upstream, time(NULL) + POL_COOL_AUTH_S,
+			    true);
 			ex->excluded[ex->cur - ex->cands] = true;
 			ex_next_attempt(ex);
 		}
@@ -1081,7 +1083,7 @@ ex_refresh_done(const char *cred_id, int rc, void *arg)
 	}
 	if (rc != CP_OK) {
 		/* PROVIDERS 5: refresh fails -> cooldown 30 min, next one. */
-		pool_cooldown(cred_id, ex->cur->upstream, time(NULL) + POL_COOL_AUTH_S);
+		pool_cooldown(cred_id, ex->cur->upstream, time(NULL) + POL_COOL_AUTH_S, true);
 		ex->excluded[ex->cur - ex->cands] = true;
 	} else {
 		/* The same credential again, with its new token. */

@@ -59,11 +59,11 @@ static bool w_force;                  /* SIGHUP: rebuild even if unchanged */
 /* main's hooks (refresh.c): a changed auth-dir that needs no rebuild (our
  * own token write-backs), and news of every snapshot swapped in */
 static bool (*w_same_auth)(const struct snapshot *, const struct authfile *, size_t);
-static void (*w_installed)(const struct snapshot *);
+static void (*w_installed)(const struct snapshot *, const struct snapshot *);
 
 void
 watch_set_hooks(bool (*same_auth)(const struct snapshot *cur, const struct authfile *auth,
-    size_t n), void (*installed)(const struct snapshot *s))
+    size_t n), void (*installed)(const struct snapshot *old, const struct snapshot *s))
 {
 	w_same_auth = same_auth;
 	w_installed = installed;
@@ -311,9 +311,17 @@ reload(bool first, char *err, size_t errlen)
 	log_info("%s config '%s' (sha256 %.12s, %zu providers, %zu keys, %zu auth files)",
 	    first ? "loaded" : "reloaded", w_cfg_path, ns->cfg_sha, ns->n_provs,
 	    snapshot_n_creds(ns), ns->n_auth);
-	snapshot_install(ns);
-	if (w_installed != NULL)
-		w_installed(ns);
+	{
+		struct snapshot *old = snapshot_current();
+
+		if (old != NULL)
+			snapshot_ref(old);
+		snapshot_install(ns);
+		if (w_installed != NULL)
+			w_installed(old, ns);
+		if (old != NULL)
+			snapshot_unref(old);
+	}
 	if (!first)
 		status_ctr.reloads++;
 	if (!disk_bad) {

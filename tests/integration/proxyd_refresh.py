@@ -277,6 +277,34 @@ class Refresh(unittest.TestCase):
         self.assertEqual([r["headers"]["authorization"][7:] for r in recs],
                          [new["access_token"]])
 
+    def test_relogin_ends_the_refused_tokens_cooldown(self):
+        # The only account's token is refused and its refresh fails: the
+        # account cools down 30 min (PROVIDERS 5) and the client gets no
+        # answer from it. The admin logs in again into the same file: the
+        # next request is served with the new token at once, not in 30 min.
+        tok = self.oa.add_account("claude")
+        self.load("cool.json", account_doc(tok))
+        self.oa.revoke(tok["access_token"])
+        self.oa.fail_next("claude", "invalid_grant", 1)
+        st, body = self.ask()
+        self.assertNotEqual(st, 200, body[:300])
+        e = self.d.wait_status(lambda s: (self.entry("cool.json", s) or {}).get("state") in
+                               ("cooling", "refresh-failed"), 5)
+        self.assertIsNotNone(e)
+        st, body = self.ask()
+        self.assertNotEqual(st, 200, body[:300])   # still cooling
+        new = self.oa.add_account("claude")       # a new login of the same file
+        write_auth(self.d.auth, "cool.json", account_doc(new))
+        self.d.wait_status(lambda s: (self.entry("cool.json", s) or {}).get("state") == "ok",
+                           5)
+        self.up.reset()
+        st, body = self.ask()
+        self.assertEqual(st, 200, body[:300])
+        self.assertEqual([r["headers"]["authorization"][7:] for r in self.recs()],
+                         [new["access_token"]])
+        with self.oa._lock:
+            self.oa._fail.clear()
+
     def test_expired_account_among_good_ones(self):
         bad = self.oa.add_account("claude")
         self.load("bad.json", account_doc(bad))

@@ -106,8 +106,8 @@ test_cooldown(void **state)
 
 	(void)state;
 	assert_false(pool_cooling("a1", "m1", now, NULL));
-	pool_cooldown("a1", "m1", now + 60);
-	pool_cooldown("b0", "m1", now + 1);
+	pool_cooldown("a1", "m1", now + 60, false);
+	pool_cooldown("b0", "m1", now + 1, false);
 	assert_true(pool_cooling("a1", "m1", now, &until));
 	assert_int_equal(until, now + 60);
 	assert_true(pool_cooling("a1", "m1", now + 59, NULL));
@@ -120,10 +120,10 @@ test_cooldown(void **state)
 	s.n_provs = 1;
 	assert_int_equal(pool_n_cooling(&s, now), 1);
 	/* Extending one keeps one entry. */
-	pool_cooldown("a1", "m1", now + 120);
+	pool_cooldown("a1", "m1", now + 120, false);
 	assert_int_equal(pool_state("a1", false)->n_cools, 1);
 	assert_true(pool_cooling("a1", "m1", now + 100, NULL));
-	pool_cooldown("a1", "m2", now + 10);
+	pool_cooldown("a1", "m2", now + 10, false);
 	assert_int_equal(pool_state("a1", false)->n_cools, 2);
 	pool_gc(now + 30);
 	assert_false(pool_cooling("b0", "m1", now, NULL));

@@ -270,8 +270,16 @@ load(void)
 	np = realloc(s->provs, (s->n_provs + 1) * sizeof(*np));
 	np[s->n_provs++] = p;
 	s->provs = np;
-	snapshot_install(s);
-	refresh_installed(s);
+	{   /* as watch.c does: the hook hears of the old one too */
+		struct snapshot *old = snapshot_current();
+
+		if (old != NULL)
+			snapshot_ref(old);
+		snapshot_install(s);
+		refresh_installed(old, s);
+		if (old != NULL)
+			snapshot_unref(old);
+	}
 	return s;
 }
 
@@ -555,6 +563,58 @@ test_failures(void **state)
 	assert_int_equal(st->refresh_failures, 0);
 	free(before);
 	mock_set("{\"hang_seconds\":60}");
+}
+
+/* An account the daemon never refreshed cools down for one model because
+ * its token was refused and for another on a quota; an edit of its file
+ * that keeps the tokens keeps both, and a new login into the same file
+ * forgets the refused token's cooldown and the failures (the new tokens
+ * have earned nothing yet) but keeps the quota's. */
+static void
+test_relogin_forgets_cooldowns(void **state)
+{
+	struct snapshot *s;
+	const struct cred *c;
+	struct cred_state *st;
+	time_t now = time(NULL);
+	cJSON *doc;
+	char *txt, err[128], id[65];
+
+	(void)state;
+	write_account("g.json", 86400, NULL, 0);
+	s = load();
+	c = cred_of(s, "g.json");
+	memcpy(id, c->id, sizeof(id));
+	pool_cooldown(id, "claude-sonnet-4-5", now + 3600, true);  /* token refused */
+	pool_cooldown(id, "claude-opus-4-1", now + 3600, false);   /* quota */
+	pool_result(id, false, now);
+	st = pool_state(id, false);
+	assert_non_null(st);
+	assert_null(st->token);           /* never refreshed by the daemon */
+
+	/* an admin's edit that keeps the tokens: still cooling */
+	doc = read_account("g.json");
+	cJSON_ReplaceItemInObject(doc, "email", cJSON_CreateString("edited@example.com"));
+	txt = cJSON_PrintUnformatted(doc);
+	assert_int_equal(authstore_write(authdir, "g.json", txt, strlen(txt), err, sizeof(err)),
+	    CP_OK);
+	free(txt);
+	cJSON_Delete(doc);
+	s = load();
+	assert_string_equal(cred_of(s, "g.json")->id, id);
+	assert_true(pool_cooling(id, "claude-sonnet-4-5", now, NULL));
+	assert_true(pool_cooling(id, "claude-opus-4-1", now, NULL));
+	assert_int_equal(pool_state(id, false)->failures, 1);
+
+	/* a new login into the same file: forgotten */
+	write_account("g.json", 86400, NULL, 0);
+	s = load();
+	assert_string_equal(cred_of(s, "g.json")->id, id);
+	assert_false(pool_cooling(id, "claude-sonnet-4-5", now, NULL));
+	/* a quota belongs to the account, whatever its token */
+	assert_true(pool_cooling(id, "claude-opus-4-1", now, NULL));
+	st = pool_state(id, false);
+	assert_int_equal(st->failures, 0);
 }
 
 /* One account's token endpoint hangs; another's refresh goes through
@@ -890,6 +950,7 @@ main(void)
 		cmocka_unit_test(test_refresh_merges),
 		cmocka_unit_test(test_same_auth),
 		cmocka_unit_test(test_failures),
+		cmocka_unit_test(test_relogin_forgets_cooldowns),
 		cmocka_unit_test(test_hang_others_serve),
 		cmocka_unit_test(test_races),
 		cmocka_unit_test(test_writeback_retry),
