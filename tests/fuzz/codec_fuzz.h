@@ -139,13 +139,17 @@ fz_request(const char *data, size_t len)
 
 		if (c == NULL || c->encode_request == NULL)
 			continue;
-		/* our encoders take every pivot our decoders make; the other
-		 * codecs may refuse one, but must not crash */
+		/* our encoders take every pivot our decoders make, but for
+		 * what the format says it refuses (refuses(): a 400 to the
+		 * client); the other codecs may refuse one, but must not crash */
 		if (c->encode_request(&r, &out) != CP_OK) {
-			if (c == &codec_openai_chat || c == &codec_openai_responses)
+			if ((c == &codec_openai_chat || c == &codec_openai_responses) &&
+			    (c->refuses == NULL || c->refuses(&r) == NULL))
 				abort();
 			continue;
 		}
+		if (c->refuses != NULL && c->refuses(&r) != NULL)
+			abort();   /* refused, yet encoded */
 		if (c == &FUZZ_CODEC) {
 			/* what we send must be what we accept */
 			if (c->decode_request(out, NULL, false, &again, err, sizeof(err)) != CP_OK)
