@@ -123,6 +123,8 @@ char *cp_strdup(const char *s);
 char *cp_strndup(const char *s, size_t n);
 /* RFC 3339 UTC with seconds, "2025-08-30T12:34:56Z"; out >= 21 bytes. */
 void fmt_rfc3339(time_t t, char *out, size_t outlen);
+/* Milliseconds of CLOCK_MONOTONIC (for intervals and deadlines). */
+long long cp_mono_ms(void);
 
 /* -------------------------------------------------------------- sha256.c */
 

@@ -36,15 +36,6 @@
 #define LOCK_TICK_MS 5      /* timer period once the deadline passed */
 #define LOCK_SIGNAL (SIGRTMAX - 2)  /* private: nothing else here uses it */
 
-static long long
-lock_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* fcntl on one byte of the lock file: F_WRLCK or F_UNLCK with
  * F_OFD_SETLK or F_OFD_SETLKW. 0 done, -1 with errno. */
 static int
@@ -141,7 +132,7 @@ lock_wait_byte(int fd, off_t byte, long long deadline)
 			return CP_OK;
 		if (errno != EINTR)
 			return CP_EIO;
-		if (lock_now_ms() >= deadline)
+		if (cp_mono_ms() >= deadline)
 			return CP_EBUSY;
 		/* another signal: keep waiting, the timer is still set */
 	}
@@ -162,7 +153,7 @@ lock_acquire(struct lock *l, const char *path, int timeout_ms)
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		goto out;
-	deadline = lock_now_ms() + timeout_ms;
+	deadline = cp_mono_ms() + timeout_ms;
 	/* Uncontended: both bytes at once, no timer. */
 	if (lock_byte(fd, F_WRLCK, LOCK_GATE, F_OFD_SETLK) == 0) {
 		gate = true;

@@ -244,6 +244,15 @@ cp_strndup(const char *s, size_t n)
 	return p;
 }
 
+long long
+cp_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void
 fmt_rfc3339(time_t t, char *out, size_t outlen)
 {

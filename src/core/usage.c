@@ -75,8 +75,8 @@ static const char schema_sql[] =
 
 #define RAW_COLS  18   /* columns of usage_raw */
 #define RAW_MULTI 32   /* rows of one multi-row INSERT (fewer statements) */
-static const char insert_raw_sql[] =
-    "INSERT INTO usage_raw VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+#define RAW_ROW   "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"   /* RAW_COLS parameters */
+static const char insert_raw_sql[] = "INSERT INTO usage_raw VALUES " RAW_ROW;
 
 /* The aggregate row is read, merged in C (the histogram is a blob) and
  * written back: one SELECT + one UPSERT per (hour, group) per batch. */
@@ -220,7 +220,7 @@ prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, size_t errle
 static int
 prepare_multi(struct usage_writer *w, char *err, size_t errlen)
 {
-	static const char row[] = ",(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	static const char row[] = "," RAW_ROW;
 	char sql[sizeof(insert_raw_sql) + RAW_MULTI * sizeof(row)];
 	size_t off = strlen(insert_raw_sql);
 

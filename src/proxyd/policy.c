@@ -80,6 +80,7 @@ policy_decide(const struct pol_in *in, struct pol_out *out)
 	}
 	if (s == 401 || s == 402 || s == 403) {
 		out->cooldown_s = POL_COOL_AUTH_S;
+		out->token_refused = s != 402;   /* 402: the account's, not the token's */
 		next_or_pass(in, out, true);
 		return;
 	}

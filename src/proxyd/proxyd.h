@@ -165,6 +165,8 @@ struct pol_in {
 struct pol_out {
 	enum pol_action action;
 	long cooldown_s;         /* cool (credential, model) down this long; 0: no */
+	bool token_refused;      /* that cooldown is for a refused token (401,
+	                          * 403): a new login ends it (pool_forgive) */
 	bool spend_retry;        /* POL_NEXT/POL_REFRESH spend one retry */
 };
 

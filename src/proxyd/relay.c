@@ -1015,7 +1015,7 @@ ex_done_cb(struct up_xfer *x, CURLcode rc)
 	pool_result(cr->id, false, time(NULL));
 	if (po.cooldown_s > 0) {
 		pool_cooldown(cr->id, ex->cur->upstream, time(NULL) + po.cooldown_s,
-		    ex->status == 401 || ex->status == 403);
+		    po.token_refused);
 		status_ctr.cooldowns++;
 		log_info("credential '%s' cooling down for '%s' %lds (status %ld)", cr->label,
 		    ex->cur->upstream, po.cooldown_s, ex->status);

@@ -47,15 +47,6 @@ static size_t ur_n_keys;
 static struct ur_seed *ur_seeds;
 static size_t ur_n_seeds;
 
-static int64_t
-ur_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static unsigned
 ur_hash(const char *sha)
 {
@@ -219,7 +210,7 @@ usage_ex_begin(struct usage_ex *ux, const struct client_id *who, size_t len, enu
 		ux->who = *who;
 	else
 		keypol_key_id(NULL, NULL, ux->who.key_id, sizeof(ux->who.key_id));
-	ux->t0_ms = ur_mono_ms();
+	ux->t0_ms = cp_mono_ms();
 	ux->ttfb_ms = -1;
 	ux->bytes_in = (int64_t)len;
 }
@@ -244,7 +235,7 @@ void
 usage_ex_first_byte(struct usage_ex *ux)
 {
 	if (ux->ttfb_ms < 0)
-		ux->ttfb_ms = ur_mono_ms() - ux->t0_ms;
+		ux->ttfb_ms = cp_mono_ms() - ux->t0_ms;
 }
 
 static int64_t
@@ -291,7 +282,7 @@ usage_ex_end(struct usage_ex *ux, const struct usage_end *e)
 		row.cached_tok = ur_count(u.cached);
 		row.reasoning_tok = ur_count(u.reasoning);
 	}
-	row.total_ms = ur_mono_ms() - ux->t0_ms;
+	row.total_ms = cp_mono_ms() - ux->t0_ms;
 	row.ttfb_ms = ux->ttfb_ms >= 0 ? ux->ttfb_ms : row.total_ms;
 	row.bytes_in = ux->bytes_in;
 	row.bytes_out = (int64_t)e->bytes_out;

@@ -200,15 +200,6 @@ report_bad(bool first, const char *msg, char *err, size_t errlen)
 }
 
 /* Build and install a new snapshot if anything changed. */
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 reload(bool first, char *err, size_t errlen)
 {
@@ -222,7 +213,7 @@ reload(bool first, char *err, size_t errlen)
 	int rc;
 
 	w_force = false;
-	w_last_reload_ms = now_ms();
+	w_last_reload_ms = cp_mono_ms();
 	watch_target();
 	rc = fio_read_file(w_cfg_path, CP_CONFIG_MAX, &text, &len);
 	if (rc != CP_OK) {
@@ -311,17 +302,13 @@ reload(bool first, char *err, size_t errlen)
 	log_info("%s config '%s' (sha256 %.12s, %zu providers, %zu keys, %zu auth files)",
 	    first ? "loaded" : "reloaded", w_cfg_path, ns->cfg_sha, ns->n_provs,
 	    snapshot_n_creds(ns), ns->n_auth);
-	{
-		struct snapshot *old = snapshot_current();
-
-		if (old != NULL)
-			snapshot_ref(old);
-		snapshot_install(ns);
-		if (w_installed != NULL)
-			w_installed(old, ns);
-		if (old != NULL)
-			snapshot_unref(old);
-	}
+	if (cur != NULL)
+		snapshot_ref(cur);   /* the hook compares it with ns */
+	snapshot_install(ns);
+	if (w_installed != NULL)
+		w_installed(cur, ns);
+	if (cur != NULL)
+		snapshot_unref(cur);
 	if (!first)
 		status_ctr.reloads++;
 	if (!disk_bad) {
@@ -359,7 +346,7 @@ schedule(bool complete)
 
 	if (evtimer_pending(w_debounce, NULL))
 		return; /* a reload is due: it will read the latest bytes */
-	since = now_ms() - w_last_reload_ms;
+	since = cp_mono_ms() - w_last_reload_ms;
 	if (complete && since >= PXD_DEBOUNCE_MS) {
 		reload(false, NULL, 0);
 		return;
